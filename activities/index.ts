@@ -1,0 +1,130 @@
+import { ApplicationFailure, Context } from '@temporalio/activity';
+import type { AdapterRegistry } from '../adapters/registry';
+import { SendError, type ChannelType, type MessageStatus } from '../adapters/types';
+import type { Db } from '../db/client';
+import { advanceStatus, getChannel, getMessage } from '../db/repo';
+import type { Logger } from '../observability/logger';
+import type { Metrics } from '../observability/metrics';
+import { SEND_ERROR_TYPES, type DeliveryStatus, type SendFailureDetails } from '../workflows/definitions';
+import { statusCallbackUrl } from './callback-url';
+
+export interface ActivityDeps {
+  db: Db;
+  adapters: AdapterRegistry;
+  logger: Logger;
+  metrics: Metrics;
+  publicBaseUrl: string;
+}
+
+export interface SendOutcome {
+  providerMessageId: string;
+  status: MessageStatus;
+}
+
+/** Activities are built over narrow dependencies; workflows only see their types. */
+export function createActivities(deps: ActivityDeps) {
+  const { db, adapters, metrics } = deps;
+
+  return {
+    sendMessage: async (messageId: string): Promise<SendOutcome> => {
+      const info = Context.current().info;
+      const message = await getMessage(db, messageId);
+      if (!message) throw ApplicationFailure.nonRetryable(`message ${messageId} not found`, SEND_ERROR_TYPES.permanent, detail('message_not_found', 'message row missing'));
+      const channelType = message.channelType as ChannelType;
+      const traceId = message.metadata.trace_id ?? '';
+      const log = deps.logger.child({ message_id: messageId, channel_type: channelType, trace_id: traceId, attempt: info.attempt });
+
+      // A retry after the provider accepted but before this activity completed must not send twice.
+      const known = message.metadata.provider_message_id;
+      if (known && message.status !== 'queued' && message.status !== 'sending') {
+        log.info({ event: 'send_skipped_already_sent', provider_message_id: known });
+        return { providerMessageId: known, status: message.status as MessageStatus };
+      }
+      const channel = await getChannel(db, message.channelId);
+      if (!channel || !channel.enabled) {
+        throw ApplicationFailure.nonRetryable('channel missing or disabled', SEND_ERROR_TYPES.permanent, detail('channel_disabled', 'channel missing or disabled'));
+      }
+      const adapter = adapters.get(channelType, channel.provider);
+      await advanceStatus(db, messageId, { status: 'sending', at: new Date() });
+
+      const started = process.hrtime.bigint();
+      const elapsed = () => Number(process.hrtime.bigint() - started) / 1e9;
+      try {
+        const result = await adapter.send(
+          {
+            messageId,
+            to: message.toAddress,
+            from: message.fromAddress ?? undefined,
+            body: message.body ?? undefined,
+            subject: message.subject ?? undefined,
+            html: message.html ?? undefined,
+            metadata: message.metadata.user,
+          },
+          channel.credentials,
+          {
+            traceId,
+            statusCallbackUrl: statusCallbackUrl(deps.publicBaseUrl, channelType, channel.id, messageId),
+            signal: Context.current().cancellationSignal,
+          },
+        );
+        const seconds = elapsed();
+        metrics.dispatchDuration.observe({ channel_type: channelType }, seconds);
+        await advanceStatus(db, messageId, { status: 'sent', at: new Date(), providerMessageId: result.providerMessageId });
+        metrics.messagesDispatched.inc({ channel_type: channelType, status: 'sent' });
+        log.info({ event: 'message_dispatched', provider_message_id: result.providerMessageId, duration_ms: Math.round(seconds * 1000) });
+        return { providerMessageId: result.providerMessageId, status: 'sent' };
+      } catch (err) {
+        metrics.dispatchDuration.observe({ channel_type: channelType }, elapsed());
+        if (!(err instanceof SendError)) throw err;
+        log.warn({ event: 'send_attempt_failed', error_code: err.code, retry_class: err.retryClass, err: err.message, duration_ms: Math.round(elapsed() * 1000) });
+        throw toFailure(err);
+      }
+    },
+
+    /** Applies a receipt that moved the workflow forward; the conditional UPDATE keeps the row in step. */
+    recordStatus: async (messageId: string, update: DeliveryStatus, channelType: ChannelType): Promise<boolean> => {
+      const applied = await advanceStatus(db, messageId, {
+        status: update.status,
+        at: new Date(update.occurredAt),
+        errorCode: update.errorCode,
+        errorMessage: update.errorMessage,
+      });
+      if (applied) metrics.messagesDispatched.inc({ channel_type: channelType, status: update.status });
+      return applied;
+    },
+
+    recordFailure: async (messageId: string, failure: SendFailureDetails, channelType: ChannelType): Promise<void> => {
+      const applied = await advanceStatus(db, messageId, {
+        status: 'failed',
+        at: new Date(),
+        errorCode: failure.code,
+        errorMessage: failure.message,
+      });
+      if (applied) metrics.messagesDispatched.inc({ channel_type: channelType, status: 'failed' });
+      deps.logger.warn({ event: 'message_failed', message_id: messageId, channel_type: channelType, error_code: failure.code, err: failure.message });
+    },
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;
+
+function detail(code: string, message: string): SendFailureDetails {
+  return { code, message };
+}
+
+function toFailure(err: SendError): ApplicationFailure {
+  const details = [detail(err.code, err.message)];
+  switch (err.retryClass) {
+    case 'permanent':
+      return ApplicationFailure.create({ message: err.message, type: SEND_ERROR_TYPES.permanent, nonRetryable: true, details });
+    case 'rate_limited':
+      return ApplicationFailure.create({
+        message: err.message,
+        type: SEND_ERROR_TYPES.rateLimited,
+        details,
+        nextRetryDelay: 'retryAfterMs' in err && typeof err.retryAfterMs === 'number' ? err.retryAfterMs : 1000,
+      });
+    default:
+      return ApplicationFailure.create({ message: err.message, type: SEND_ERROR_TYPES.transient, details });
+  }
+}

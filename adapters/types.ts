@@ -1,0 +1,164 @@
+// The contract between the engine and every channel adapter. Adapters know
+// nothing of Temporal or the database: they translate our types to a
+// provider's wire format and back.
+
+export const CHANNEL_TYPES = ['sms', 'whatsapp', 'messenger', 'email', 'smpp'] as const;
+export type ChannelType = (typeof CHANNEL_TYPES)[number];
+
+export function isChannelType(value: unknown): value is ChannelType {
+  return typeof value === 'string' && (CHANNEL_TYPES as readonly string[]).includes(value);
+}
+
+/** Message lifecycle, in order. `failed` and `undelivered` are terminal failures. */
+export const MESSAGE_STATUSES = ['queued', 'sending', 'sent', 'delivered', 'read', 'undelivered', 'failed'] as const;
+export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
+
+/** Provider-specific, decrypted channel credentials (e.g. account_sid, api_key, base_url). */
+export type Credentials = Readonly<Record<string, string | undefined>>;
+
+export interface TemplateRef {
+  name: string;
+  language?: string;
+  variables?: Record<string, string>;
+}
+
+export interface DispatchPayload {
+  messageId: string;
+  to: string;
+  from?: string;
+  body?: string;
+  subject?: string;
+  html?: string;
+  template?: TemplateRef;
+  metadata?: Record<string, unknown>;
+}
+
+export interface SendContext {
+  traceId: string;
+  /** Public URL the provider should call back for this message's status updates. */
+  statusCallbackUrl: string;
+  /** Abort the provider call (activity cancellation or timeout). */
+  signal?: AbortSignal;
+}
+
+export interface DispatchResult {
+  providerMessageId: string;
+  /** Status the provider reported at accept time, already mapped to ours. */
+  status: MessageStatus;
+  raw?: unknown;
+}
+
+export interface CredentialCheck {
+  ok: boolean;
+  detail: string;
+}
+
+export interface WebhookRequest {
+  method: string;
+  /** The full public URL the provider called (signatures are computed over it). */
+  url: string;
+  headers: Readonly<Record<string, string | undefined>>;
+  rawBody: Buffer;
+  /** Parsed body: form fields or JSON. */
+  body: unknown;
+  query: Readonly<Record<string, string | undefined>>;
+}
+
+export interface InboundMessage {
+  providerMessageId: string;
+  from: string;
+  to: string;
+  body: string;
+  receivedAt: Date;
+  raw?: unknown;
+}
+
+export interface StatusUpdate {
+  providerMessageId: string;
+  /** Our message id when the provider carried it back (callback URL, opaque data). */
+  messageId?: string;
+  status: MessageStatus;
+  errorCode?: string;
+  errorMessage?: string;
+  occurredAt: Date;
+}
+
+export type WebhookKind = 'status' | 'inbound' | 'empty';
+
+export interface WebhookResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export interface ChannelAdapter {
+  readonly channelType: ChannelType;
+  readonly provider: string;
+  /** Sends per second when the channel does not set `rate_limit_per_second`. */
+  readonly defaultRateLimitPerSecond: number;
+  /** Credential keys a channel of this adapter must have (checked when the channel is created). */
+  readonly requiredCredentials?: readonly string[];
+  /** Checks a recipient address for this channel (e.g. E.164); returns the reason it is invalid. */
+  validateAddress?(to: string): string | undefined;
+  send(payload: DispatchPayload, credentials: Credentials, ctx: SendContext): Promise<DispatchResult>;
+  verifyCredentials(credentials: Credentials): Promise<CredentialCheck>;
+  /** Throws WebhookPayloadError when the body is not the provider's format. */
+  parseInbound(req: WebhookRequest): InboundMessage[];
+  /** Throws WebhookPayloadError when the body is not the provider's format. */
+  parseStatusUpdates(req: WebhookRequest): StatusUpdate[];
+  verifyWebhookSignature(req: WebhookRequest, secret: string): boolean;
+  /**
+   * The secret the provider signs webhooks with, when it is one of the channel's
+   * credentials (Twilio: the auth token). Otherwise the channel's webhook_secret is used.
+   */
+  webhookSigningSecret?(credentials: Credentials): string | undefined;
+  webhookResponse?(kind: WebhookKind): WebhookResponse;
+}
+
+export type SendErrorClass = 'permanent' | 'transient' | 'rate_limited';
+
+/** Base for every send failure: a stable provider code, a retry class and the cause. */
+export abstract class SendError extends Error {
+  abstract readonly retryClass: SendErrorClass;
+  constructor(
+    message: string,
+    readonly code: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Never retried: invalid number, auth failure, window closed, unknown template. */
+export class PermanentSendError extends SendError {
+  readonly retryClass = 'permanent' as const;
+}
+
+/** Retried with backoff: 5xx, timeouts, connection errors. */
+export class TransientSendError extends SendError {
+  readonly retryClass = 'transient' as const;
+}
+
+/** Retried after the provider's Retry-After. */
+export class RateLimitedError extends SendError {
+  readonly retryClass = 'rate_limited' as const;
+  constructor(
+    message: string,
+    code: string,
+    readonly retryAfterMs: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, code, options);
+  }
+}
+
+/** A webhook body that is not in the provider's format (answered 400). */
+export class WebhookPayloadError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WebhookPayloadError';
+  }
+}
+
+export const E164 = /^\+[1-9]\d{6,14}$/;

@@ -1,0 +1,63 @@
+import type { Client } from '@temporalio/client';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { AdapterRegistry } from '../adapters/registry';
+import type { Config } from '../config';
+import type { Database } from '../db/client';
+import type { Logger } from '../observability/logger';
+import type { Metrics } from '../observability/metrics';
+import { errorHandler } from './errors';
+import { authPlugin } from './routes/auth';
+import { channelRoutes } from './routes/channels';
+import { healthRoutes } from './routes/health';
+import { messageRoutes } from './routes/messages';
+import { webhookRoutes } from './routes/webhooks';
+
+export interface AppDeps {
+  config: Pick<Config, 'publicBaseUrl' | 'deliveryWaitSeconds' | 'sendMaxAttempts' | 'sendInitialIntervalMs' | 'sendMaxIntervalMs' | 'temporalNamespace'>;
+  database: Database;
+  temporal: Client;
+  adapters: AdapterRegistry;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    deps: AppDeps;
+  }
+  interface FastifyRequest {
+    accountId: string;
+    rawBody?: Buffer;
+  }
+}
+
+/** The HTTP app, built from its dependencies so tests build it with real ones. */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const loggerInstance: FastifyBaseLogger = deps.logger;
+  const app = Fastify({
+    loggerInstance,
+    bodyLimit: 1024 * 1024,
+    // Routes log one event line each; fastify's per-request lines would double them.
+    logController: new LogController({ disableRequestLogging: true }),
+    trustProxy: true,
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+  });
+  app.decorate('deps', deps);
+  app.decorateRequest('accountId', '');
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((_req, reply) => {
+    void reply.status(404).send({ error: 'not_found', message: 'route not found' });
+  });
+
+  await app.register(healthRoutes);
+  await app.register(webhookRoutes, { prefix: '/webhooks' });
+  await app.register(
+    async (v1) => {
+      await v1.register(authPlugin);
+      await v1.register(channelRoutes, { prefix: '/channels' });
+      await v1.register(messageRoutes, { prefix: '/messages' });
+    },
+    { prefix: '/v1' },
+  );
+  return app;
+}

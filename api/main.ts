@@ -1,0 +1,36 @@
+import { Client, Connection } from '@temporalio/client';
+import { defaultRegistry } from '../adapters';
+import { loadConfigOrExit, requireKeys } from '../config';
+import { connect } from '../db/client';
+import { createLogger } from '../observability/logger';
+import { createMetrics } from '../observability/metrics';
+import { buildApp } from './app';
+
+async function main(): Promise<void> {
+  const config = loadConfigOrExit();
+  requireKeys(config, [
+    ['databaseUrl', 'DATABASE_URL'],
+    ['temporalAddress', 'TEMPORAL_ADDRESS'],
+  ]);
+  const logger = createLogger({ name: 'api', level: config.logLevel });
+  const database = connect(config.databaseUrl ?? '');
+  const connection = await Connection.connect({ address: config.temporalAddress });
+  const temporal = new Client({ connection, namespace: config.temporalNamespace });
+  const app = await buildApp({ config, database, temporal, adapters: defaultRegistry(), logger, metrics: createMetrics() });
+  await app.listen({ host: config.apiHost, port: config.apiPort });
+  logger.info({ event: 'api_started', port: config.apiPort, public_base_url: config.publicBaseUrl });
+
+  const stop = async (signal: string) => {
+    logger.info({ event: 'api_stopping', signal });
+    await app.close();
+    await connection.close();
+    await database.close();
+  };
+  process.once('SIGINT', () => void stop('SIGINT'));
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`api failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,128 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { ChannelType } from '../../adapters/types';
+import { getChannel, getMessage, insertMessage, markWorkflowStarted } from '../../db/repo';
+import type { MessageRow } from '../../db/schema';
+import { isUuid } from '../../db/uuidv7';
+import { badRequest, notFound } from '../errors';
+import { startDispatch } from '../start-dispatch';
+import { traceIdFrom } from '../trace';
+
+interface SendBody {
+  channel_id: string;
+  to: string;
+  from?: string;
+  body?: string;
+  subject?: string;
+  html?: string;
+  template?: { name: string; language?: string; variables?: Record<string, string> };
+  metadata?: Record<string, unknown>;
+}
+
+const sendSchema = {
+  body: {
+    type: 'object',
+    required: ['channel_id', 'to'],
+    additionalProperties: false,
+    properties: {
+      channel_id: { type: 'string', minLength: 1, maxLength: 64 },
+      to: { type: 'string', minLength: 1, maxLength: 320 },
+      from: { type: 'string', minLength: 1, maxLength: 320 },
+      body: { type: 'string', minLength: 1, maxLength: 65536 },
+      subject: { type: 'string', maxLength: 998 },
+      html: { type: 'string', maxLength: 1048576 },
+      template: {
+        type: 'object',
+        required: ['name'],
+        additionalProperties: false,
+        properties: {
+          name: { type: 'string', minLength: 1, maxLength: 512 },
+          language: { type: 'string', minLength: 2, maxLength: 16 },
+          variables: { type: 'object', maxProperties: 100, additionalProperties: { type: 'string', maxLength: 4096 } },
+        },
+      },
+      metadata: { type: 'object', maxProperties: 50 },
+    },
+  },
+} as const;
+
+export function messageView(m: MessageRow) {
+  const iso = (d: Date | null) => (d ? d.toISOString() : null);
+  return {
+    id: m.id,
+    account_id: m.accountId,
+    channel_id: m.channelId,
+    channel_type: m.channelType,
+    direction: m.direction,
+    to: m.toAddress,
+    from: m.fromAddress,
+    body: m.body,
+    subject: m.subject,
+    status: m.status,
+    provider_message_id: m.metadata.provider_message_id ?? null,
+    error: m.errorCode ? { code: m.errorCode, message: m.errorMessage } : null,
+    workflow_id: m.workflowId,
+    trace_id: m.metadata.trace_id ?? null,
+    group_message_id: m.groupMessageId,
+    metadata: m.metadata.user ?? {},
+    created_at: iso(m.createdAt),
+    sending_at: iso(m.sendingAt),
+    sent_at: iso(m.sentAt),
+    delivered_at: iso(m.deliveredAt),
+    read_at: iso(m.readAt),
+    failed_at: iso(m.failedAt),
+    updated_at: iso(m.updatedAt),
+  };
+}
+
+export const messageRoutes: FastifyPluginAsync = async (app) => {
+  const { database, adapters, temporal, config } = app.deps;
+  const db = database.db;
+
+  app.post<{ Body: SendBody }>('/', { schema: sendSchema }, async (req, reply) => {
+    const b = req.body;
+    const channel = isUuid(b.channel_id) ? await getChannel(db, b.channel_id, req.accountId) : undefined;
+    if (!channel) throw notFound('channel');
+    if (!channel.enabled) throw badRequest('channel_id', 'channel is disabled');
+    const adapter = adapters.get(channel.channelType as ChannelType, channel.provider);
+    const invalidTo = adapter.validateAddress?.(b.to);
+    if (invalidTo) throw badRequest('to', invalidTo);
+    if (!b.body && !b.template && !b.html) throw badRequest('body', 'body, html or template is required');
+
+    const traceId = traceIdFrom(req.headers);
+    const message = await insertMessage(db, {
+      accountId: req.accountId,
+      channelId: channel.id,
+      channelType: channel.channelType,
+      to: b.to,
+      from: b.from,
+      body: b.body,
+      subject: b.subject,
+      html: b.html,
+      template: b.template,
+      metadata: { trace_id: traceId, ...(b.metadata ? { user: b.metadata } : {}) },
+    });
+    const log = req.log.child({ message_id: message.id, channel_type: channel.channelType, trace_id: traceId });
+    try {
+      await startDispatch(temporal, message, config);
+      await markWorkflowStarted(db, message.id);
+    } catch (err) {
+      // The row is stored with workflow_started_at NULL: the outbox sweeper starts it later.
+      log.error({ event: 'workflow_start_deferred', err: (err as Error).message });
+    }
+    log.info({ event: 'message_accepted' });
+    return reply
+      .status(202)
+      .header('x-trace-id', traceId)
+      .send({ id: message.id, status: message.status, workflow_id: message.workflowId, trace_id: traceId });
+  });
+
+  app.get<{ Params: { id: string } }>(
+    '/:id',
+    { schema: { params: { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 64 } } } } },
+    async (req) => {
+      const m = await getMessage(db, req.params.id, req.accountId);
+      if (!m) throw notFound('message');
+      return messageView(m);
+    },
+  );
+};

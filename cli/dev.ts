@@ -1,0 +1,215 @@
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { defaultRegistry } from '../adapters';
+import { buildApp } from '../api/app';
+import { ConfigError, loadConfig } from '../config';
+import { connect } from '../db/client';
+import { migrate } from '../db/migrate';
+import { createAccount, createApiKey, createChannel, getChannel } from '../db/repo';
+import { createLogger } from '../observability/logger';
+import { createMetrics } from '../observability/metrics';
+import { installTemporalRuntime } from '../observability/temporal-runtime';
+import { startTwilioSimulator, type TwilioSimAccount } from '../sandbox/twilio/server';
+import { createWorkers, runWorkers } from '../worker/workers';
+import { freePort, startTemporalDevServer, TEMPORAL_INSTALL_HINT, findTemporalCli } from './temporal-dev';
+
+// `npm run dev`: the whole engine on embedded defaults, in one process. Temporal
+// (start-dev, file-backed), PGlite when DATABASE_URL is unset, migrations, the
+// Twilio simulator, the API and the worker; state lives under .dev/.
+
+const DEV_DIR = resolve(process.env.DEV_DIR ?? '.dev');
+const SANDBOX_TWILIO: TwilioSimAccount = {
+  sid: 'AC00000000000000000000000000000dev',
+  apiKey: 'SK00000000000000000000000000000dev',
+  apiSecret: 'dev-sandbox-api-secret',
+  authToken: 'dev-sandbox-auth-token',
+};
+
+interface StackFile {
+  api_url: string;
+  api_key: string;
+  account_id: string;
+  channels: Record<string, string>;
+  temporal_address: string;
+  temporal_ui_url: string | null;
+  sandbox_url: string;
+  database_url: string;
+}
+
+async function portOr(preferred: number): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((res) => {
+    const s = createServer();
+    s.once('error', () => void freePort().then(res));
+    s.listen(preferred, '127.0.0.1', () => s.close(() => res(preferred)));
+  });
+}
+
+async function main(): Promise<void> {
+  mkdirSync(DEV_DIR, { recursive: true });
+  const log = createLogger({ name: 'dev', level: process.env.LOG_LEVEL ?? 'info' });
+  const cleanups: Array<() => Promise<unknown>> = [];
+  const stopAll = async () => {
+    for (const fn of cleanups.reverse()) await fn().catch(() => undefined);
+  };
+
+  try {
+    const apiPort = Number(process.env.API_PORT ?? (await portOr(3000)));
+    const env: Record<string, string | undefined> = { ...process.env, API_PORT: String(apiPort), API_HOST: process.env.API_HOST ?? '127.0.0.1' };
+
+    // Temporal: an external one when TEMPORAL_ADDRESS is set, else start-dev with its data in .dev/.
+    let temporalUi: string | null = null;
+    if (!env.TEMPORAL_ADDRESS) {
+      if (!findTemporalCli(env.TEMPORAL_CLI_PATH)) throw new Error(TEMPORAL_INSTALL_HINT);
+      const server = await startTemporalDevServer({
+        cliPath: env.TEMPORAL_CLI_PATH,
+        port: await portOr(7233),
+        uiPort: await portOr(8233),
+        dbFile: join(DEV_DIR, 'temporal.db'),
+        logFile: join(DEV_DIR, 'temporal.log'),
+      });
+      cleanups.push(() => server.stop());
+      env.TEMPORAL_ADDRESS = server.address;
+      temporalUi = server.uiUrl ?? null;
+      log.info({ event: 'temporal_started', address: server.address, ui: temporalUi });
+    }
+
+    // PostgreSQL: DATABASE_URL, else PGlite (embedded, file-backed) behind a wire-protocol socket.
+    if (!env.DATABASE_URL) {
+      const { PGlite } = await import('@electric-sql/pglite');
+      const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
+      const pg = await PGlite.create(join(DEV_DIR, 'pglite'));
+      const pgPort = await portOr(5433);
+      const socket = new PGLiteSocketServer({ db: pg, host: '127.0.0.1', port: pgPort, maxConnections: 100 });
+      await socket.start();
+      cleanups.push(async () => {
+        await socket.stop();
+        await pg.close();
+      });
+      env.DATABASE_URL = `postgres://postgres@127.0.0.1:${pgPort}/postgres`;
+      log.info({ event: 'pglite_started', port: pgPort, dir: join(DEV_DIR, 'pglite') });
+    }
+
+    const config = loadConfig(env);
+    const databaseUrl = config.databaseUrl ?? '';
+    const temporalAddress = config.temporalAddress ?? '';
+    const migrated = await migrate(databaseUrl);
+    log.info({ event: 'db_migrated', applied: migrated.applied, partitions_created: migrated.partitionsCreated });
+
+    const sandbox = await startTwilioSimulator({ port: await portOr(4010), host: '127.0.0.1', accounts: [SANDBOX_TWILIO] });
+    cleanups.push(() => sandbox.close());
+
+    installTemporalRuntime(log);
+    const database = connect(databaseUrl, { max: 10 });
+    cleanups.push(() => database.close());
+    const adapters = defaultRegistry();
+
+    const nativeConnection = await NativeConnection.connect({ address: temporalAddress });
+    cleanups.push(() => nativeConnection.close());
+    const workers = await createWorkers({
+      connection: nativeConnection,
+      namespace: config.temporalNamespace,
+      db: database.db,
+      adapters,
+      logger: log.child({ name: 'worker' }),
+      metrics: createMetrics({ defaults: false }),
+      publicBaseUrl: config.publicBaseUrl,
+    });
+    const running = runWorkers(workers);
+    cleanups.push(async () => {
+      for (const w of workers) w.shutdown();
+      await running;
+    });
+
+    const connection = await Connection.connect({ address: temporalAddress });
+    cleanups.push(() => connection.close());
+    const temporal = new Client({ connection, namespace: config.temporalNamespace });
+    const app = await buildApp({ config, database, temporal, adapters, logger: log.child({ name: 'api' }), metrics: createMetrics() });
+    await app.listen({ host: config.apiHost, port: config.apiPort });
+    cleanups.push(() => app.close());
+    const apiUrl = `http://127.0.0.1:${config.apiPort}`;
+
+    const seeded = await seed(database, sandbox.url);
+    const stack: StackFile = {
+      api_url: apiUrl,
+      api_key: seeded.apiKey,
+      account_id: seeded.accountId,
+      channels: seeded.channels,
+      temporal_address: temporalAddress,
+      temporal_ui_url: temporalUi,
+      sandbox_url: sandbox.url,
+      database_url: databaseUrl,
+    };
+    writeFileSync(join(DEV_DIR, 'stack.json'), `${JSON.stringify(stack, null, 2)}\n`, { mode: 0o600 });
+
+    process.stdout.write(
+      [
+        '',
+        'Turumba Dispatch is running.',
+        `  API            ${apiUrl}`,
+        `  Temporal UI    ${temporalUi ?? '(external Temporal)'}`,
+        `  Temporal       ${temporalAddress}`,
+        `  Sandbox        ${sandbox.url} (Twilio simulator)`,
+        `  Stack file     ${join(DEV_DIR, 'stack.json')}`,
+        '',
+        'Send a message:',
+        `  curl -s -X POST ${apiUrl}/v1/messages \\`,
+        `    -H 'Authorization: Bearer ${seeded.apiKey}' -H 'Content-Type: application/json' \\`,
+        `    -d '{"channel_id":"${seeded.channels.sms}","to":"+15551234567","body":"Hello from Turumba"}'`,
+        '',
+        'Then: curl -s -H "Authorization: Bearer <key>" ' + `${apiUrl}/v1/messages/<id>`,
+        'Ctrl-C stops everything.',
+        '',
+      ].join('\n'),
+    );
+
+    await new Promise<void>((res) => {
+      process.once('SIGINT', () => res());
+      process.once('SIGTERM', () => res());
+    });
+    log.info({ event: 'dev_stopping' });
+    await stopAll();
+    process.exit(0);
+  } catch (err) {
+    await stopAll();
+    if (err instanceof ConfigError) process.stderr.write(`${err.message}\n`);
+    else process.stderr.write(`dev stack failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  }
+}
+
+/** A dev account, its key and one sandbox channel per channel type; reused across restarts. */
+async function seed(database: ReturnType<typeof connect>, sandboxUrl: string) {
+  const file = join(DEV_DIR, 'stack.json');
+  if (existsSync(file)) {
+    const prev = JSON.parse(readFileSync(file, 'utf8')) as Partial<StackFile>;
+    const smsId = prev.channels?.sms;
+    const sms = smsId ? await getChannel(database.db, smsId, prev.account_id) : undefined;
+    if (sms && prev.api_key && prev.account_id) {
+      // The sandbox may have moved port since the last run: keep the channel pointed at it.
+      await database.pool.query(`UPDATE channels SET credentials = credentials || jsonb_build_object('base_url', $1::text) WHERE id = $2`, [sandboxUrl, sms.id]);
+      return { apiKey: prev.api_key, accountId: prev.account_id, channels: { sms: sms.id } };
+    }
+  }
+  const account = await createAccount(database.db, 'dev');
+  const key = await createApiKey(database.db, account.id, 'dev');
+  const sms = await createChannel(database.db, {
+    accountId: account.id,
+    channelType: 'sms',
+    provider: 'twilio',
+    name: 'sandbox sms (twilio simulator)',
+    credentials: {
+      account_sid: SANDBOX_TWILIO.sid,
+      api_key: SANDBOX_TWILIO.apiKey,
+      api_secret: SANDBOX_TWILIO.apiSecret,
+      auth_token: SANDBOX_TWILIO.authToken,
+      from: '+15005550006',
+      base_url: sandboxUrl,
+    },
+  });
+  return { apiKey: key.key, accountId: account.id, channels: { sms: sms.id } };
+}
+
+void main();

@@ -1,0 +1,108 @@
+// The one place that reads process.env. Everything else receives a typed Config.
+
+export interface Config {
+  databaseUrl: string | undefined;
+  temporalAddress: string | undefined;
+  temporalNamespace: string;
+  apiHost: string;
+  apiPort: number;
+  /** Base URL providers use to reach our webhooks (e.g. https://dispatch.example.com). */
+  publicBaseUrl: string;
+  workerMetricsPort: number;
+  logLevel: string;
+  /** How long a message workflow waits for delivery receipts before it completes. */
+  deliveryWaitSeconds: number;
+  sendMaxAttempts: number;
+  sendInitialIntervalMs: number;
+  sendMaxIntervalMs: number;
+  /** Workflow bundle built by `npm run build`; when unset the worker bundles from source. */
+  workflowBundlePath: string | undefined;
+  temporalCliPath: string | undefined;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+export function loadConfig(env: Env = process.env): Config {
+  const problems: string[] = [];
+  const str = (name: string, fallback?: string): string | undefined => {
+    const v = env[name];
+    return v === undefined || v === '' ? fallback : v;
+  };
+  const int = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = str(name);
+    if (raw === undefined) return fallback;
+    if (!/^\d+$/.test(raw) || Number(raw) < min || Number(raw) > max) {
+      problems.push(`${name} must be an integer between ${min} and ${max} (got "${raw}")`);
+      return fallback;
+    }
+    return Number(raw);
+  };
+  const url = (name: string, fallback: string | undefined, protocols: string[]): string | undefined => {
+    const raw = str(name, fallback);
+    if (raw === undefined) return undefined;
+    try {
+      const u = new URL(raw);
+      if (!protocols.includes(u.protocol)) problems.push(`${name} must use ${protocols.join(' or ')} (got "${u.protocol}")`);
+    } catch {
+      problems.push(`${name} is not a valid URL`);
+    }
+    return raw;
+  };
+
+  const apiPort = int('API_PORT', 3000, 1, 65535);
+  const databaseUrl = url('DATABASE_URL', undefined, ['postgres:', 'postgresql:']);
+  const temporalAddress = str('TEMPORAL_ADDRESS');
+  if (temporalAddress !== undefined && !/^[\w.-]+:\d+$/.test(temporalAddress)) {
+    problems.push(`TEMPORAL_ADDRESS must be host:port (got "${temporalAddress}")`);
+  }
+  const logLevel = str('LOG_LEVEL', 'info') ?? 'info';
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel)) {
+    problems.push(`LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent (got "${logLevel}")`);
+  }
+  const publicBaseUrl = (url('PUBLIC_BASE_URL', `http://127.0.0.1:${apiPort}`, ['http:', 'https:']) ?? '').replace(/\/+$/, '');
+
+  const config: Config = {
+    databaseUrl,
+    temporalAddress,
+    temporalNamespace: str('TEMPORAL_NAMESPACE', 'default') ?? 'default',
+    apiHost: str('API_HOST', '0.0.0.0') ?? '0.0.0.0',
+    apiPort,
+    publicBaseUrl,
+    workerMetricsPort: int('WORKER_METRICS_PORT', 9464, 0, 65535),
+    logLevel,
+    deliveryWaitSeconds: int('DELIVERY_WAIT_SECONDS', 3600, 1, 30 * 86400),
+    sendMaxAttempts: int('SEND_MAX_ATTEMPTS', 8, 1, 100),
+    sendInitialIntervalMs: int('SEND_INITIAL_INTERVAL_MS', 1000, 10, 3_600_000),
+    sendMaxIntervalMs: int('SEND_MAX_INTERVAL_MS', 300_000, 10, 86_400_000),
+    workflowBundlePath: str('WORKFLOW_BUNDLE_PATH'),
+    temporalCliPath: str('TEMPORAL_CLI_PATH'),
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+/** For processes that cannot run without these (api, worker outside the dev stack). */
+export function requireKeys<K extends keyof Config>(config: Config, keys: Array<[K, string]>): void {
+  const missing = keys.filter(([k]) => config[k] === undefined).map(([, env]) => `${env} is required`);
+  if (missing.length > 0) throw new ConfigError(missing);
+}
+
+/** Entry points call this: a bad value stops the process with the list of problems. */
+export function loadConfigOrExit(env: Env = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(78);
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,76 @@
+import { boolean, integer, jsonb, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+
+// Mirrors db/migrations/*.sql, which are the source of truth for DDL
+// (partitioning and expression indexes are hand-written SQL).
+
+export const accounts = pgTable('accounts', {
+  id: uuid('id').primaryKey(),
+  name: text('name').notNull(),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+export const apiKeys = pgTable('api_keys', {
+  id: uuid('id').primaryKey(),
+  accountId: uuid('account_id').notNull(),
+  prefix: text('prefix').notNull(),
+  keyHash: text('key_hash').notNull(),
+  name: text('name').notNull(),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  revokedAt: timestamp('revoked_at', { withTimezone: true }),
+});
+
+export const channels = pgTable('channels', {
+  id: uuid('id').primaryKey(),
+  accountId: uuid('account_id').notNull(),
+  channelType: text('channel_type').notNull(),
+  provider: text('provider').notNull(),
+  name: text('name').notNull(),
+  credentials: jsonb('credentials').$type<Record<string, string>>().notNull(),
+  webhookSecret: text('webhook_secret').notNull(),
+  rateLimitPerSecond: integer('rate_limit_per_second'),
+  dailyLimit: integer('daily_limit'),
+  enabled: boolean('enabled').notNull().default(true),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+export interface MessageMetadata {
+  trace_id?: string;
+  provider_message_id?: string;
+  user?: Record<string, unknown>;
+  [key: string]: unknown;
+}
+
+export const messages = pgTable(
+  'messages',
+  {
+    id: uuid('id').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull(),
+    accountId: uuid('account_id').notNull(),
+    channelId: uuid('channel_id').notNull(),
+    channelType: text('channel_type').notNull(),
+    direction: text('direction').notNull().default('outbound'),
+    toAddress: text('to_address').notNull(),
+    fromAddress: text('from_address'),
+    body: text('body'),
+    subject: text('subject'),
+    html: text('html'),
+    template: jsonb('template'),
+    status: text('status').notNull(),
+    errorCode: text('error_code'),
+    errorMessage: text('error_message'),
+    groupMessageId: uuid('group_message_id'),
+    workflowId: text('workflow_id'),
+    workflowStartedAt: timestamp('workflow_started_at', { withTimezone: true }),
+    metadata: jsonb('metadata_').$type<MessageMetadata>().notNull(),
+    sendingAt: timestamp('sending_at', { withTimezone: true }),
+    sentAt: timestamp('sent_at', { withTimezone: true }),
+    deliveredAt: timestamp('delivered_at', { withTimezone: true }),
+    readAt: timestamp('read_at', { withTimezone: true }),
+    failedAt: timestamp('failed_at', { withTimezone: true }),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.id, t.createdAt] })],
+);
+
+export type MessageRow = typeof messages.$inferSelect;
+export type ChannelRow = typeof channels.$inferSelect;

@@ -1,0 +1,170 @@
+import { Writable } from 'node:stream';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import type { FastifyInstance } from 'fastify';
+import { inject } from 'vitest';
+import { defaultRegistry } from '../../adapters';
+import { buildApp } from '../../api/app';
+import { loadConfig, type Config } from '../../config';
+import { connect, type Database } from '../../db/client';
+import { createAccount, createApiKey } from '../../db/repo';
+import { createLogger, type Logger } from '../../observability/logger';
+import { createMetrics, type Metrics } from '../../observability/metrics';
+import { installTemporalRuntime } from '../../observability/temporal-runtime';
+import { startTwilioSimulator, type TwilioSimAccount, type TwilioSimulator } from '../../sandbox/twilio/server';
+import { createWorkers } from '../../worker/workers';
+
+export interface TestStack {
+  config: Config;
+  app: FastifyInstance;
+  apiUrl: string;
+  database: Database;
+  temporal: Client;
+  twilio: TwilioSimulator;
+  twilioAccount: TwilioSimAccount;
+  apiKey: string;
+  accountId: string;
+  logs: Array<Record<string, unknown>>;
+  apiMetrics: Metrics;
+  workerMetrics: Metrics;
+  /** POST /v1/channels for a sandbox Twilio channel; returns its id. */
+  createSmsChannel(opts?: { apiKey?: string; credentials?: Record<string, string> }): Promise<string>;
+  newAccount(name?: string): Promise<{ accountId: string; apiKey: string }>;
+  close(): Promise<void>;
+}
+
+export interface StackOptions {
+  env?: Record<string, string>;
+}
+
+/**
+ * The engine on real parts: the run's Temporal dev server and Postgres database,
+ * the real workers and API (listening on a port, so provider callbacks arrive over HTTP),
+ * and the Twilio simulator.
+ */
+export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
+  const logs: Array<Record<string, unknown>> = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const line of chunk.toString('utf8').split('\n')) if (line) logs.push(JSON.parse(line) as Record<string, unknown>);
+      cb();
+    },
+  });
+  const logger: Logger = createLogger({ name: 'test', level: 'info', destination: sink });
+  installTemporalRuntime(logger);
+  const twilioAccount: TwilioSimAccount = {
+    sid: `AC${'1'.repeat(32)}`,
+    apiKey: `SK${'2'.repeat(32)}`,
+    apiSecret: 'sim-api-secret-value',
+    authToken: 'sim-auth-token-value',
+  };
+  const twilio = await startTwilioSimulator({ accounts: [twilioAccount], callbackDelayMs: 20 });
+  const database = connect(inject('databaseUrl'), { max: 10 });
+
+  // The API must know its own public URL before it listens: pick the port first.
+  const { freePort } = await import('../../cli/temporal-dev');
+  const port = await freePort();
+  const config = loadConfig({
+    DATABASE_URL: inject('databaseUrl'),
+    TEMPORAL_ADDRESS: inject('temporalAddress'),
+    API_PORT: String(port),
+    API_HOST: '127.0.0.1',
+    SEND_INITIAL_INTERVAL_MS: '100',
+    SEND_MAX_INTERVAL_MS: '2000',
+    SEND_MAX_ATTEMPTS: '5',
+    DELIVERY_WAIT_SECONDS: '60',
+    ...opts.env,
+  });
+  const adapters = defaultRegistry();
+  const apiMetrics = createMetrics({ defaults: false });
+  const workerMetrics = createMetrics({ defaults: false });
+
+  const nativeConnection = await NativeConnection.connect({ address: config.temporalAddress });
+  const workers: Worker[] = await createWorkers({
+    connection: nativeConnection,
+    namespace: config.temporalNamespace,
+    workflowBundlePath: inject('workflowBundlePath'),
+    db: database.db,
+    adapters,
+    logger: logger.child({ name: 'worker' }),
+    metrics: workerMetrics,
+    publicBaseUrl: config.publicBaseUrl,
+  });
+  const running = workers.map((w) => w.run());
+
+  const connection = await Connection.connect({ address: config.temporalAddress });
+  const temporal = new Client({ connection, namespace: config.temporalNamespace });
+  const app = await buildApp({ config, database, temporal, adapters, logger: logger.child({ name: 'api' }), metrics: apiMetrics });
+  await app.listen({ host: '127.0.0.1', port });
+  const apiUrl = `http://127.0.0.1:${port}`;
+
+  const newAccount = async (name = 'test account') => {
+    const account = await createAccount(database.db, name);
+    const key = await createApiKey(database.db, account.id);
+    return { accountId: account.id, apiKey: key.key };
+  };
+  const main = await newAccount();
+
+  return {
+    config,
+    app,
+    apiUrl,
+    database,
+    temporal,
+    twilio,
+    twilioAccount,
+    apiKey: main.apiKey,
+    accountId: main.accountId,
+    logs,
+    apiMetrics,
+    workerMetrics,
+    newAccount,
+    async createSmsChannel(o = {}) {
+      const res = await app.inject({
+        method: 'POST',
+        url: '/v1/channels',
+        headers: { authorization: `Bearer ${o.apiKey ?? main.apiKey}` },
+        payload: {
+          channel_type: 'sms',
+          provider: 'twilio',
+          name: 'sandbox sms',
+          credentials: o.credentials ?? {
+            account_sid: twilioAccount.sid,
+            api_key: twilioAccount.apiKey,
+            api_secret: twilioAccount.apiSecret,
+            auth_token: twilioAccount.authToken,
+            from: '+15017122661',
+            base_url: twilio.url,
+          },
+        },
+      });
+      if (res.statusCode !== 201) throw new Error(`channel create failed: ${res.statusCode} ${res.body}`);
+      return res.json<{ id: string }>().id;
+    },
+    async close() {
+      await app.close();
+      for (const w of workers) w.shutdown();
+      await Promise.allSettled(running);
+      await nativeConnection.close();
+      await connection.close();
+      await twilio.close();
+      await database.close();
+    },
+  };
+}
+
+/** Polls until `check` returns a value (not undefined) or the time runs out. */
+export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 20_000, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms${last instanceof Error ? `: ${last.message}` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}

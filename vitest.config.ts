@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['**/*.spec.ts', 'tests/**/*.test.ts'],
+    exclude: ['node_modules/**', 'dist/**'],
+    globalSetup: ['tests/support/global-setup.ts'],
+    // End-to-end files share one Temporal server and its task queues: run files one at a time.
+    fileParallelism: false,
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
+    pool: 'forks',
+  },
+});

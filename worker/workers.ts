@@ -1,0 +1,55 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
+import { createActivities, type ActivityDeps } from '../activities';
+import { CHANNEL_TYPES } from '../adapters/types';
+import { DISPATCH_TASK_QUEUE, sendTaskQueue } from '../workflows/definitions';
+
+export interface WorkerSetup extends ActivityDeps {
+  connection: NativeConnection;
+  namespace: string;
+  /** Prebuilt bundle (production); without it the workflows are bundled from source. */
+  workflowBundlePath?: string;
+}
+
+/** The prebuilt bundle when one exists next to the compiled code, else undefined. */
+export function defaultBundlePath(): string | undefined {
+  const candidate = join(__dirname, '..', 'workflow-bundle.js');
+  return existsSync(candidate) ? candidate : undefined;
+}
+
+/**
+ * One worker for the workflows and bookkeeping activities (`dispatch`), one per
+ * channel type for provider calls (`send-<type>`), so a slow provider only fills its own queue.
+ */
+export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
+  const activities = createActivities(setup);
+  const common: Pick<WorkerOptions, 'connection' | 'namespace'> = { connection: setup.connection, namespace: setup.namespace };
+  const workflowSource: Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> = setup.workflowBundlePath
+    ? { workflowBundle: { codePath: setup.workflowBundlePath } }
+    : { workflowsPath: require.resolve('../workflows') };
+
+  const dispatch = await Worker.create({
+    ...common,
+    ...workflowSource,
+    taskQueue: DISPATCH_TASK_QUEUE,
+    activities: { recordStatus: activities.recordStatus, recordFailure: activities.recordFailure },
+    shutdownGraceTime: '10 seconds',
+  });
+  const senders = await Promise.all(
+    CHANNEL_TYPES.filter((t) => setup.adapters.list().some((a) => a.channelType === t)).map((t) =>
+      Worker.create({
+        ...common,
+        taskQueue: sendTaskQueue(t),
+        activities: { sendMessage: activities.sendMessage },
+        maxConcurrentActivityTaskExecutions: 200,
+        shutdownGraceTime: '30 seconds',
+      }),
+    ),
+  );
+  return [dispatch, ...senders];
+}
+
+export async function runWorkers(workers: Worker[]): Promise<void> {
+  await Promise.all(workers.map((w) => w.run()));
+}

@@ -1,0 +1,100 @@
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  condition,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { MessageStatus } from '../adapters/types';
+import {
+  deliveryStatusSignal,
+  DISPATCH_TASK_QUEUE,
+  isFinal,
+  SEARCH_ATTRIBUTES,
+  SEND_ERROR_TYPES,
+  sendTaskQueue,
+  STATUS_RANK,
+  statusQuery,
+  type DeliveryStatus,
+  type DispatchMessageInput,
+  type DispatchMessageResult,
+  type SendFailureDetails,
+} from './definitions';
+
+const record = proxyActivities<Pick<Activities, 'recordStatus' | 'recordFailure'>>({
+  taskQueue: DISPATCH_TASK_QUEUE,
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '1 minute', backoffCoefficient: 2 },
+});
+
+/**
+ * One outbound message: send it (durable retries), then wait for delivery
+ * receipts until a final status or the delivery wait runs out.
+ */
+export async function dispatchMessage(input: DispatchMessageInput): Promise<DispatchMessageResult> {
+  let status: MessageStatus = 'queued';
+  let providerMessageId: string | undefined;
+  // Receipts may arrive before the send returns (the provider raced us); they wait here, in history.
+  const inbox: DeliveryStatus[] = [];
+  setHandler(deliveryStatusSignal, (update) => {
+    inbox.push(update);
+  });
+  setHandler(statusQuery, () => status);
+
+  const moveTo = (next: MessageStatus, detail: string): void => {
+    status = next;
+    upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.messageStatus, value: next }]);
+    setCurrentDetails(`**${next}** · ${detail}`);
+  };
+
+  const { sendMessage } = proxyActivities<Pick<Activities, 'sendMessage'>>({
+    taskQueue: sendTaskQueue(input.channelType),
+    startToCloseTimeout: '30 seconds',
+    retry: {
+      maximumAttempts: input.retry.maxAttempts,
+      initialInterval: input.retry.initialIntervalMs,
+      maximumInterval: input.retry.maxIntervalMs,
+      backoffCoefficient: 2,
+      nonRetryableErrorTypes: [SEND_ERROR_TYPES.permanent],
+    },
+  });
+
+  try {
+    const sent = await sendMessage(input.messageId);
+    providerMessageId = sent.providerMessageId;
+    moveTo('sent', `provider id ${sent.providerMessageId}`);
+  } catch (err) {
+    const failure = sendFailure(err);
+    await record.recordFailure(input.messageId, failure, input.channelType);
+    moveTo('failed', `${failure.code}: ${failure.message}`);
+    throw ApplicationFailure.nonRetryable(`send failed (${failure.code}): ${failure.message}`, 'MessageSendFailed', failure);
+  }
+
+  const deadline = Date.now() + input.deliveryWaitSeconds * 1000;
+  while (!isFinal(status)) {
+    const remaining = deadline - Date.now();
+    if (remaining <= 0 || !(await condition(() => inbox.length > 0, remaining))) break;
+    const best = inbox.splice(0).reduce<DeliveryStatus | undefined>(
+      (acc, u) => (STATUS_RANK[u.status] > STATUS_RANK[acc?.status ?? status] ? u : acc),
+      undefined,
+    );
+    if (!best) continue;
+    await record.recordStatus(input.messageId, best, input.channelType);
+    moveTo(best.status, best.errorCode ? `error ${best.errorCode}` : `at ${best.occurredAt}`);
+  }
+  return { status, providerMessageId };
+}
+
+function sendFailure(err: unknown): SendFailureDetails {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  if (cause instanceof ApplicationFailure) {
+    const d = cause.details?.[0] as Partial<SendFailureDetails> | undefined;
+    return { code: d?.code ?? cause.type ?? 'unknown', message: d?.message ?? cause.message };
+  }
+  if (cause instanceof Error) return { code: cause.name, message: cause.message };
+  return { code: 'unknown', message: `send failed in ${workflowInfo().workflowId}` };
+}
