@@ -6,7 +6,7 @@ import { advanceStatus, getChannel, getMessage } from '../db/repo';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import { SEND_ERROR_TYPES, type DeliveryStatus, type SendFailureDetails } from '../workflows/definitions';
-import { statusCallbackUrl } from './callback-url';
+import { statusCallbackUrl } from '../adapters/callback-token';
 
 export interface ActivityDeps {
   db: Db;
@@ -63,7 +63,7 @@ export function createActivities(deps: ActivityDeps) {
           channel.credentials,
           {
             traceId,
-            statusCallbackUrl: statusCallbackUrl(deps.publicBaseUrl, channelType, channel.id, messageId),
+            statusCallbackUrl: statusCallbackUrl(deps.publicBaseUrl, channelType, channel.id, messageId, channel.webhookSecret),
             signal: Context.current().cancellationSignal,
           },
         );

@@ -39,6 +39,11 @@ export interface SendContext {
   statusCallbackUrl: string;
   /** Abort the provider call (activity cancellation or timeout). */
   signal?: AbortSignal;
+  /**
+   * When the recipient last wrote to this channel (from stored inbound messages);
+   * undefined when never. Channels with a conversation window (WhatsApp, Messenger) use it.
+   */
+  lastInboundAt?: Date;
 }
 
 export interface DispatchResult {
@@ -74,6 +79,7 @@ export interface InboundMessage {
 }
 
 export interface StatusUpdate {
+  /** Empty for watermark updates, which name no single message. */
   providerMessageId: string;
   /** Our message id when the provider carried it back (callback URL, opaque data). */
   messageId?: string;
@@ -81,6 +87,11 @@ export interface StatusUpdate {
   errorCode?: string;
   errorMessage?: string;
   occurredAt: Date;
+  /**
+   * Watermark receipts (Messenger): the status applies to every outbound message to
+   * `recipient` on this channel sent at or before `upTo`.
+   */
+  watermark?: { recipient: string; upTo: Date };
 }
 
 export type WebhookKind = 'status' | 'inbound' | 'empty';
@@ -113,6 +124,11 @@ export interface ChannelAdapter {
    */
   webhookSigningSecret?(credentials: Credentials): string | undefined;
   webhookResponse?(kind: WebhookKind): WebhookResponse;
+  /**
+   * A subscription handshake (e.g. Meta's GET with hub.challenge): the answer when
+   * `req` is one, undefined otherwise. `verifyToken` is the channel's webhook_secret.
+   */
+  verificationChallenge?(req: WebhookRequest, verifyToken: string): WebhookResponse | undefined;
 }
 
 export type SendErrorClass = 'permanent' | 'transient' | 'rate_limited';

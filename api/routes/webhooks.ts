@@ -78,6 +78,11 @@ export const webhookRoutes: FastifyPluginAsync = async (app) => {
       body: req.body ?? {},
       query: req.query as Record<string, string | undefined>,
     };
+    const challenge = adapter.verificationChallenge?.(request, channel.webhookSecret);
+    if (challenge) {
+      req.log.info({ event: 'webhook_verification', channel_id: channelId, channel_type: channelType, status: challenge.status });
+      return reply.status(challenge.status).headers(challenge.headers).send(challenge.body);
+    }
     const secret = adapter.webhookSigningSecret?.(credentials) ?? channel.webhookSecret;
     if (!adapter.verifyWebhookSignature(request, secret)) {
       req.log.warn({ event: 'webhook_rejected', channel_id: channelId, channel_type: channelType, reason: 'bad_signature' });

@@ -27,10 +27,30 @@ export interface TestStack {
   logs: Array<Record<string, unknown>>;
   apiMetrics: Metrics;
   workerMetrics: Metrics;
+  /** POST /v1/channels with any body; returns the created channel (201 expected). */
+  createChannel(body: Record<string, unknown>, apiKey?: string): Promise<{ id: string; webhook_url: string; webhook_secret: string }>;
+  /** POST /v1/messages over HTTP; returns status and JSON body. */
+  sendMessage(body: Record<string, unknown>, headers?: Record<string, string>): Promise<{ status: number; body: Record<string, string> }>;
+  getMessage(id: string, apiKey?: string): Promise<{ status: number; body: MessageView }>;
+  /** Polls GET /v1/messages/:id until it has `status`. */
+  waitForStatus(id: string, status: string, timeoutMs?: number): Promise<MessageView>;
   /** POST /v1/channels for a sandbox Twilio channel; returns its id. */
   createSmsChannel(opts?: { apiKey?: string; credentials?: Record<string, string> }): Promise<string>;
   newAccount(name?: string): Promise<{ accountId: string; apiKey: string }>;
   close(): Promise<void>;
+}
+
+export interface MessageView {
+  id: string;
+  status: string;
+  provider_message_id: string | null;
+  error: { code: string; message: string } | null;
+  workflow_id: string;
+  trace_id: string;
+  sent_at: string | null;
+  delivered_at: string | null;
+  read_at: string | null;
+  [key: string]: unknown;
 }
 
 export interface StackOptions {
@@ -105,7 +125,32 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
   };
   const main = await newAccount();
 
+  const createChannel = async (body: Record<string, unknown>, apiKey = main.apiKey) => {
+    const res = await app.inject({ method: 'POST', url: '/v1/channels', headers: { authorization: `Bearer ${apiKey}` }, payload: body });
+    if (res.statusCode !== 201) throw new Error(`channel create failed: ${res.statusCode} ${res.body}`);
+    return res.json<{ id: string; webhook_url: string; webhook_secret: string }>();
+  };
+  const getMessage = async (id: string, apiKey = main.apiKey) => {
+    const res = await fetch(`${apiUrl}/v1/messages/${id}`, { headers: { authorization: `Bearer ${apiKey}` } });
+    return { status: res.status, body: (await res.json()) as MessageView };
+  };
+
   return {
+    createChannel,
+    getMessage,
+    async sendMessage(body, headers = {}) {
+      const res = await fetch(`${apiUrl}/v1/messages`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${main.apiKey}`, 'content-type': 'application/json', ...headers },
+        body: JSON.stringify(body),
+      });
+      return { status: res.status, body: (await res.json()) as Record<string, string> };
+    },
+    waitForStatus: (id, status, timeoutMs = 20_000) =>
+      eventually(async () => {
+        const m = await getMessage(id);
+        return m.body.status === status ? m.body : undefined;
+      }, timeoutMs),
     config,
     app,
     apiUrl,
@@ -120,11 +165,8 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
     workerMetrics,
     newAccount,
     async createSmsChannel(o = {}) {
-      const res = await app.inject({
-        method: 'POST',
-        url: '/v1/channels',
-        headers: { authorization: `Bearer ${o.apiKey ?? main.apiKey}` },
-        payload: {
+      const channel = await createChannel(
+        {
           channel_type: 'sms',
           provider: 'twilio',
           name: 'sandbox sms',
@@ -137,9 +179,9 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
             base_url: twilio.url,
           },
         },
-      });
-      if (res.statusCode !== 201) throw new Error(`channel create failed: ${res.statusCode} ${res.body}`);
-      return res.json<{ id: string }>().id;
+        o.apiKey,
+      );
+      return channel.id;
     },
     async close() {
       await app.close();
