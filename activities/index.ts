@@ -2,7 +2,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { AdapterRegistry } from '../adapters/registry';
 import { SendError, type ChannelType, type MessageStatus } from '../adapters/types';
 import type { Db } from '../db/client';
-import { advanceStatus, getChannel, getMessage } from '../db/repo';
+import { advanceStatus, getChannel, getMessage, lastInboundAt, takePendingStatuses } from '../db/repo';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import { SEND_ERROR_TYPES, type DeliveryStatus, type SendFailureDetails } from '../workflows/definitions';
@@ -19,11 +19,22 @@ export interface ActivityDeps {
 export interface SendOutcome {
   providerMessageId: string;
   status: MessageStatus;
+  /** Receipts that arrived before the provider id was recorded; the workflow applies them. */
+  early: DeliveryStatus[];
 }
 
 /** Activities are built over narrow dependencies; workflows only see their types. */
 export function createActivities(deps: ActivityDeps) {
   const { db, adapters, metrics } = deps;
+
+  const early = async (channelId: string, providerMessageId: string): Promise<DeliveryStatus[]> =>
+    (await takePendingStatuses(db, channelId, providerMessageId)).map((p) => ({
+      status: p.status,
+      providerMessageId,
+      errorCode: p.errorCode ?? undefined,
+      errorMessage: p.errorMessage ?? undefined,
+      occurredAt: p.at.toISOString(),
+    }));
 
   return {
     sendMessage: async (messageId: string): Promise<SendOutcome> => {
@@ -38,14 +49,17 @@ export function createActivities(deps: ActivityDeps) {
       const known = message.metadata.provider_message_id;
       if (known && message.status !== 'queued' && message.status !== 'sending') {
         log.info({ event: 'send_skipped_already_sent', provider_message_id: known });
-        return { providerMessageId: known, status: message.status as MessageStatus };
+        return { providerMessageId: known, status: message.status as MessageStatus, early: await early(message.channelId, known) };
       }
       const channel = await getChannel(db, message.channelId);
       if (!channel || !channel.enabled) {
         throw ApplicationFailure.nonRetryable('channel missing or disabled', SEND_ERROR_TYPES.permanent, detail('channel_disabled', 'channel missing or disabled'));
       }
       const adapter = adapters.get(channelType, channel.provider);
-      await advanceStatus(db, messageId, { status: 'sending', at: new Date() });
+      const [windowAt] = await Promise.all([
+        lastInboundAt(db, channel.id, message.toAddress),
+        advanceStatus(db, messageId, { status: 'sending', at: new Date() }),
+      ]);
 
       const started = process.hrtime.bigint();
       const elapsed = () => Number(process.hrtime.bigint() - started) / 1e9;
@@ -65,6 +79,7 @@ export function createActivities(deps: ActivityDeps) {
             traceId,
             statusCallbackUrl: statusCallbackUrl(deps.publicBaseUrl, channelType, channel.id, messageId, channel.webhookSecret),
             signal: Context.current().cancellationSignal,
+            lastInboundAt: windowAt,
           },
         );
         const seconds = elapsed();
@@ -72,7 +87,7 @@ export function createActivities(deps: ActivityDeps) {
         await advanceStatus(db, messageId, { status: 'sent', at: new Date(), providerMessageId: result.providerMessageId });
         metrics.messagesDispatched.inc({ channel_type: channelType, status: 'sent' });
         log.info({ event: 'message_dispatched', provider_message_id: result.providerMessageId, duration_ms: Math.round(seconds * 1000) });
-        return { providerMessageId: result.providerMessageId, status: 'sent' };
+        return { providerMessageId: result.providerMessageId, status: 'sent', early: await early(channel.id, result.providerMessageId) };
       } catch (err) {
         metrics.dispatchDuration.observe({ channel_type: channelType }, elapsed());
         if (!(err instanceof SendError)) throw err;

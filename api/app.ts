@@ -13,7 +13,7 @@ import { messageRoutes } from './routes/messages';
 import { webhookRoutes } from './routes/webhooks';
 
 export interface AppDeps {
-  config: Pick<Config, 'publicBaseUrl' | 'deliveryWaitSeconds' | 'sendMaxAttempts' | 'sendInitialIntervalMs' | 'sendMaxIntervalMs' | 'temporalNamespace'>;
+  config: Pick<Config, 'publicBaseUrl' | 'delivery' | 'sendMaxAttempts' | 'sendInitialIntervalMs' | 'sendMaxIntervalMs' | 'temporalNamespace'>;
   database: Database;
   temporal: Client;
   adapters: AdapterRegistry;

@@ -4,13 +4,15 @@ import type { Config } from '../config';
 import type { MessageRow } from '../db/schema';
 import { DISPATCH_TASK_QUEUE, SEARCH_ATTRIBUTES, type DispatchMessageInput } from '../workflows/definitions';
 
-export type DispatchSettings = Pick<Config, 'deliveryWaitSeconds' | 'sendMaxAttempts' | 'sendInitialIntervalMs' | 'sendMaxIntervalMs'>;
+export type DispatchSettings = Pick<Config, 'delivery' | 'sendMaxAttempts' | 'sendInitialIntervalMs' | 'sendMaxIntervalMs'>;
 
 export function dispatchInput(message: MessageRow, settings: DispatchSettings): DispatchMessageInput {
+  const channelType = message.channelType as ChannelType;
   return {
     messageId: message.id,
-    channelType: message.channelType as ChannelType,
-    deliveryWaitSeconds: settings.deliveryWaitSeconds,
+    channelType,
+    deliveryWaitSeconds: settings.delivery[channelType].waitSeconds,
+    onDeliveryTimeout: settings.delivery[channelType].onTimeout,
     retry: {
       maxAttempts: settings.sendMaxAttempts,
       initialIntervalMs: settings.sendInitialIntervalMs,

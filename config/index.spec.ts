@@ -4,7 +4,8 @@ import { ConfigError, loadConfig } from '.';
 describe('loadConfig', () => {
   it('applies defaults', () => {
     const c = loadConfig({});
-    expect(c).toMatchObject({ apiPort: 3000, publicBaseUrl: 'http://127.0.0.1:3000', temporalNamespace: 'default', deliveryWaitSeconds: 3600 });
+    expect(c).toMatchObject({ apiPort: 3000, publicBaseUrl: 'http://127.0.0.1:3000', temporalNamespace: 'default' });
+    expect(c.delivery.email).toEqual({ waitSeconds: 259_200, onTimeout: 'keep' });
     expect(c.databaseUrl).toBeUndefined();
   });
 
@@ -18,6 +19,13 @@ describe('loadConfig', () => {
     expect(err).toBeInstanceOf(ConfigError);
     const problems = (err as ConfigError).problems.join('\n');
     for (const name of ['API_PORT', 'DATABASE_URL', 'TEMPORAL_ADDRESS', 'LOG_LEVEL']) expect(problems).toContain(name);
+  });
+
+  it('reads delivery settings per channel type over the global ones', () => {
+    const c = loadConfig({ DELIVERY_WAIT_SECONDS: '120', DELIVERY_WAIT_SECONDS_SMS: '30', DELIVERY_TIMEOUT_ACTION_SMS: 'undelivered' });
+    expect(c.delivery.sms).toEqual({ waitSeconds: 30, onTimeout: 'undelivered' });
+    expect(c.delivery.whatsapp).toEqual({ waitSeconds: 120, onTimeout: 'keep' });
+    expect(() => loadConfig({ DELIVERY_TIMEOUT_ACTION_EMAIL: 'explode' })).toThrow(/DELIVERY_TIMEOUT_ACTION_EMAIL/);
   });
 
   it('strips a trailing slash from PUBLIC_BASE_URL', () => {

@@ -1,4 +1,28 @@
+import { CHANNEL_TYPES, type ChannelType } from '../adapters/types';
+
 // The one place that reads process.env. Everything else receives a typed Config.
+
+export type DeliveryTimeoutAction = 'keep' | 'undelivered';
+
+export interface DeliverySettings {
+  /** How long a message workflow waits for receipts after the send. */
+  waitSeconds: number;
+  /** At the end of the wait: keep the status (late receipts still apply) or mark it undelivered. */
+  onTimeout: DeliveryTimeoutAction;
+}
+
+/**
+ * Defaults per channel type. Carrier receipts (SMS, SMPP) can take a day when a
+ * handset is off; email bounces can come after 72 h of deferrals; Meta reports within
+ * minutes but `read` may come much later, and that is applied after the workflow ends.
+ */
+export const DEFAULT_DELIVERY: Record<ChannelType, DeliverySettings> = {
+  sms: { waitSeconds: 86_400, onTimeout: 'keep' },
+  smpp: { waitSeconds: 86_400, onTimeout: 'keep' },
+  whatsapp: { waitSeconds: 86_400, onTimeout: 'keep' },
+  messenger: { waitSeconds: 86_400, onTimeout: 'keep' },
+  email: { waitSeconds: 259_200, onTimeout: 'keep' },
+};
 
 export interface Config {
   databaseUrl: string | undefined;
@@ -10,8 +34,8 @@ export interface Config {
   publicBaseUrl: string;
   workerMetricsPort: number;
   logLevel: string;
-  /** How long a message workflow waits for delivery receipts before it completes. */
-  deliveryWaitSeconds: number;
+  /** Per channel type: how long a message workflow waits for receipts, and what happens then. */
+  delivery: Record<ChannelType, DeliverySettings>;
   sendMaxAttempts: number;
   sendInitialIntervalMs: number;
   sendMaxIntervalMs: number;
@@ -77,7 +101,18 @@ export function loadConfig(env: Env = process.env): Config {
     publicBaseUrl,
     workerMetricsPort: int('WORKER_METRICS_PORT', 9464, 0, 65535),
     logLevel,
-    deliveryWaitSeconds: int('DELIVERY_WAIT_SECONDS', 3600, 1, 30 * 86400),
+    delivery: Object.fromEntries(
+      CHANNEL_TYPES.map((t) => {
+        const suffix = t.toUpperCase();
+        const base = DEFAULT_DELIVERY[t];
+        const wait = int(`DELIVERY_WAIT_SECONDS_${suffix}`, int('DELIVERY_WAIT_SECONDS', base.waitSeconds, 1, 30 * 86400), 1, 30 * 86400);
+        const action = str(`DELIVERY_TIMEOUT_ACTION_${suffix}`, str('DELIVERY_TIMEOUT_ACTION', base.onTimeout));
+        if (action !== 'keep' && action !== 'undelivered') {
+          problems.push(`DELIVERY_TIMEOUT_ACTION${env[`DELIVERY_TIMEOUT_ACTION_${suffix}`] ? `_${suffix}` : ''} must be keep or undelivered (got "${action}")`);
+        }
+        return [t, { waitSeconds: wait, onTimeout: action === 'undelivered' ? 'undelivered' : 'keep' }];
+      }),
+    ) as Record<ChannelType, DeliverySettings>,
     sendMaxAttempts: int('SEND_MAX_ATTEMPTS', 8, 1, 100),
     sendInitialIntervalMs: int('SEND_INITIAL_INTERVAL_MS', 1000, 10, 3_600_000),
     sendMaxIntervalMs: int('SEND_MAX_INTERVAL_MS', 300_000, 10, 86_400_000),

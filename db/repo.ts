@@ -109,6 +109,8 @@ export async function insertMessage(db: Db, input: NewMessage, now = Date.now())
     })
     .returning();
   if (!row) throw new Error('message insert returned no row');
+  await db.execute(sql`INSERT INTO message_events (message_id, status, occurred_at, source)
+                       VALUES (${row.id}, 'queued', ${row.createdAt.toISOString()}::timestamptz, 'api')`);
   return row;
 }
 
@@ -142,31 +144,163 @@ export interface StatusChange {
   providerMessageId?: string;
   errorCode?: string | null;
   errorMessage?: string | null;
+  /** Who applied it: the worker (workflow), a webhook on a closed workflow, the API. */
+  source?: 'worker' | 'webhook' | 'api';
 }
 
 /**
  * Moves a message forward to `change.status`, never backward: the UPDATE only
- * matches while the stored status ranks lower. Returns whether it applied.
+ * matches while the stored status ranks lower. The applied transition is
+ * recorded in message_events in the same statement (once per status and run).
+ * Returns whether it applied.
  */
 export async function advanceStatus(db: Db, id: string, change: StatusChange): Promise<boolean> {
+  if (!isUuidv7(id)) return false;
   const col = STATUS_TIME_COLUMN[change.status];
-  const set: Record<string, unknown> = { status: change.status, updatedAt: sql`now()` };
-  if (col) set[toCamel(col)] = change.at;
-  if (change.errorCode !== undefined) set.errorCode = change.errorCode;
-  if (change.errorMessage !== undefined) set.errorMessage = change.errorMessage;
-  if (change.providerMessageId !== undefined) {
-    set.metadata = sql`${messages.metadata} || jsonb_build_object('provider_message_id', ${change.providerMessageId}::text)`;
-  }
-  const updated = await db
-    .update(messages)
-    .set(set)
-    .where(and(byId(id), sql`message_status_rank(${messages.status}) < message_status_rank(${change.status})`))
-    .returning({ id: messages.id });
-  return updated.length > 0;
+  const setTime = col ? sql`, ${sql.raw(col)} = ${change.at.toISOString()}::timestamptz` : sql``;
+  const setError =
+    change.errorCode !== undefined ? sql`, error_code = ${change.errorCode}, error_message = ${change.errorMessage ?? null}` : sql``;
+  const setProvider =
+    change.providerMessageId !== undefined
+      ? sql`, metadata_ = metadata_ || jsonb_build_object('provider_message_id', ${change.providerMessageId}::text)`
+      : sql``;
+  const result = await db.execute<{ n: string }>(sql`
+    WITH upd AS (
+      UPDATE messages SET status = ${change.status}, updated_at = now() ${setTime} ${setError} ${setProvider}
+      WHERE id = ${id} AND created_at = ${uuidv7Time(id).toISOString()}::timestamptz
+        AND message_status_rank(status) < message_status_rank(${change.status})
+      RETURNING id, replays
+    ), ev AS (
+      INSERT INTO message_events (message_id, run, status, occurred_at, source, error_code)
+      SELECT id, replays, ${change.status}, ${change.at.toISOString()}::timestamptz, ${change.source ?? 'worker'}, ${change.errorCode ?? null} FROM upd
+      ON CONFLICT DO NOTHING
+    )
+    SELECT count(*)::text AS n FROM upd`);
+  return result.rows[0]?.n === '1';
 }
 
-function toCamel(column: string): string {
-  return column.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+export interface MessageEvent {
+  id: string;
+  run: number;
+  kind: string;
+  status: string;
+  occurredAt: Date;
+  recordedAt: Date;
+  source: string;
+  errorCode: string | null;
+}
+
+export async function listMessageEvents(db: Db, messageId: string): Promise<MessageEvent[]> {
+  const r = await db.execute<{
+    id: string;
+    run: number;
+    kind: string;
+    status: string;
+    occurred_at: Date | string;
+    recorded_at: Date | string;
+    source: string;
+    error_code: string | null;
+  }>(sql`SELECT id::text, run, kind, status, occurred_at, recorded_at, source, error_code
+         FROM message_events WHERE message_id = ${messageId} ORDER BY id`);
+  return r.rows.map((e) => ({
+    id: e.id,
+    run: e.run,
+    kind: e.kind,
+    status: e.status,
+    occurredAt: new Date(e.occurred_at),
+    recordedAt: new Date(e.recorded_at),
+    source: e.source,
+    errorCode: e.error_code,
+  }));
+}
+
+/** Keeps a receipt whose message is not known yet (the provider called back before our send recorded its id). */
+export async function storePendingStatus(db: Db, channelId: string, update: StatusChange & { providerMessageId: string }): Promise<void> {
+  await db.execute(sql`
+    INSERT INTO pending_status_updates (channel_id, provider_message_id, status, occurred_at, error_code, error_message)
+    VALUES (${channelId}, ${update.providerMessageId}, ${update.status}, ${update.at.toISOString()}::timestamptz,
+            ${update.errorCode ?? null}, ${update.errorMessage ?? null})`);
+}
+
+/** Removes and returns the receipts kept for a provider message id. */
+export async function takePendingStatuses(db: Db, channelId: string, providerMessageId: string): Promise<StatusChange[]> {
+  const r = await db.execute<{ status: MessageStatus; occurred_at: Date | string; error_code: string | null; error_message: string | null }>(sql`
+    DELETE FROM pending_status_updates WHERE channel_id = ${channelId} AND provider_message_id = ${providerMessageId}
+    RETURNING status, occurred_at, error_code, error_message`);
+  return r.rows.map((p) => ({
+    status: p.status,
+    at: new Date(p.occurred_at),
+    errorCode: p.error_code ?? undefined,
+    errorMessage: p.error_message ?? undefined,
+  }));
+}
+
+export interface NewInbound {
+  accountId: string;
+  channelId: string;
+  channelType: string;
+  providerMessageId: string;
+  from: string;
+  to: string;
+  body: string;
+  receivedAt: Date;
+  traceId: string;
+}
+
+/**
+ * Stores an inbound message once per (channel, provider message id) and moves the
+ * contact's conversation window forward. Returns the message id, or undefined for a duplicate.
+ */
+export async function storeInbound(db: Db, m: NewInbound): Promise<string | undefined> {
+  const id = uuidv7();
+  const r = await db.execute<{ message_id: string }>(sql`
+    WITH claim AS (
+      INSERT INTO inbound_dedup (channel_id, provider_message_id, message_id)
+      VALUES (${m.channelId}, ${m.providerMessageId}, ${id})
+      ON CONFLICT DO NOTHING
+      RETURNING message_id
+    ), msg AS (
+      INSERT INTO messages (id, created_at, account_id, channel_id, channel_type, direction, to_address, from_address, body,
+                            status, metadata_, delivered_at)
+      SELECT message_id, ${uuidv7Time(id).toISOString()}::timestamptz, ${m.accountId}, ${m.channelId}, ${m.channelType}, 'inbound',
+             ${m.to}, ${m.from}, ${m.body}, 'delivered',
+             jsonb_build_object('provider_message_id', ${m.providerMessageId}::text, 'trace_id', ${m.traceId}::text),
+             ${m.receivedAt.toISOString()}::timestamptz
+      FROM claim
+    ), win AS (
+      INSERT INTO contact_windows (channel_id, contact, last_inbound_at)
+      SELECT ${m.channelId}, ${m.from}, ${m.receivedAt.toISOString()}::timestamptz FROM claim
+      ON CONFLICT (channel_id, contact) DO UPDATE SET last_inbound_at = GREATEST(contact_windows.last_inbound_at, EXCLUDED.last_inbound_at)
+    )
+    SELECT message_id FROM claim`);
+  return r.rows[0]?.message_id;
+}
+
+export async function lastInboundAt(db: Db, channelId: string, contact: string): Promise<Date | undefined> {
+  const r = await db.execute<{ last_inbound_at: Date | string }>(
+    sql`SELECT last_inbound_at FROM contact_windows WHERE channel_id = ${channelId} AND contact = ${contact}`,
+  );
+  const v = r.rows[0]?.last_inbound_at;
+  return v === undefined ? undefined : new Date(v);
+}
+
+/** Outbound messages a watermark receipt covers: sent to `recipient` on the channel at or before `upTo`, still below `status`. */
+export async function messagesUpToWatermark(
+  db: Db,
+  channelId: string,
+  recipient: string,
+  upTo: Date,
+  status: MessageStatus,
+): Promise<string[]> {
+  const r = await db.execute<{ id: string }>(sql`
+    SELECT id FROM messages
+    WHERE channel_id = ${channelId} AND direction = 'outbound' AND to_address = ${recipient}
+      AND created_at >= ${new Date(upTo.getTime() - 30 * 86400_000).toISOString()}::timestamptz
+      AND created_at <= ${upTo.toISOString()}::timestamptz
+      AND sent_at IS NOT NULL AND sent_at <= ${upTo.toISOString()}::timestamptz
+      AND message_status_rank(status) < message_status_rank(${status})
+    LIMIT 1000`);
+  return r.rows.map((x) => x.id);
 }
 
 export async function findMessageByProviderId(

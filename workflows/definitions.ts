@@ -31,10 +31,15 @@ export interface SendRetry {
 }
 
 /** Small on purpose: ids and settings, never message bodies (payload limits, history size). */
+export type DeliveryTimeoutAction = 'keep' | 'undelivered';
+
 export interface DispatchMessageInput {
   messageId: string;
   channelType: ChannelType;
+  /** How long to wait for receipts after the send. */
   deliveryWaitSeconds: number;
+  /** At the end of the wait: keep the status (late receipts still apply) or mark the message undelivered. */
+  onDeliveryTimeout: DeliveryTimeoutAction;
   retry: SendRetry;
 }
 

@@ -66,6 +66,7 @@ export async function dispatchMessage(input: DispatchMessageInput): Promise<Disp
   try {
     const sent = await sendMessage(input.messageId);
     providerMessageId = sent.providerMessageId;
+    inbox.push(...sent.early);
     moveTo('sent', `provider id ${sent.providerMessageId}`);
   } catch (err) {
     const failure = sendFailure(err);
@@ -74,17 +75,33 @@ export async function dispatchMessage(input: DispatchMessageInput): Promise<Disp
     throw ApplicationFailure.nonRetryable(`send failed (${failure.code}): ${failure.message}`, 'MessageSendFailed', failure);
   }
 
-  const deadline = Date.now() + input.deliveryWaitSeconds * 1000;
-  while (!isFinal(status)) {
-    const remaining = deadline - Date.now();
-    if (remaining <= 0 || !(await condition(() => inbox.length > 0, remaining))) break;
+  // Applies the highest receipt waiting in the inbox, if it moves the message forward.
+  const applyInbox = async (): Promise<void> => {
     const best = inbox.splice(0).reduce<DeliveryStatus | undefined>(
       (acc, u) => (STATUS_RANK[u.status] > STATUS_RANK[acc?.status ?? status] ? u : acc),
       undefined,
     );
-    if (!best) continue;
+    if (!best) return;
     await record.recordStatus(input.messageId, best, input.channelType);
     moveTo(best.status, best.errorCode ? `error ${best.errorCode}` : `at ${best.occurredAt}`);
+  };
+
+  const deadline = Date.now() + input.deliveryWaitSeconds * 1000;
+  let timedOut = false;
+  while (!isFinal(status)) {
+    const remaining = deadline - Date.now();
+    if (remaining <= 0 || !(await condition(() => inbox.length > 0, remaining))) {
+      timedOut = true;
+      break;
+    }
+    await applyInbox();
+  }
+  // A receipt that arrived with the last one (e.g. read right after delivered) is not dropped.
+  await applyInbox();
+  if (timedOut && !isFinal(status) && input.onDeliveryTimeout === 'undelivered') {
+    const update: DeliveryStatus = { status: 'undelivered', errorCode: 'delivery_timeout', errorMessage: `no receipt within ${input.deliveryWaitSeconds} s`, occurredAt: new Date().toISOString() };
+    await record.recordStatus(input.messageId, update, input.channelType);
+    moveTo('undelivered', 'no delivery receipt in time');
   }
   return { status, providerMessageId };
 }

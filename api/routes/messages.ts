@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ChannelType } from '../../adapters/types';
-import { getChannel, getMessage, insertMessage, markWorkflowStarted } from '../../db/repo';
+import { getChannel, getMessage, insertMessage, listMessageEvents, markWorkflowStarted } from '../../db/repo';
 import type { MessageRow } from '../../db/schema';
 import { isUuid } from '../../db/uuidv7';
 import { badRequest, notFound } from '../errors';
@@ -116,13 +116,30 @@ export const messageRoutes: FastifyPluginAsync = async (app) => {
       .send({ id: message.id, status: message.status, workflow_id: message.workflowId, trace_id: traceId });
   });
 
-  app.get<{ Params: { id: string } }>(
-    '/:id',
-    { schema: { params: { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 64 } } } } },
-    async (req) => {
-      const m = await getMessage(db, req.params.id, req.accountId);
-      if (!m) throw notFound('message');
-      return messageView(m);
-    },
-  );
+  const idParams = { params: { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 64 } } } } as const;
+
+  app.get<{ Params: { id: string } }>('/:id', { schema: idParams }, async (req) => {
+    const m = await getMessage(db, req.params.id, req.accountId);
+    if (!m) throw notFound('message');
+    return messageView(m);
+  });
+
+  app.get<{ Params: { id: string } }>('/:id/events', { schema: idParams }, async (req) => {
+    const m = await getMessage(db, req.params.id, req.accountId);
+    if (!m) throw notFound('message');
+    const events = await listMessageEvents(db, m.id);
+    return {
+      message_id: m.id,
+      status: m.status,
+      events: events.map((e) => ({
+        kind: e.kind,
+        status: e.status,
+        run: e.run,
+        occurred_at: e.occurredAt.toISOString(),
+        recorded_at: e.recordedAt.toISOString(),
+        source: e.source,
+        error_code: e.errorCode,
+      })),
+    };
+  });
 };

@@ -1,16 +1,36 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { isChannelType, WebhookPayloadError, type ChannelType, type Credentials, type StatusUpdate, type WebhookKind, type WebhookRequest } from '../../adapters/types';
-import { advanceStatus, findMessageByProviderId, getChannel, getMessage } from '../../db/repo';
+import {
+  isChannelType,
+  WebhookPayloadError,
+  type ChannelType,
+  type Credentials,
+  type InboundMessage,
+  type StatusUpdate,
+  type WebhookKind,
+  type WebhookRequest,
+} from '../../adapters/types';
+import { advanceStatus, findMessageByProviderId, getChannel, getMessage, messagesUpToWatermark, storeInbound, storePendingStatus } from '../../db/repo';
+import type { ChannelRow } from '../../db/schema';
 import { isUuid } from '../../db/uuidv7';
 import { deliveryStatusSignal, messageWorkflowId } from '../../workflows/definitions';
+import { traceIdFrom } from '../trace';
 
 interface Params {
   channel_type: string;
   channel_id: string;
 }
 
-type Outcome = 'applied' | 'signalled' | 'unmatched';
+type Outcome = 'applied' | 'signalled' | 'pending' | 'unmatched';
+
+const REJECT_REASON: Record<number, string> = {
+  400: 'malformed_payload',
+  401: 'invalid_signature',
+  403: 'forbidden',
+  404: 'unknown_channel',
+  413: 'body_too_large',
+  415: 'unsupported_media_type',
+};
 
 export const webhookRoutes: FastifyPluginAsync = async (app) => {
   const { database, adapters, temporal, metrics, config } = app.deps;
@@ -33,40 +53,68 @@ export const webhookRoutes: FastifyPluginAsync = async (app) => {
     }
   });
 
-  const reject = (reply: FastifyReply, channelType: string, status: number, reason: string, message: string) => {
-    metrics.webhookRejected.inc({ channel_type: isChannelType(channelType) ? channelType : 'unknown', reason });
-    return reply.status(status).send({ error: reason, message });
-  };
+  const reject = (reply: FastifyReply, status: number, reason: string, message: string) =>
+    reply.status(status).send({ error: reason, message });
 
-  const deliver = async (channelId: string, update: StatusUpdate): Promise<Outcome> => {
-    const message = update.messageId
-      ? await getMessage(db, update.messageId)
-      : await findMessageByProviderId(db, channelId, update.providerMessageId);
-    if (!message || message.channelId !== channelId) return 'unmatched';
+  // Every refusal is counted, including those fastify answers itself (413 too large, 415).
+  app.addHook('onResponse', async (req, reply) => {
+    if (reply.statusCode < 400) return;
+    const type = (req.params as Partial<Params> | undefined)?.channel_type;
+    metrics.webhookRejected.inc({ channel_type: isChannelType(type) ? type : 'unknown', reason: REJECT_REASON[reply.statusCode] ?? `http_${reply.statusCode}` });
+  });
+
+  /** Signals the message's workflow; when it has finished, applies the update to the row with the same forward-only rule. */
+  const signalOrApply = async (messageId: string, update: StatusUpdate): Promise<Outcome> => {
     const signal = {
       status: update.status,
-      providerMessageId: update.providerMessageId,
+      providerMessageId: update.providerMessageId || undefined,
       errorCode: update.errorCode,
       errorMessage: update.errorMessage,
       occurredAt: update.occurredAt.toISOString(),
     };
     try {
       // A plain signal, never signalWithStart: a finished message must not run again.
-      await temporal.workflow.getHandle(messageWorkflowId(message.id)).signal(deliveryStatusSignal, signal);
+      await temporal.workflow.getHandle(messageWorkflowId(messageId)).signal(deliveryStatusSignal, signal);
       return 'signalled';
     } catch (err) {
       if (!(err instanceof WorkflowNotFoundError)) throw err;
-      await advanceStatus(db, message.id, { status: update.status, at: update.occurredAt, errorCode: update.errorCode, errorMessage: update.errorMessage });
+      await advanceStatus(db, messageId, {
+        status: update.status,
+        at: update.occurredAt,
+        errorCode: update.errorCode,
+        errorMessage: update.errorMessage,
+        source: 'webhook',
+      });
       return 'applied';
     }
+  };
+
+  const deliver = async (channel: ChannelRow, update: StatusUpdate): Promise<Outcome[]> => {
+    if (update.watermark) {
+      const ids = await messagesUpToWatermark(db, channel.id, update.watermark.recipient, update.watermark.upTo, update.status);
+      return Promise.all(ids.map((id) => signalOrApply(id, update)));
+    }
+    const message = update.messageId
+      ? await getMessage(db, update.messageId)
+      : await findMessageByProviderId(db, channel.id, update.providerMessageId);
+    if (message) return message.channelId === channel.id ? [await signalOrApply(message.id, update)] : ['unmatched'];
+    if (update.messageId || !update.providerMessageId) return ['unmatched'];
+    // The provider called back before our send recorded its id: keep it for the send to apply.
+    await storePendingStatus(db, channel.id, {
+      providerMessageId: update.providerMessageId,
+      status: update.status,
+      at: update.occurredAt,
+      errorCode: update.errorCode,
+      errorMessage: update.errorMessage,
+    });
+    return ['pending'];
   };
 
   const handle = async (req: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => {
     const started = process.hrtime.bigint();
     const { channel_type: channelType, channel_id: channelId } = req.params;
     const channel = isChannelType(channelType) && isUuid(channelId) ? await getChannel(db, channelId) : undefined;
-    if (!channel || channel.channelType !== channelType) return reject(reply, channelType, 404, 'unknown_channel', 'channel not found');
-    if (!channel.enabled) return reject(reply, channelType, 404, 'channel_disabled', 'channel not found');
+    if (!channel || channel.channelType !== channelType || !channel.enabled) return reject(reply, 404, 'unknown_channel', 'channel not found');
     const adapter = adapters.get(channelType as ChannelType, channel.provider);
     const credentials = channel.credentials as Credentials;
 
@@ -86,19 +134,38 @@ export const webhookRoutes: FastifyPluginAsync = async (app) => {
     const secret = adapter.webhookSigningSecret?.(credentials) ?? channel.webhookSecret;
     if (!adapter.verifyWebhookSignature(request, secret)) {
       req.log.warn({ event: 'webhook_rejected', channel_id: channelId, channel_type: channelType, reason: 'bad_signature' });
-      return reject(reply, channelType, 401, 'invalid_signature', 'webhook signature missing or invalid');
+      return reject(reply, 401, 'invalid_signature', 'webhook signature missing or invalid');
     }
 
     let updates: StatusUpdate[];
-    let inboundCount: number;
+    let inbound: InboundMessage[];
     try {
       updates = adapter.parseStatusUpdates(request);
-      inboundCount = adapter.parseInbound(request).length;
+      inbound = adapter.parseInbound(request);
     } catch (err) {
       if (!(err instanceof WebhookPayloadError)) throw err;
-      return reject(reply, channelType, 400, 'malformed_payload', err.message);
+      return reject(reply, 400, 'malformed_payload', err.message);
     }
-    const outcomes = await Promise.all(updates.map((u) => deliver(channel.id, u)));
+    const traceId = traceIdFrom(req.headers);
+    const [outcomes, stored] = await Promise.all([
+      Promise.all(updates.map((u) => deliver(channel, u))),
+      Promise.all(
+        inbound.map((m) =>
+          storeInbound(db, {
+            accountId: channel.accountId,
+            channelId: channel.id,
+            channelType: channel.channelType,
+            providerMessageId: m.providerMessageId,
+            from: m.from,
+            to: m.to,
+            body: m.body,
+            receivedAt: m.receivedAt,
+            traceId,
+          }),
+        ),
+      ),
+    ]);
+    const inboundCount = inbound.length;
     const kind: WebhookKind = updates.length > 0 ? 'status' : inboundCount > 0 ? 'inbound' : 'empty';
     const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
     req.log.info({
@@ -106,8 +173,9 @@ export const webhookRoutes: FastifyPluginAsync = async (app) => {
       channel_id: channelId,
       channel_type: channelType,
       kind,
-      statuses: updates.map((u, i) => ({ message_id: u.messageId, status: u.status, outcome: outcomes[i] })),
-      inbound: inboundCount,
+      trace_id: traceId,
+      statuses: updates.map((u, i) => ({ message_id: u.messageId, provider_message_id: u.providerMessageId, status: u.status, outcome: outcomes[i] })),
+      inbound: inbound.map((m, i) => ({ provider_message_id: m.providerMessageId, message_id: stored[i] ?? null, duplicate: stored[i] === undefined })),
       duration_ms: Math.round(durationMs * 100) / 100,
     });
     metrics.webhookResponse.observe({ channel_type: channelType }, durationMs / 1000);
