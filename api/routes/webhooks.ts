@@ -6,6 +6,7 @@ import {
   type ChannelType,
   type Credentials,
   type InboundMessage,
+  type MessageStatus,
   type StatusUpdate,
   type WebhookKind,
   type WebhookRequest,
@@ -13,7 +14,7 @@ import {
 import { advanceStatus, findMessageByProviderId, getChannel, getMessage, messagesUpToWatermark, storeInbound, storePendingStatus } from '../../db/repo';
 import type { ChannelRow } from '../../db/schema';
 import { isUuid } from '../../db/uuidv7';
-import { deliveryStatusSignal, messageWorkflowId } from '../../workflows/definitions';
+import { deliveryStatusSignal, messageWorkflowId, STATUS_RANK } from '../../workflows/definitions';
 import { traceIdFrom } from '../trace';
 
 interface Params {
@@ -21,7 +22,9 @@ interface Params {
   channel_id: string;
 }
 
-type Outcome = 'applied' | 'signalled' | 'pending' | 'unmatched';
+type Outcome = 'applied' | 'signalled' | 'pending' | 'unmatched' | 'stale';
+
+const CHANNEL_CACHE_MS = 5_000;
 
 const REJECT_REASON: Record<number, string> = {
   400: 'malformed_payload',
@@ -97,7 +100,11 @@ export const webhookRoutes: FastifyPluginAsync = async (app) => {
     const message = update.messageId
       ? await getMessage(db, update.messageId)
       : await findMessageByProviderId(db, channel.id, update.providerMessageId);
-    if (message) return message.channelId === channel.id ? [await signalOrApply(message.id, update)] : ['unmatched'];
+    if (message && message.channelId !== channel.id) return ['unmatched'];
+    // Duplicates and late, lower statuses are the common case under provider retries: the row
+    // already says as much or more, so neither the workflow nor the row would change.
+    if (message && STATUS_RANK[message.status as MessageStatus] >= STATUS_RANK[update.status]) return ['stale'];
+    if (message) return [await signalOrApply(message.id, update)];
     if (update.messageId || !update.providerMessageId) return ['unmatched'];
     // The provider called back before our send recorded its id: keep it for the send to apply.
     await storePendingStatus(db, channel.id, {
@@ -110,10 +117,22 @@ export const webhookRoutes: FastifyPluginAsync = async (app) => {
     return ['pending'];
   };
 
+  // Providers call back in bursts for the same few channels: a short cache spares a query per
+  // callback. A disabled channel stops answering within CHANNEL_CACHE_MS.
+  const channelCache = new Map<string, { row: ChannelRow | undefined; at: number }>();
+  const loadChannel = async (id: string): Promise<ChannelRow | undefined> => {
+    const hit = channelCache.get(id);
+    if (hit && Date.now() - hit.at < CHANNEL_CACHE_MS) return hit.row;
+    const row = await getChannel(db, id);
+    if (channelCache.size > 10_000) channelCache.clear();
+    channelCache.set(id, { row, at: Date.now() });
+    return row;
+  };
+
   const handle = async (req: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => {
     const started = process.hrtime.bigint();
     const { channel_type: channelType, channel_id: channelId } = req.params;
-    const channel = isChannelType(channelType) && isUuid(channelId) ? await getChannel(db, channelId) : undefined;
+    const channel = isChannelType(channelType) && isUuid(channelId) ? await loadChannel(channelId) : undefined;
     if (!channel || channel.channelType !== channelType || !channel.enabled) return reject(reply, 404, 'unknown_channel', 'channel not found');
     const adapter = adapters.get(channelType as ChannelType, channel.provider);
     const credentials = channel.credentials as Credentials;

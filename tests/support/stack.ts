@@ -2,7 +2,6 @@ import { Writable } from 'node:stream';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
-import { inject } from 'vitest';
 import { defaultRegistry } from '../../adapters';
 import { buildApp } from '../../api/app';
 import { loadConfig, type Config } from '../../config';
@@ -53,8 +52,22 @@ export interface MessageView {
   [key: string]: unknown;
 }
 
+export interface StackInfra {
+  databaseUrl: string;
+  temporalAddress: string;
+  workflowBundlePath: string;
+}
+
 export interface StackOptions {
   env?: Record<string, string>;
+  /** Where the stack's Temporal and Postgres are; inside vitest, the run's global setup provides them. */
+  infra?: StackInfra;
+  logLevel?: string;
+}
+
+async function infraFromVitest(): Promise<StackInfra> {
+  const { inject } = await import('vitest');
+  return { databaseUrl: inject('databaseUrl'), temporalAddress: inject('temporalAddress'), workflowBundlePath: inject('workflowBundlePath') };
 }
 
 /**
@@ -70,7 +83,8 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
       cb();
     },
   });
-  const logger: Logger = createLogger({ name: 'test', level: 'info', destination: sink });
+  const infra = opts.infra ?? (await infraFromVitest());
+  const logger: Logger = createLogger({ name: 'test', level: opts.logLevel ?? 'info', destination: sink });
   installTemporalRuntime(logger);
   const twilioAccount: TwilioSimAccount = {
     sid: `AC${'1'.repeat(32)}`,
@@ -79,14 +93,14 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
     authToken: 'sim-auth-token-value',
   };
   const twilio = await startTwilioSimulator({ accounts: [twilioAccount], callbackDelayMs: 20 });
-  const database = connect(inject('databaseUrl'), { max: 10 });
+  const database = connect(infra.databaseUrl, { max: 10 });
 
   // The API must know its own public URL before it listens: pick the port first.
   const { freePort } = await import('../../cli/temporal-dev');
   const port = await freePort();
   const config = loadConfig({
-    DATABASE_URL: inject('databaseUrl'),
-    TEMPORAL_ADDRESS: inject('temporalAddress'),
+    DATABASE_URL: infra.databaseUrl,
+    TEMPORAL_ADDRESS: infra.temporalAddress,
     API_PORT: String(port),
     API_HOST: '127.0.0.1',
     SEND_INITIAL_INTERVAL_MS: '100',
@@ -103,7 +117,7 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
   const workers: Worker[] = await createWorkers({
     connection: nativeConnection,
     namespace: config.temporalNamespace,
-    workflowBundlePath: inject('workflowBundlePath'),
+    workflowBundlePath: infra.workflowBundlePath,
     db: database.db,
     adapters,
     logger: logger.child({ name: 'worker' }),

@@ -1,0 +1,77 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { freePort } from '../cli/temporal-dev';
+
+// The engine as it runs in production: API and worker as separate processes,
+// so a benchmark's load generator does not share their event loops.
+
+export interface EngineProcesses {
+  apiUrl: string;
+  api: ChildProcess;
+  worker: ChildProcess;
+  workerMetricsUrl: string;
+  stop(): Promise<void>;
+}
+
+const ROOT = join(__dirname, '..');
+
+function start(entry: string, env: Record<string, string>): ChildProcess {
+  const child = spawn(process.execPath, [join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(ROOT, entry)], {
+    env: { ...process.env, LOG_LEVEL: 'warn', NODE_ENV: 'production', ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  return child;
+}
+
+async function waitHttp(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const r = await fetch(url);
+      if (r.ok) return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`${url} did not answer within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+export async function startEngine(opts: { databaseUrl: string; temporalAddress: string; workflowBundlePath: string; env?: Record<string, string> }): Promise<EngineProcesses> {
+  const apiPort = await freePort();
+  const metricsPort = await freePort();
+  const env = {
+    DATABASE_URL: opts.databaseUrl,
+    TEMPORAL_ADDRESS: opts.temporalAddress,
+    WORKFLOW_BUNDLE_PATH: opts.workflowBundlePath,
+    API_PORT: String(apiPort),
+    API_HOST: '127.0.0.1',
+    WORKER_METRICS_PORT: String(metricsPort),
+    ...opts.env,
+  };
+  const worker = start('worker/main.ts', env);
+  const api = start('api/main.ts', env);
+  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  const stopChild = (c: ChildProcess) =>
+    new Promise<void>((resolve) => {
+      if (c.exitCode !== null) return resolve();
+      c.once('exit', () => resolve());
+      c.kill('SIGTERM');
+      setTimeout(() => c.kill('SIGKILL'), 15_000).unref();
+    });
+  try {
+    await Promise.all([waitHttp(`${apiUrl}/ready`, 60_000), waitHttp(`http://127.0.0.1:${metricsPort}/metrics`, 60_000)]);
+  } catch (err) {
+    await Promise.all([stopChild(api), stopChild(worker)]);
+    throw err;
+  }
+  return {
+    apiUrl,
+    api,
+    worker,
+    workerMetricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
+    stop: async () => {
+      await Promise.all([stopChild(api), stopChild(worker)]);
+    },
+  };
+}
