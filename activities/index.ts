@@ -2,10 +2,12 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { AdapterRegistry } from '../adapters/registry';
 import { SendError, type ChannelType, type MessageStatus } from '../adapters/types';
 import type { Db } from '../db/client';
+import { reserveSlot } from '../db/rate-limiter';
 import { advanceStatus, getChannel, getMessage, lastInboundAt, takePendingStatuses } from '../db/repo';
+import type { ChannelRow } from '../db/schema';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
-import { SEND_ERROR_TYPES, type DeliveryStatus, type SendFailureDetails } from '../workflows/definitions';
+import { SEND_ERROR_TYPES, type DeliveryStatus, type SendFailureDetails, type SendSlot } from '../workflows/definitions';
 import { statusCallbackUrl } from '../adapters/callback-token';
 
 export interface ActivityDeps {
@@ -36,7 +38,47 @@ export function createActivities(deps: ActivityDeps) {
       occurredAt: p.at.toISOString(),
     }));
 
+  // Rate settings change rarely; reading the channel on every slot would double the limiter's queries.
+  const channelCache = new Map<string, { row: ChannelRow | undefined; at: number }>();
+  const cachedChannel = async (id: string): Promise<ChannelRow | undefined> => {
+    const hit = channelCache.get(id);
+    if (hit && Date.now() - hit.at < 5_000) return hit.row;
+    const row = await getChannel(db, id);
+    channelCache.set(id, { row, at: Date.now() });
+    return row;
+  };
+
+  /**
+   * The workflow already waited for its slot; this gate spaces the provider calls themselves,
+   * which timer and task-dispatch jitter could otherwise bunch. Waits here are short.
+   */
+  const sendGate = async (channel: ChannelRow, defaultPerSecond: number, log: Logger): Promise<void> => {
+    const slot = await reserveSlot(db, { channelId: channel.id, scope: 'send', perSecond: channel.rateLimitPerSecond ?? defaultPerSecond, horizonMs: SEND_GATE_HORIZON_MS });
+    if (!slot.reserved) {
+      throw ApplicationFailure.create({
+        message: 'send gate saturated',
+        type: SEND_ERROR_TYPES.rateLimited,
+        details: [detail('send_gate', 'channel send rate saturated')],
+        nextRetryDelay: slot.waitMs,
+      });
+    }
+    if (slot.waitMs > 0) {
+      log.debug({ event: 'send_gate_wait', wait_ms: slot.waitMs });
+      await new Promise((r) => setTimeout(r, slot.waitMs));
+    }
+  };
+
   return {
+    /** Reserves this message's send slot on its channel's shared limiter. */
+    reserveSendSlot: async (channelId: string, channelType: ChannelType): Promise<SendSlot> => {
+      const channel = await cachedChannel(channelId);
+      if (!channel) return { waitMs: 0, reserved: true };
+      const perSecond = channel.rateLimitPerSecond ?? adapters.get(channelType, channel.provider).defaultRateLimitPerSecond;
+      const slot = await reserveSlot(db, { channelId, perSecond, dailyLimit: channel.dailyLimit });
+      if (slot.waitMs > 0) metrics.rateLimitHits.inc({ channel_id: channelId });
+      return slot;
+    },
+
     sendMessage: async (messageId: string): Promise<SendOutcome> => {
       const info = Context.current().info;
       const message = await getMessage(db, messageId);
@@ -61,6 +103,8 @@ export function createActivities(deps: ActivityDeps) {
         advanceStatus(db, messageId, { status: 'sending', at: new Date() }),
       ]);
 
+      // Last step before the provider call, so nothing between the gate and the wire adds jitter.
+      await sendGate(channel, adapter.defaultRateLimitPerSecond, log);
       const started = process.hrtime.bigint();
       const elapsed = () => Number(process.hrtime.bigint() - started) / 1e9;
       try {
@@ -122,6 +166,9 @@ export function createActivities(deps: ActivityDeps) {
 }
 
 export type Activities = ReturnType<typeof createActivities>;
+
+/** Longest in-activity wait at the send gate; beyond it the activity retries later (durably). */
+const SEND_GATE_HORIZON_MS = 5_000;
 
 function detail(code: string, message: string): SendFailureDetails {
   return { code, message };

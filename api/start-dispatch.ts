@@ -10,6 +10,7 @@ export function dispatchInput(message: MessageRow, settings: DispatchSettings): 
   const channelType = message.channelType as ChannelType;
   return {
     messageId: message.id,
+    channelId: message.channelId,
     channelType,
     deliveryWaitSeconds: settings.delivery[channelType].waitSeconds,
     onDeliveryTimeout: settings.delivery[channelType].onTimeout,

@@ -33,7 +33,11 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
     ...common,
     ...workflowSource,
     taskQueue: DISPATCH_TASK_QUEUE,
-    activities: { recordStatus: activities.recordStatus, recordFailure: activities.recordFailure },
+    activities: {
+      recordStatus: activities.recordStatus,
+      recordFailure: activities.recordFailure,
+      reserveSendSlot: activities.reserveSendSlot,
+    },
     shutdownGraceTime: '10 seconds',
   });
   const senders = await Promise.all(

@@ -35,6 +35,7 @@ export type DeliveryTimeoutAction = 'keep' | 'undelivered';
 
 export interface DispatchMessageInput {
   messageId: string;
+  channelId: string;
   channelType: ChannelType;
   /** How long to wait for receipts after the send. */
   deliveryWaitSeconds: number;
@@ -46,6 +47,13 @@ export interface DispatchMessageInput {
 export interface DispatchMessageResult {
   status: MessageStatus;
   providerMessageId?: string;
+}
+
+export interface SendSlot {
+  waitMs: number;
+  /** True when the slot at now + waitMs is held for this message. */
+  reserved: boolean;
+  reason?: string;
 }
 
 export const STATUS_RANK: Record<MessageStatus, number> = {
@@ -84,4 +92,49 @@ export const SEND_ERROR_TYPES = {
 export interface SendFailureDetails {
   code: string;
   message: string;
+}
+
+// Group fan-out: workflow `groupFanout` (id group-<id>), its signals and progress query.
+
+export const GROUP_FANOUT_WORKFLOW = 'groupFanout';
+export function groupWorkflowId(groupId: string): string {
+  return `group-${groupId}`;
+}
+
+export const GROUP_STATUSES = ['draft', 'running', 'paused', 'cancelled', 'completed'] as const;
+export type GroupStatus = (typeof GROUP_STATUSES)[number];
+
+/** Stop starting new pages of recipients until resumed; started messages go on. */
+export const pauseGroupSignal = defineSignal('pauseGroup');
+export const resumeGroupSignal = defineSignal('resumeGroup');
+/** Stop for good: recipients whose message was not started are never sent. */
+export const cancelGroupSignal = defineSignal('cancelGroup');
+
+export interface GroupProgress {
+  state: Exclude<GroupStatus, 'draft'>;
+  /** Recipients whose message row exists. */
+  materialized: number;
+  /** Message workflows started (by this fan-out, over all its runs). */
+  started: number;
+  /** Every recipient with seq <= cursor has its message workflow started. */
+  cursor: number;
+}
+export const groupProgressQuery = defineQuery<GroupProgress>('groupProgress');
+
+export interface GroupFanoutInput {
+  groupId: string;
+  accountId: string;
+  /** Recipients in the group: it is no longer a draft, so this is final. */
+  total: number;
+  traceId: string;
+  /** Every child's input but its messageId: computed by the API from its config, so the workflow needs none. */
+  dispatch: Omit<DispatchMessageInput, 'messageId'>;
+  /** Where the previous run stopped (continue-as-new); absent on the first run. */
+  resume?: { cursor: number; started: number; materialized: number; paused: boolean; run: number };
+}
+
+export interface GroupFanoutResult {
+  state: 'completed' | 'cancelled';
+  started: number;
+  runs: number;
 }

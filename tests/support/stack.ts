@@ -63,6 +63,8 @@ export interface StackOptions {
   /** Where the stack's Temporal and Postgres are; inside vitest, the run's global setup provides them. */
   infra?: StackInfra;
   logLevel?: string;
+  /** false: run no worker in this process (the test starts worker processes itself). */
+  inProcessWorker?: boolean;
 }
 
 async function infraFromVitest(): Promise<StackInfra> {
@@ -114,7 +116,7 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
   const workerMetrics = createMetrics({ defaults: false });
 
   const nativeConnection = await NativeConnection.connect({ address: config.temporalAddress });
-  const workers: Worker[] = await createWorkers({
+  const workers: Worker[] = opts.inProcessWorker === false ? [] : await createWorkers({
     connection: nativeConnection,
     namespace: config.temporalNamespace,
     workflowBundlePath: infra.workflowBundlePath,

@@ -1,0 +1,111 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { freePort } from '../../cli/temporal-dev';
+import { eventually, startStack, type TestStack } from '../support/stack';
+
+// Two worker processes share one channel limited to 20/s. The limiter lives in
+// PostgreSQL, so the provider must never see more than 20 sends in a second.
+
+const RATE = 20;
+const MESSAGES = 400;
+/** 10 %: the simulator timestamps requests on arrival in a process shared with the API, so a busy event loop can bunch two arrivals. */
+const TOLERANCE = 2;
+
+describe('shared rate limit across two worker processes', () => {
+  let stack: TestStack;
+  const workers: Array<{ child: ChildProcess; metrics: string }> = [];
+
+  // Both workers run as their own processes, as in production; this process only serves the
+  // API and the simulator, so the simulator's clock is not held up by workflow work.
+  const startWorker = async () => {
+    const port = await freePort();
+    const child = spawn(process.execPath, [join(__dirname, '..', '..', 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(__dirname, '..', '..', 'worker', 'main.ts')], {
+      env: {
+        ...process.env,
+        DATABASE_URL: inject('databaseUrl'),
+        TEMPORAL_ADDRESS: inject('temporalAddress'),
+        WORKFLOW_BUNDLE_PATH: inject('workflowBundlePath'),
+        PUBLIC_BASE_URL: stack.config.publicBaseUrl,
+        WORKER_METRICS_PORT: String(port),
+        LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    const metrics = `http://127.0.0.1:${port}/metrics`;
+    workers.push({ child, metrics });
+    await eventually(async () => ((await fetch(metrics)).ok ? true : undefined), 60_000, 250);
+  };
+
+  beforeAll(async () => {
+    stack = await startStack({ inProcessWorker: false });
+    await Promise.all([startWorker(), startWorker()]);
+  });
+  afterAll(async () => {
+    await Promise.all(
+      workers.map(async ({ child }) => {
+        if (child.exitCode !== null) return;
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await exited;
+      }),
+    );
+    await stack?.close();
+  });
+
+  it(`never lets the provider see more than ${RATE} sends in any one-second window, and sleeps durably`, async () => {
+    const channel = await stack.createChannel({
+      channel_type: 'sms',
+      provider: 'twilio',
+      name: 'limited',
+      rate_limit_per_second: RATE,
+      credentials: {
+        account_sid: stack.twilioAccount.sid,
+        api_key: stack.twilioAccount.apiKey,
+        api_secret: stack.twilioAccount.apiSecret,
+        auth_token: stack.twilioAccount.authToken,
+        from: '+15017122661',
+        base_url: stack.twilio.url,
+      },
+    });
+    const ids: string[] = [];
+    for (let i = 0; i < MESSAGES; i += 50) {
+      const batch = await Promise.all(
+        Array.from({ length: 50 }, (_, k) => stack.sendMessage({ channel_id: channel.id, to: `+1555100${String(i + k).padStart(4, '0')}`, body: 'limited' })),
+      );
+      ids.push(...batch.map((b) => b.body.id ?? ''));
+    }
+    await eventually(async () => {
+      const r = await stack.database.pool.query<{ n: string }>(
+        `SELECT count(*)::text AS n FROM messages WHERE id = ANY($1::uuid[]) AND status IN ('sent', 'delivered')`,
+        [ids],
+      );
+      return r.rows[0]?.n === String(MESSAGES) ? true : undefined;
+    }, 120_000, 500);
+
+    const idSet = new Set(ids);
+    const times = stack.twilio.requests
+      .filter((r) => idSet.has(new URL(r.form.StatusCallback ?? 'http://x/').searchParams.get('message_id') ?? ''))
+      .map((r) => r.at)
+      .sort((a, b) => a - b);
+    expect(times).toHaveLength(MESSAGES);
+    let maxInWindow = 0;
+    for (let i = 0, j = 0; i < times.length; i++) {
+      while ((times[i] ?? 0) - (times[j] ?? 0) >= 1000) j++;
+      maxInWindow = Math.max(maxInWindow, i - j + 1);
+    }
+    expect(maxInWindow).toBeLessThanOrEqual(RATE + TOLERANCE);
+    // 400 sends at 20/s cannot take much less than 20 s.
+    expect((times.at(-1) ?? 0) - (times[0] ?? 0)).toBeGreaterThanOrEqual(((MESSAGES - 1) / RATE) * 1000 - 500);
+
+    // Both worker processes sent.
+    for (const w of workers) {
+      const text = await (await fetch(w.metrics)).text();
+      expect(Number(/turumba_dispatch_duration_seconds_count\{channel_type="sms"\} (\d+)/.exec(text)?.[1] ?? 0)).toBeGreaterThan(0);
+    }
+
+    // The last message waited for its slot in a durable timer.
+    const history = await stack.temporal.workflow.getHandle(`message-${ids.at(-1)}`).fetchHistory();
+    expect(history.events?.some((e) => e.timerStartedEventAttributes)).toBe(true);
+  }, 180_000);
+});
