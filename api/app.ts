@@ -10,6 +10,7 @@ import { authPlugin } from './routes/auth';
 import { channelRoutes } from './routes/channels';
 import { healthRoutes } from './routes/health';
 import { messageRoutes } from './routes/messages';
+import { replayRoutes } from './routes/replays';
 import { webhookRoutes } from './routes/webhooks';
 
 export interface AppDeps {
@@ -56,6 +57,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       await v1.register(authPlugin);
       await v1.register(channelRoutes, { prefix: '/channels' });
       await v1.register(messageRoutes, { prefix: '/messages' });
+      await v1.register(replayRoutes, { prefix: '/replays' });
     },
     { prefix: '/v1' },
   );

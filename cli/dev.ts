@@ -12,6 +12,7 @@ import { createLogger } from '../observability/logger';
 import { createMetrics } from '../observability/metrics';
 import { installTemporalRuntime } from '../observability/temporal-runtime';
 import { startTwilioSimulator, type TwilioSimAccount } from '../sandbox/twilio/server';
+import { ensureOutboxSchedule } from '../worker/outbox-schedule';
 import { createWorkers, runWorkers } from '../worker/workers';
 import { freePort, startTemporalDevServer, TEMPORAL_INSTALL_HINT, findTemporalCli } from './temporal-dev';
 
@@ -106,6 +107,10 @@ async function main(): Promise<void> {
     cleanups.push(() => database.close());
     const adapters = defaultRegistry();
 
+    const connection = await Connection.connect({ address: temporalAddress });
+    cleanups.push(() => connection.close());
+    const temporal = new Client({ connection, namespace: config.temporalNamespace });
+    await ensureOutboxSchedule(temporal);
     const nativeConnection = await NativeConnection.connect({ address: temporalAddress });
     cleanups.push(() => nativeConnection.close());
     const workers = await createWorkers({
@@ -116,6 +121,8 @@ async function main(): Promise<void> {
       logger: log.child({ name: 'worker' }),
       metrics: createMetrics({ defaults: false }),
       publicBaseUrl: config.publicBaseUrl,
+      temporal,
+      dispatch: config,
     });
     const running = runWorkers(workers);
     cleanups.push(async () => {
@@ -123,9 +130,6 @@ async function main(): Promise<void> {
       await running;
     });
 
-    const connection = await Connection.connect({ address: temporalAddress });
-    cleanups.push(() => connection.close());
-    const temporal = new Client({ connection, namespace: config.temporalNamespace });
     const app = await buildApp({ config, database, temporal, adapters, logger: log.child({ name: 'api' }), metrics: createMetrics() });
     await app.listen({ host: config.apiHost, port: config.apiPort });
     cleanups.push(() => app.close());

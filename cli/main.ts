@@ -2,12 +2,41 @@ import { parseArgs } from 'node:util';
 import { loadConfigOrExit, requireKeys } from '../config';
 import { connect } from '../db/client';
 import { createAccount, createApiKey } from '../db/repo';
+import { runReplay } from './replay';
 
 const USAGE = `usage:
   cli account create --name <name>     create an account and print its API key (shown once)
-  cli key create --account <id>        issue another API key for an account`;
+  cli key create --account <id>        issue another API key for an account
+  cli replay --status failed|undelivered --since <date> [--until <date>] [--channel <id>]
+             [--api-url <url>] [--api-key <key>]
+                                       re-drive failed sends through the API, with a progress bar`;
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'replay') {
+    const { values } = parseArgs({
+      args: argv.slice(1),
+      options: {
+        status: { type: 'string', default: 'failed' },
+        channel: { type: 'string' },
+        since: { type: 'string' },
+        until: { type: 'string' },
+        'api-url': { type: 'string' },
+        'api-key': { type: 'string' },
+      },
+      strict: true,
+    });
+    if (!values.since) throw new UsageError('--since is required');
+    const result = await runReplay({
+      status: values.status ?? 'failed',
+      channel: values.channel,
+      since: values.since,
+      until: values.until,
+      apiUrl: values['api-url'],
+      apiKey: values['api-key'],
+    });
+    process.stdout.write(`${JSON.stringify({ event: 'replay_finished', ...result })}\n`);
+    return 0;
+  }
   const [group, action, ...rest] = argv;
   const { values } = parseArgs({ args: rest, options: { name: { type: 'string' }, account: { type: 'string' } }, strict: true });
   const config = loadConfigOrExit();

@@ -83,10 +83,13 @@ export interface NewMessage {
   template?: unknown;
   metadata: MessageMetadata;
   groupMessageId?: string | null;
+  /** A UUIDv7 chosen beforehand (an Idempotency-Key reserved it); generated when absent. */
+  id?: string;
 }
 
+/** Inserts a queued outbound message; with a preset id that already exists, returns the existing row. */
 export async function insertMessage(db: Db, input: NewMessage, now = Date.now()): Promise<MessageRow> {
-  const id = uuidv7(now);
+  const id = input.id ?? uuidv7(now);
   const [row] = await db
     .insert(messages)
     .values({
@@ -107,8 +110,13 @@ export async function insertMessage(db: Db, input: NewMessage, now = Date.now())
       groupMessageId: input.groupMessageId ?? null,
       metadata: input.metadata,
     })
+    .onConflictDoNothing()
     .returning();
-  if (!row) throw new Error('message insert returned no row');
+  if (!row) {
+    const existing = input.id ? await getMessage(db, input.id) : undefined;
+    if (!existing) throw new Error('message insert returned no row');
+    return existing;
+  }
   await db.execute(sql`INSERT INTO message_events (message_id, status, occurred_at, source)
                        VALUES (${row.id}, 'queued', ${row.createdAt.toISOString()}::timestamptz, 'api')`);
   return row;
@@ -303,15 +311,101 @@ export async function messagesUpToWatermark(
   return r.rows.map((x) => x.id);
 }
 
+/**
+ * Webhook lookup by (channel_id, provider_message_id). Receipts arrive within
+ * hours or days of the send, so the first query reads only the previous and the
+ * current month (and the next one on a month's last day, for clock skew): two
+ * partitions, not all of them. Only a miss reads the remaining months.
+ */
 export async function findMessageByProviderId(
   db: Db,
   channelId: string,
   providerMessageId: string,
+  now: Date = new Date(),
 ): Promise<MessageRow | undefined> {
-  const [row] = await db
+  const from = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1)).toISOString();
+  const skewed = new Date(now.getTime() + 86_400_000);
+  const to = new Date(Date.UTC(skewed.getUTCFullYear(), skewed.getUTCMonth() + 1, 1)).toISOString();
+  const lookup = (window: ReturnType<typeof sql>) =>
+    db
+      .select()
+      .from(messages)
+      .where(and(sql`${messages.metadata}->>'provider_message_id' = ${providerMessageId}`, eq(messages.channelId, channelId), window))
+      .limit(1);
+  const [recent] = await lookup(sql`${messages.createdAt} >= ${from}::timestamptz AND ${messages.createdAt} < ${to}::timestamptz`);
+  if (recent) return recent;
+  const [older] = await lookup(sql`(${messages.createdAt} < ${from}::timestamptz OR ${messages.createdAt} >= ${to}::timestamptz)`);
+  return older;
+}
+
+export interface ListMessagesQuery {
+  accountId: string;
+  status?: string;
+  channelId?: string;
+  direction?: 'outbound' | 'inbound';
+  /** created_at >= since. With `until`, it bounds the months (partitions) read. */
+  since?: Date;
+  /** created_at < until. */
+  until?: Date;
+  /** Page size, 1..1000. */
+  limit: number;
+  /** `nextCursor` of the previous page. */
+  cursor?: string;
+}
+
+export interface MessagePage {
+  items: MessageRow[];
+  /** Null on the last page. */
+  nextCursor: string | null;
+}
+
+export class InvalidCursorError extends Error {
+  constructor() {
+    super('cursor is not one this API returned');
+    this.name = 'InvalidCursorError';
+  }
+}
+
+/**
+ * Newest first, keyset-paginated on (created_at DESC, id DESC). The cursor
+ * carries the last row's position, so every page reads from the
+ * (account_id, created_at DESC) index at that point, and its created_at bound
+ * also prunes the months after it, however deep the page.
+ */
+export async function listMessages(db: Db, q: ListMessagesQuery): Promise<MessagePage> {
+  if (!Number.isInteger(q.limit) || q.limit < 1 || q.limit > 1000) throw new RangeError('limit must be an integer from 1 to 1000');
+  const conditions = [eq(messages.accountId, q.accountId)];
+  if (q.status !== undefined) conditions.push(eq(messages.status, q.status));
+  if (q.channelId !== undefined) conditions.push(eq(messages.channelId, q.channelId));
+  if (q.direction !== undefined) conditions.push(eq(messages.direction, q.direction));
+  if (q.since) conditions.push(sql`${messages.createdAt} >= ${q.since.toISOString()}::timestamptz`);
+  if (q.until) conditions.push(sql`${messages.createdAt} < ${q.until.toISOString()}::timestamptz`);
+  if (q.cursor !== undefined) {
+    const after = decodeCursor(q.cursor);
+    conditions.push(
+      sql`${messages.createdAt} <= ${after.createdAt}::timestamptz AND (${messages.createdAt} < ${after.createdAt}::timestamptz OR ${messages.id} < ${after.id}::uuid)`,
+    );
+  }
+  const rows = await db
     .select()
     .from(messages)
-    .where(and(sql`${messages.metadata}->>'provider_message_id' = ${providerMessageId}`, eq(messages.channelId, channelId)))
-    .limit(1);
-  return row;
+    .where(and(...conditions))
+    .orderBy(sql`${messages.createdAt} DESC`, sql`${messages.id} DESC`)
+    .limit(q.limit + 1);
+  const items = rows.slice(0, q.limit);
+  const last = items[items.length - 1];
+  return { items, nextCursor: rows.length > q.limit && last ? encodeCursor(last.createdAt, last.id) : null };
+}
+
+// created_at has millisecond precision (it is the UUIDv7 time), so an ISO string carries it exactly.
+function encodeCursor(createdAt: Date, id: string): string {
+  return Buffer.from(`${createdAt.toISOString()}|${id}`, 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string): { createdAt: string; id: string } {
+  const m = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z)\|([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/.exec(
+    Buffer.from(cursor, 'base64url').toString('utf8'),
+  );
+  if (!m?.[1] || !m[2] || Number.isNaN(Date.parse(m[1]))) throw new InvalidCursorError();
+  return { createdAt: m[1], id: m[2] };
 }

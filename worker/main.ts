@@ -1,4 +1,5 @@
 import { createServer } from 'node:http';
+import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { defaultRegistry } from '../adapters';
 import { loadConfigOrExit, requireKeys } from '../config';
@@ -6,6 +7,7 @@ import { connect } from '../db/client';
 import { createLogger } from '../observability/logger';
 import { createMetrics } from '../observability/metrics';
 import { installTemporalRuntime } from '../observability/temporal-runtime';
+import { ensureOutboxSchedule } from './outbox-schedule';
 import { createWorkers, defaultBundlePath, runWorkers } from './workers';
 
 async function main(): Promise<void> {
@@ -19,6 +21,9 @@ async function main(): Promise<void> {
   installTemporalRuntime(logger);
   const database = connect(config.databaseUrl ?? '');
   const connection = await NativeConnection.connect({ address: config.temporalAddress });
+  const clientConnection = await Connection.connect({ address: config.temporalAddress });
+  const temporal = new Client({ connection: clientConnection, namespace: config.temporalNamespace });
+  await ensureOutboxSchedule(temporal);
   const workers = await createWorkers({
     connection,
     namespace: config.temporalNamespace,
@@ -28,6 +33,8 @@ async function main(): Promise<void> {
     logger,
     metrics,
     publicBaseUrl: config.publicBaseUrl,
+    temporal,
+    dispatch: config,
   });
 
   const metricsServer = createServer((req, res) => {
@@ -49,6 +56,7 @@ async function main(): Promise<void> {
   await runWorkers(workers);
   metricsServer.close();
   await connection.close();
+  await clientConnection.close();
   await database.close();
   logger.info({ event: 'worker_stopped' });
 }

@@ -1,13 +1,19 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Client } from '@temporalio/client';
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
+import type { DispatchSettings } from '../activities/dispatch-start';
+import { createOperationActivities } from '../activities/operations';
 import { CHANNEL_TYPES } from '../adapters/types';
 import { DISPATCH_TASK_QUEUE, sendTaskQueue } from '../workflows/definitions';
 
 export interface WorkerSetup extends ActivityDeps {
   connection: NativeConnection;
   namespace: string;
+  /** For activities that start workflows (outbox sweeper, replays). */
+  temporal: Client;
+  dispatch: DispatchSettings;
   /** Prebuilt bundle (production); without it the workflows are bundled from source. */
   workflowBundlePath?: string;
 }
@@ -37,6 +43,7 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
       recordStatus: activities.recordStatus,
       recordFailure: activities.recordFailure,
       reserveSendSlot: activities.reserveSendSlot,
+      ...createOperationActivities({ db: setup.db, temporal: setup.temporal, adapters: setup.adapters, dispatch: setup.dispatch, logger: setup.logger, metrics: setup.metrics }),
     },
     shutdownGraceTime: '10 seconds',
   });

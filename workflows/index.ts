@@ -1,2 +1,4 @@
 // Entry point of the workflow bundle: every workflow the worker runs.
 export { dispatchMessage } from './dispatch-message';
+export { sweepOutboxWorkflow } from './outbox-sweeper';
+export { replayMessages } from './replay-messages';

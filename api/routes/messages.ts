@@ -3,7 +3,8 @@ import type { ChannelType } from '../../adapters/types';
 import { getChannel, getMessage, insertMessage, listMessageEvents, markWorkflowStarted } from '../../db/repo';
 import type { MessageRow } from '../../db/schema';
 import { isUuid } from '../../db/uuidv7';
-import { badRequest, notFound } from '../errors';
+import { ApiError, badRequest, notFound } from '../errors';
+import { replayMessage } from '../../activities/operations';
 import { startDispatch } from '../start-dispatch';
 import { traceIdFrom } from '../trace';
 
@@ -122,6 +123,17 @@ export const messageRoutes: FastifyPluginAsync = async (app) => {
     const m = await getMessage(db, req.params.id, req.accountId);
     if (!m) throw notFound('message');
     return messageView(m);
+  });
+
+  app.post<{ Params: { id: string } }>('/:id/replay', { schema: idParams }, async (req, reply) => {
+    const m = await getMessage(db, req.params.id, req.accountId);
+    if (!m) throw notFound('message');
+    const outcome = await replayMessage({ db, temporal, dispatch: config, logger: app.deps.logger }, m.id, req.accountId, 'api');
+    if (outcome === 'not_replayable') {
+      throw new ApiError(409, 'not_replayable', `message is ${m.status}; only failed or undelivered messages can be replayed`);
+    }
+    req.log.info({ event: 'message_replayed', message_id: m.id, channel_type: m.channelType, trace_id: m.metadata.trace_id });
+    return reply.status(202).send({ id: m.id, status: 'queued', workflow_id: m.workflowId, previous_status: m.status });
   });
 
   app.get<{ Params: { id: string } }>('/:id/events', { schema: idParams }, async (req) => {

@@ -115,6 +115,8 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
   const apiMetrics = createMetrics({ defaults: false });
   const workerMetrics = createMetrics({ defaults: false });
 
+  const connection = await Connection.connect({ address: config.temporalAddress });
+  const temporal = new Client({ connection, namespace: config.temporalNamespace });
   const nativeConnection = await NativeConnection.connect({ address: config.temporalAddress });
   const workers: Worker[] = opts.inProcessWorker === false ? [] : await createWorkers({
     connection: nativeConnection,
@@ -125,11 +127,11 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
     logger: logger.child({ name: 'worker' }),
     metrics: workerMetrics,
     publicBaseUrl: config.publicBaseUrl,
+    temporal,
+    dispatch: config,
   });
   const running = workers.map((w) => w.run());
 
-  const connection = await Connection.connect({ address: config.temporalAddress });
-  const temporal = new Client({ connection, namespace: config.temporalNamespace });
   const app = await buildApp({ config, database, temporal, adapters, logger: logger.child({ name: 'api' }), metrics: apiMetrics });
   await app.listen({ host: '127.0.0.1', port });
   const apiUrl = `http://127.0.0.1:${port}`;

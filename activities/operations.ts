@@ -1,0 +1,87 @@
+import { Context } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
+import type { ChannelType } from '../adapters/types';
+import type { AdapterRegistry } from '../adapters/registry';
+import type { Db } from '../db/client';
+import { countReplayCandidates, outboxCount, outboxMessages, replayCandidates, resetForReplay, type ReplayFilter } from '../db/replay';
+import { getChannel, markWorkflowStarted } from '../db/repo';
+import type { Logger } from '../observability/logger';
+import type { Metrics } from '../observability/metrics';
+import { startDispatch, type DispatchSettings } from './dispatch-start';
+
+export interface OperationDeps {
+  db: Db;
+  temporal: Client;
+  adapters: AdapterRegistry;
+  dispatch: DispatchSettings;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+export type ReplayOutcome = 'replayed' | 'not_replayable';
+
+/**
+ * Re-drives one failed or undelivered message: resets the row (the guard), then
+ * starts a new run of `message-<id>`. A run that failed is replaced under
+ * ALLOW_DUPLICATE_FAILED_ONLY; one that completed with a failure receipt needs
+ * ALLOW_DUPLICATE, which the row reset has already limited to final failures.
+ */
+export async function replayMessage(deps: Omit<OperationDeps, 'adapters' | 'metrics'>, id: string, accountId: string, source: string): Promise<ReplayOutcome> {
+  const message = await resetForReplay(deps.db, id, accountId, source);
+  if (!message) return 'not_replayable';
+  let started = await startDispatch(deps.temporal, message, deps.dispatch, 'ALLOW_DUPLICATE_FAILED_ONLY');
+  if (started === 'already') started = await startDispatch(deps.temporal, message, deps.dispatch, 'ALLOW_DUPLICATE');
+  if (started === 'started') await markWorkflowStarted(deps.db, id);
+  else deps.logger.warn({ event: 'replay_start_deferred', message_id: id, reason: 'a run is still open; the outbox sweeper retries' });
+  return 'replayed';
+}
+
+export interface ReplayPage {
+  ids: string[];
+  replayed: number;
+  lastId: string | undefined;
+  /** Channel send rate, so the replay workflow can pace itself. */
+  perSecond: number;
+}
+
+export function createOperationActivities(deps: OperationDeps) {
+  const { db, metrics, logger } = deps;
+  return {
+    countReplay: async (filter: ReplayFilter): Promise<number> => countReplayCandidates(db, filter),
+
+    replayPage: async (filter: ReplayFilter, afterId: string | undefined, limit: number): Promise<ReplayPage> => {
+      const ids = await replayCandidates(db, filter, afterId, limit);
+      let replayed = 0;
+      for (const id of ids) {
+        if ((await replayMessage(deps, id, filter.accountId, `replay:${Context.current().info.workflowExecution?.workflowId ?? 'api'}`)) === 'replayed') replayed++;
+        Context.current().heartbeat(id);
+      }
+      let perSecond = 100;
+      if (filter.channelId) {
+        const channel = await getChannel(db, filter.channelId);
+        if (channel) perSecond = channel.rateLimitPerSecond ?? deps.adapters.get(channel.channelType as ChannelType, channel.provider).defaultRateLimitPerSecond;
+      }
+      return { ids, replayed, lastId: ids.at(-1), perSecond };
+    },
+
+    /** Starts workflows for accepted messages whose start was never acknowledged. */
+    sweepOutbox: async (olderThanSeconds: number, limit: number): Promise<{ started: number; pending: number }> => {
+      const stuck = await outboxMessages(db, new Date(Date.now() - olderThanSeconds * 1000), OUTBOX_LOOKBACK_DAYS, limit);
+      let started = 0;
+      for (const message of stuck) {
+        await startDispatch(deps.temporal, message, deps.dispatch);
+        await markWorkflowStarted(db, message.id);
+        started++;
+        logger.info({ event: 'outbox_started', message_id: message.id, channel_type: message.channelType, trace_id: message.metadata.trace_id });
+      }
+      const pending = await outboxCount(db, OUTBOX_LOOKBACK_DAYS);
+      metrics.outboxPending.set(pending);
+      return { started, pending };
+    },
+  };
+}
+
+export type OperationActivities = ReturnType<typeof createOperationActivities>;
+
+/** Accepted messages older than this are not swept: partitions stay pruned, and such a row is an incident. */
+const OUTBOX_LOOKBACK_DAYS = 7;

@@ -1,0 +1,17 @@
+import { proxyActivities } from '@temporalio/workflow';
+import type { OperationActivities } from '../activities/operations';
+
+const { sweepOutbox } = proxyActivities<Pick<OperationActivities, 'sweepOutbox'>>({
+  startToCloseTimeout: '5 minutes',
+  retry: { maximumAttempts: 3 },
+});
+
+/** Run by the `outbox-sweeper` schedule: no accepted message is left without its workflow. */
+export async function sweepOutboxWorkflow(input: { olderThanSeconds: number; limit: number }): Promise<{ started: number; pending: number }> {
+  let total = 0;
+  for (;;) {
+    const r = await sweepOutbox(input.olderThanSeconds, input.limit);
+    total += r.started;
+    if (r.started < input.limit) return { started: total, pending: r.pending };
+  }
+}
