@@ -1,6 +1,6 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { AdapterRegistry } from '../adapters/registry';
-import { SendError, type ChannelType, type MessageStatus } from '../adapters/types';
+import { SendError, type ChannelType, type MessageStatus, type TemplateRef } from '../adapters/types';
 import type { Db } from '../db/client';
 import { reserveSlot } from '../db/rate-limiter';
 import { advanceStatus, getChannel, getMessage, lastInboundAt, takePendingStatuses } from '../db/repo';
@@ -116,6 +116,7 @@ export function createActivities(deps: ActivityDeps) {
             body: message.body ?? undefined,
             subject: message.subject ?? undefined,
             html: message.html ?? undefined,
+            template: (message.template ?? undefined) as TemplateRef | undefined,
             metadata: message.metadata.user,
           },
           channel.credentials,

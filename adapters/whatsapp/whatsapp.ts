@@ -1,0 +1,134 @@
+import {
+  E164,
+  PermanentSendError,
+  type ChannelAdapter,
+  type CredentialCheck,
+  type Credentials,
+  type DispatchPayload,
+  type DispatchResult,
+  type InboundMessage,
+  type SendContext,
+  type StatusUpdate,
+  type WebhookRequest,
+  type WebhookResponse,
+} from '../types';
+import { graphFetch, graphSettings, GraphTransportError, type GraphResponse, type GraphTarget } from '../meta/graph-client';
+import { graphSendError, readGraphError, transportSendError } from '../meta/graph-errors';
+import { eventReceived, hubChallenge, verifyHubSignature } from '../meta/webhook';
+import { WHATSAPP_ERRORS } from './whatsapp-errors';
+import { messageBody } from './whatsapp-message';
+import { parseInbound, parseStatusUpdates } from './whatsapp-webhook';
+
+interface WhatsAppAccount extends GraphTarget {
+  phoneNumberId: string;
+}
+
+/** WhatsApp Business Cloud API: text and template messages from one business phone number. */
+export class WhatsAppAdapter implements ChannelAdapter {
+  readonly channelType = 'whatsapp' as const;
+  readonly provider = 'default';
+  /** Cloud API's default throughput per business phone number. */
+  readonly defaultRateLimitPerSecond = 80;
+  readonly requiredCredentials = ['access_token', 'phone_number_id', 'app_secret'] as const;
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  validateAddress(to: string): string | undefined {
+    return E164.test(to) ? undefined : 'must be an E.164 phone number, e.g. +14155550100';
+  }
+
+  async send(payload: DispatchPayload, credentials: Credentials, ctx: SendContext): Promise<DispatchResult> {
+    const account = readAccount(credentials);
+    if (typeof account === 'string') throw new PermanentSendError(account, 'missing_credentials');
+    const json = messageBody(payload, ctx.lastInboundAt, this.now());
+
+    let res: GraphResponse;
+    try {
+      res = await graphFetch(account, {
+        method: 'POST',
+        path: `${encodeURIComponent(account.phoneNumberId)}/messages`,
+        json,
+        traceId: ctx.traceId,
+        signal: ctx.signal,
+      });
+    } catch (err) {
+      throw transportSendError('whatsapp', err);
+    }
+    if (res.status < 200 || res.status >= 300) throw graphSendError('whatsapp', res, WHATSAPP_ERRORS);
+
+    const body = res.body as { messages?: Array<{ id?: unknown; message_status?: unknown }>; contacts?: Array<{ wa_id?: unknown }> };
+    const accepted = body?.messages?.[0];
+    // Meta took the request; sending again could deliver twice, so this is not retried.
+    if (typeof accepted?.id !== 'string') throw new PermanentSendError('whatsapp accepted the request without a message id', 'unexpected_response');
+    return {
+      providerMessageId: accepted.id,
+      status: 'queued',
+      raw: { id: accepted.id, message_status: accepted.message_status, wa_id: body.contacts?.[0]?.wa_id },
+    };
+  }
+
+  async verifyCredentials(credentials: Credentials): Promise<CredentialCheck> {
+    const account = readAccount(credentials);
+    if (typeof account === 'string') return { ok: false, detail: account };
+    try {
+      const res = await graphFetch(account, {
+        method: 'GET',
+        path: encodeURIComponent(account.phoneNumberId),
+        query: { fields: 'display_phone_number,verified_name,quality_rating' },
+      });
+      if (res.status !== 200) return { ok: false, detail: describeCheckFailure(res, account.phoneNumberId) };
+      const phone = res.body as { display_phone_number?: unknown; verified_name?: unknown; quality_rating?: unknown } | undefined;
+      const field = (v: unknown): string => (typeof v === 'string' ? v : 'unknown');
+      return {
+        ok: true,
+        detail: `phone number ${field(phone?.display_phone_number)} (${field(phone?.verified_name)}), quality ${field(phone?.quality_rating)}`,
+      };
+    } catch (err) {
+      const kind = err instanceof GraphTransportError ? `${err.kind}: ${err.message}` : 'unknown error';
+      return { ok: false, detail: `graph api unreachable (${kind})` };
+    }
+  }
+
+  parseInbound(req: WebhookRequest): InboundMessage[] {
+    return parseInbound(req);
+  }
+
+  parseStatusUpdates(req: WebhookRequest): StatusUpdate[] {
+    return parseStatusUpdates(req);
+  }
+
+  verifyWebhookSignature(req: WebhookRequest, secret: string): boolean {
+    return verifyHubSignature(req, secret);
+  }
+
+  /** Meta signs every webhook with the app secret. */
+  webhookSigningSecret(credentials: Credentials): string | undefined {
+    return credentials.app_secret;
+  }
+
+  verificationChallenge(req: WebhookRequest, verifyToken: string): WebhookResponse | undefined {
+    return hubChallenge(req, verifyToken);
+  }
+
+  webhookResponse(): WebhookResponse {
+    return eventReceived();
+  }
+}
+
+/** The account, or a message naming what is missing (never a value). */
+function readAccount(credentials: Credentials): WhatsAppAccount | string {
+  const { access_token: accessToken, phone_number_id: phoneNumberId, app_secret: appSecret } = credentials;
+  if (!accessToken || !phoneNumberId) {
+    const missing = ['access_token', 'phone_number_id'].filter((name) => !credentials[name]);
+    return `missing whatsapp credentials: ${missing.join(', ')}`;
+  }
+  return { ...graphSettings(credentials), accessToken, appSecret, phoneNumberId };
+}
+
+function describeCheckFailure(res: GraphResponse, phoneNumberId: string): string {
+  const err = readGraphError(res);
+  const code = err.code === undefined ? 'no code' : `${err.code}${err.subcode === undefined ? '' : `/${err.subcode}`}`;
+  if (err.code === 190 || res.status === 401) return `authentication failed (${code})`;
+  if (err.code === 100) return `phone number id ${phoneNumberId} not found or not accessible with this token (${code})`;
+  return `graph api answered HTTP ${res.status} (${code})`;
+}
