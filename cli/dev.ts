@@ -8,9 +8,14 @@ import { ConfigError, loadConfig } from '../config';
 import { connect } from '../db/client';
 import { migrate } from '../db/migrate';
 import { createAccount, createApiKey, createChannel, getChannel } from '../db/repo';
+import type { ChannelType } from '../adapters/types';
 import { createLogger } from '../observability/logger';
 import { createMetrics } from '../observability/metrics';
 import { installTemporalRuntime } from '../observability/temporal-runtime';
+import { sendgridKeyPair } from '../sandbox/email/sendgrid';
+import { startSmtpSink } from '../sandbox/email/server';
+import { startGraphSimulator } from '../sandbox/graph/server';
+import { startJasminSimulator } from '../sandbox/jasmin/server';
 import { startTwilioSimulator, type TwilioSimAccount } from '../sandbox/twilio/server';
 import { ensureOutboxSchedule } from '../worker/outbox-schedule';
 import { createWorkers, runWorkers } from '../worker/workers';
@@ -28,6 +33,10 @@ const SANDBOX_TWILIO: TwilioSimAccount = {
   authToken: 'dev-sandbox-auth-token',
 };
 
+const SANDBOX_META = { accessToken: 'dev-graph-token', appSecret: 'dev-graph-app-secret', phoneNumberId: '100000000000001', pageId: '200000000000002' };
+const SANDBOX_SMTP = { user: 'dev', password: 'dev-smtp-password' };
+const SANDBOX_JASMIN = { username: 'dev', password: 'dev-jasmin-pw' };
+
 interface StackFile {
   api_url: string;
   api_key: string;
@@ -36,6 +45,7 @@ interface StackFile {
   temporal_address: string;
   temporal_ui_url: string | null;
   sandbox_url: string;
+  sandbox: Record<string, string>;
   database_url: string;
 }
 
@@ -101,6 +111,13 @@ async function main(): Promise<void> {
 
     const sandbox = await startTwilioSimulator({ port: await portOr(4010), host: '127.0.0.1', accounts: [SANDBOX_TWILIO] });
     cleanups.push(() => sandbox.close());
+    const graph = await startGraphSimulator({ port: await portOr(4011), host: '127.0.0.1', apps: [SANDBOX_META] });
+    cleanups.push(() => graph.close());
+    const jasmin = await startJasminSimulator({ port: await portOr(4012), host: '127.0.0.1', users: [SANDBOX_JASMIN], dlrRetryDelayMs: 2_000 });
+    cleanups.push(() => jasmin.close());
+    const smtp = await startSmtpSink({ port: await portOr(2525), host: '127.0.0.1', users: { [SANDBOX_SMTP.user]: SANDBOX_SMTP.password } });
+    cleanups.push(() => smtp.close());
+    const sendgrid = sendgridKeyPair();
 
     installTemporalRuntime(log);
     const database = connect(databaseUrl, { max: 10 });
@@ -135,7 +152,28 @@ async function main(): Promise<void> {
     cleanups.push(() => app.close());
     const apiUrl = `http://127.0.0.1:${config.apiPort}`;
 
-    const seeded = await seed(database, sandbox.url);
+    // Credentials are rewritten on every start: simulator ports and the SendGrid key are per run.
+    const seeded = await seed(database, {
+      sms: { account_sid: SANDBOX_TWILIO.sid, api_key: SANDBOX_TWILIO.apiKey, api_secret: SANDBOX_TWILIO.apiSecret, auth_token: SANDBOX_TWILIO.authToken, from: '+15005550006', base_url: sandbox.url },
+      whatsapp: { access_token: SANDBOX_META.accessToken, phone_number_id: SANDBOX_META.phoneNumberId, app_secret: SANDBOX_META.appSecret, base_url: graph.url },
+      messenger: { page_access_token: SANDBOX_META.accessToken, app_secret: SANDBOX_META.appSecret, page_id: SANDBOX_META.pageId, base_url: graph.url },
+      email: {
+        host: smtp.host,
+        port: String(smtp.port),
+        username: SANDBOX_SMTP.user,
+        password: SANDBOX_SMTP.password,
+        from_address: 'dispatch@sandbox.turumba.test',
+        from_name: 'Turumba sandbox',
+        tls_reject_unauthorized: 'false',
+        events_provider: 'sendgrid',
+        sendgrid_verification_key: sendgrid.verificationKey,
+      },
+      smpp: { base_url: jasmin.url, username: SANDBOX_JASMIN.username, password: SANDBOX_JASMIN.password, from: 'TURUMBA' },
+    });
+    const hook = (type: ChannelType) => `${config.publicBaseUrl}/webhooks/${type}/${seeded.channels[type]}`;
+    graph.setWebhook('whatsapp', SANDBOX_META.phoneNumberId, hook('whatsapp'));
+    graph.setWebhook('messenger', SANDBOX_META.pageId, hook('messenger'));
+    smtp.setEvents({ provider: 'sendgrid', webhookUrl: hook('email'), privateKey: sendgrid.privateKey });
     const stack: StackFile = {
       api_url: apiUrl,
       api_key: seeded.apiKey,
@@ -144,6 +182,7 @@ async function main(): Promise<void> {
       temporal_address: temporalAddress,
       temporal_ui_url: temporalUi,
       sandbox_url: sandbox.url,
+      sandbox: { twilio: sandbox.url, graph: graph.url, jasmin: jasmin.url, smtp: `smtp://${smtp.host}:${smtp.port}` },
       database_url: databaseUrl,
     };
     writeFileSync(join(DEV_DIR, 'stack.json'), `${JSON.stringify(stack, null, 2)}\n`, { mode: 0o600 });
@@ -155,7 +194,8 @@ async function main(): Promise<void> {
         `  API            ${apiUrl}`,
         `  Temporal UI    ${temporalUi ?? '(external Temporal)'}`,
         `  Temporal       ${temporalAddress}`,
-        `  Sandbox        ${sandbox.url} (Twilio simulator)`,
+        `  Sandboxes      Twilio ${sandbox.url} · Graph ${graph.url} · Jasmin ${jasmin.url} · SMTP ${smtp.host}:${smtp.port}`,
+        `  Channels       ${Object.entries(seeded.channels).map(([t, id]) => `${t}=${id}`).join('  ')}`,
         `  Stack file     ${join(DEV_DIR, 'stack.json')}`,
         '',
         'Send a message:',
@@ -185,35 +225,35 @@ async function main(): Promise<void> {
 }
 
 /** A dev account, its key and one sandbox channel per channel type; reused across restarts. */
-async function seed(database: ReturnType<typeof connect>, sandboxUrl: string) {
+async function seed(database: ReturnType<typeof connect>, credentials: Record<ChannelType, Record<string, string>>) {
   const file = join(DEV_DIR, 'stack.json');
-  if (existsSync(file)) {
-    const prev = JSON.parse(readFileSync(file, 'utf8')) as Partial<StackFile>;
-    const smsId = prev.channels?.sms;
-    const sms = smsId ? await getChannel(database.db, smsId, prev.account_id) : undefined;
-    if (sms && prev.api_key && prev.account_id) {
-      // The sandbox may have moved port since the last run: keep the channel pointed at it.
-      await database.pool.query(`UPDATE channels SET credentials = credentials || jsonb_build_object('base_url', $1::text) WHERE id = $2`, [sandboxUrl, sms.id]);
-      return { apiKey: prev.api_key, accountId: prev.account_id, channels: { sms: sms.id } };
+  const prev = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Partial<StackFile>) : {};
+  let accountId = prev.account_id;
+  let apiKey = prev.api_key;
+  const accountOk = accountId && apiKey && prev.channels?.sms && (await getChannel(database.db, prev.channels.sms, accountId));
+  if (!accountOk || !accountId || !apiKey) {
+    accountId = (await createAccount(database.db, 'dev')).id;
+    apiKey = (await createApiKey(database.db, accountId, 'dev')).key;
+  }
+  const channels: Record<string, string> = {};
+  for (const type of Object.keys(credentials) as ChannelType[]) {
+    const known = accountOk ? prev.channels?.[type] : undefined;
+    const existing = known ? await getChannel(database.db, known, accountId) : undefined;
+    if (existing) {
+      await database.pool.query('UPDATE channels SET credentials = $1 WHERE id = $2', [JSON.stringify(credentials[type]), existing.id]);
+      channels[type] = existing.id;
+    } else {
+      const created = await createChannel(database.db, {
+        accountId,
+        channelType: type,
+        provider: type === 'sms' ? 'twilio' : type === 'smpp' ? 'jasmin' : 'default',
+        name: `sandbox ${type}`,
+        credentials: credentials[type],
+      });
+      channels[type] = created.id;
     }
   }
-  const account = await createAccount(database.db, 'dev');
-  const key = await createApiKey(database.db, account.id, 'dev');
-  const sms = await createChannel(database.db, {
-    accountId: account.id,
-    channelType: 'sms',
-    provider: 'twilio',
-    name: 'sandbox sms (twilio simulator)',
-    credentials: {
-      account_sid: SANDBOX_TWILIO.sid,
-      api_key: SANDBOX_TWILIO.apiKey,
-      api_secret: SANDBOX_TWILIO.apiSecret,
-      auth_token: SANDBOX_TWILIO.authToken,
-      from: '+15005550006',
-      base_url: sandboxUrl,
-    },
-  });
-  return { apiKey: key.key, accountId: account.id, channels: { sms: sms.id } };
+  return { apiKey, accountId, channels: channels as Record<ChannelType, string> };
 }
 
 void main();

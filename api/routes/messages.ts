@@ -88,6 +88,7 @@ export const messageRoutes: FastifyPluginAsync = async (app) => {
     const invalidTo = adapter.validateAddress?.(b.to);
     if (invalidTo) throw badRequest('to', invalidTo);
     if (!b.body && !b.template && !b.html) throw badRequest('body', 'body, html or template is required');
+    if (channel.channelType === 'email' && !b.subject) throw badRequest('subject', 'is required for email');
 
     const traceId = traceIdFrom(req.headers);
     const message = await insertMessage(db, {
