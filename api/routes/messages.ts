@@ -5,6 +5,7 @@ import type { MessageRow } from '../../db/schema';
 import { isUuid } from '../../db/uuidv7';
 import { ApiError, badRequest, notFound } from '../errors';
 import { replayMessage } from '../../activities/operations';
+import { idempotencyKey, withIdempotency } from '../idempotency';
 import { startDispatch } from '../start-dispatch';
 import { traceIdFrom } from '../trace';
 
@@ -91,31 +92,41 @@ export const messageRoutes: FastifyPluginAsync = async (app) => {
     if (channel.channelType === 'email' && !b.subject) throw badRequest('subject', 'is required for email');
 
     const traceId = traceIdFrom(req.headers);
-    const message = await insertMessage(db, {
-      accountId: req.accountId,
-      channelId: channel.id,
-      channelType: channel.channelType,
-      to: b.to,
-      from: b.from,
-      body: b.body,
-      subject: b.subject,
-      html: b.html,
-      template: b.template,
-      metadata: { trace_id: traceId, ...(b.metadata ? { user: b.metadata } : {}) },
+    const result = await withIdempotency(db, req.accountId, idempotencyKey(req), b, async (presetId) => {
+      const message = await insertMessage(db, {
+        id: presetId,
+        accountId: req.accountId,
+        channelId: channel.id,
+        channelType: channel.channelType,
+        to: b.to,
+        from: b.from,
+        body: b.body,
+        subject: b.subject,
+        html: b.html,
+        template: b.template,
+        metadata: { trace_id: traceId, ...(b.metadata ? { user: b.metadata } : {}) },
+      });
+      const log = req.log.child({ message_id: message.id, channel_type: channel.channelType, trace_id: message.metadata.trace_id });
+      if (!message.workflowStartedAt) {
+        try {
+          await startDispatch(temporal, message, config);
+          await markWorkflowStarted(db, message.id);
+        } catch (err) {
+          // The row is stored with workflow_started_at NULL: the outbox sweeper starts it later.
+          log.error({ event: 'workflow_start_deferred', err: (err as Error).message });
+        }
+      }
+      log.info({ event: 'message_accepted' });
+      return {
+        statusCode: 202,
+        body: { id: message.id, status: 'queued', workflow_id: message.workflowId, trace_id: message.metadata.trace_id ?? traceId },
+      };
     });
-    const log = req.log.child({ message_id: message.id, channel_type: channel.channelType, trace_id: traceId });
-    try {
-      await startDispatch(temporal, message, config);
-      await markWorkflowStarted(db, message.id);
-    } catch (err) {
-      // The row is stored with workflow_started_at NULL: the outbox sweeper starts it later.
-      log.error({ event: 'workflow_start_deferred', err: (err as Error).message });
-    }
-    log.info({ event: 'message_accepted' });
     return reply
-      .status(202)
-      .header('x-trace-id', traceId)
-      .send({ id: message.id, status: message.status, workflow_id: message.workflowId, trace_id: traceId });
+      .status(result.statusCode)
+      .header('x-trace-id', String(result.body.trace_id ?? traceId))
+      .header('idempotent-replayed', String(result.replayed))
+      .send(result.body);
   });
 
   const idParams = { params: { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 64 } } } } as const;
