@@ -209,7 +209,7 @@ export async function listMessageEvents(db: Db, messageId: string): Promise<Mess
     source: string;
     error_code: string | null;
   }>(sql`SELECT id::text, run, kind, status, occurred_at, recorded_at, source, error_code
-         FROM message_events WHERE message_id = ${messageId} ORDER BY id`);
+         FROM message_events WHERE message_id = ${messageId} ORDER BY message_events.id`);
   return r.rows.map((e) => ({
     id: e.id,
     run: e.run,

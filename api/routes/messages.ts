@@ -124,7 +124,7 @@ export const messageRoutes: FastifyPluginAsync = async (app) => {
     });
     return reply
       .status(result.statusCode)
-      .header('x-trace-id', String(result.body.trace_id ?? traceId))
+      .header('x-trace-id', typeof result.body.trace_id === 'string' ? result.body.trace_id : traceId)
       .header('idempotent-replayed', String(result.replayed))
       .send(result.body);
   });
