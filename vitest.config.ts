@@ -5,6 +5,7 @@ export default defineConfig({
     include: ['**/*.spec.ts', 'tests/**/*.test.ts'],
     exclude: ['node_modules/**', 'dist/**'],
     globalSetup: ['tests/support/global-setup.ts'],
+    setupFiles: ['tests/support/setup-keyring.ts'],
     // End-to-end files share one Temporal server and its task queues: run files one at a time.
     fileParallelism: false,
     testTimeout: 60_000,

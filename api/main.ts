@@ -2,6 +2,7 @@ import { Client, Connection } from '@temporalio/client';
 import { defaultRegistry } from '../adapters';
 import { loadConfigOrExit, requireKeys } from '../config';
 import { connect } from '../db/client';
+import { Keyring, useKeyring } from '../db/credentials-crypto';
 import { createLogger } from '../observability/logger';
 import { createMetrics } from '../observability/metrics';
 import { buildApp } from './app';
@@ -11,7 +12,9 @@ async function main(): Promise<void> {
   requireKeys(config, [
     ['databaseUrl', 'DATABASE_URL'],
     ['temporalAddress', 'TEMPORAL_ADDRESS'],
+    ['credentialsKey', 'CREDENTIALS_KEY'],
   ]);
+  useKeyring(Keyring.fromBase64(config.credentialsKey ?? '', config.credentialsKeyPrevious));
   const logger = createLogger({ name: 'api', level: config.logLevel });
   const database = connect(config.databaseUrl ?? '');
   const connection = await Connection.connect({ address: config.temporalAddress });

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { freePort } from '../cli/temporal-dev';
+import { Keyring } from '../db/credentials-crypto';
 
 // The engine as it runs in production: API and worker as separate processes,
 // so a benchmark's load generator does not share their event loops.
@@ -47,6 +48,7 @@ export async function startEngine(opts: { databaseUrl: string; temporalAddress: 
     API_PORT: String(apiPort),
     API_HOST: '127.0.0.1',
     WORKER_METRICS_PORT: String(metricsPort),
+    CREDENTIALS_KEY: process.env.CREDENTIALS_KEY ?? Keyring.generateKey(),
     ...opts.env,
   };
   const worker = start('worker/main.ts', env);

@@ -7,7 +7,8 @@ import { buildApp } from '../api/app';
 import { ConfigError, loadConfig } from '../config';
 import { connect } from '../db/client';
 import { migrate } from '../db/migrate';
-import { createAccount, createApiKey, createChannel, getChannel } from '../db/repo';
+import { Keyring, useKeyring } from '../db/credentials-crypto';
+import { createAccount, createApiKey, createChannel, getChannel, updateChannelCredentials } from '../db/repo';
 import type { ChannelType } from '../adapters/types';
 import { createLogger } from '../observability/logger';
 import { createMetrics } from '../observability/metrics';
@@ -103,7 +104,14 @@ async function main(): Promise<void> {
       log.info({ event: 'pglite_started', port: pgPort, dir: join(DEV_DIR, 'pglite') });
     }
 
+    // The dev stack keeps its own credentials key under .dev/ unless one is given.
+    if (!env.CREDENTIALS_KEY) {
+      const keyFile = join(DEV_DIR, 'credentials.key');
+      if (!existsSync(keyFile)) writeFileSync(keyFile, Keyring.generateKey(), { mode: 0o600 });
+      env.CREDENTIALS_KEY = readFileSync(keyFile, 'utf8').trim();
+    }
     const config = loadConfig(env);
+    useKeyring(Keyring.fromBase64(config.credentialsKey ?? '', config.credentialsKeyPrevious));
     const databaseUrl = config.databaseUrl ?? '';
     const temporalAddress = config.temporalAddress ?? '';
     const migrated = await migrate(databaseUrl);
@@ -240,7 +248,7 @@ async function seed(database: ReturnType<typeof connect>, credentials: Record<Ch
     const known = accountOk ? prev.channels?.[type] : undefined;
     const existing = known ? await getChannel(database.db, known, accountId) : undefined;
     if (existing) {
-      await database.pool.query('UPDATE channels SET credentials = $1 WHERE id = $2', [JSON.stringify(credentials[type]), existing.id]);
+      await updateChannelCredentials(database.db, existing.id, credentials[type]);
       channels[type] = existing.id;
     } else {
       const created = await createChannel(database.db, {

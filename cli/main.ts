@@ -1,12 +1,14 @@
 import { parseArgs } from 'node:util';
 import { loadConfigOrExit, requireKeys } from '../config';
 import { connect } from '../db/client';
-import { createAccount, createApiKey } from '../db/repo';
+import { Keyring, useKeyring } from '../db/credentials-crypto';
+import { createAccount, createApiKey, rotateChannelCredentials } from '../db/repo';
 import { runReplay } from './replay';
 
 const USAGE = `usage:
   cli account create --name <name>     create an account and print its API key (shown once)
   cli key create --account <id>        issue another API key for an account
+  cli credentials rotate               re-encrypt channel credentials under CREDENTIALS_KEY
   cli replay --status failed|undelivered --since <date> [--until <date>] [--channel <id>]
              [--api-url <url>] [--api-key <key>]
                                        re-drive failed sends through the API, with a progress bar`;
@@ -41,6 +43,7 @@ async function main(argv: string[]): Promise<number> {
   const { values } = parseArgs({ args: rest, options: { name: { type: 'string' }, account: { type: 'string' } }, strict: true });
   const config = loadConfigOrExit();
   requireKeys(config, [['databaseUrl', 'DATABASE_URL']]);
+  if (config.credentialsKey) useKeyring(Keyring.fromBase64(config.credentialsKey, config.credentialsKeyPrevious));
   const database = connect(config.databaseUrl ?? '', { max: 1 });
   try {
     if (group === 'account' && action === 'create') {
@@ -48,6 +51,12 @@ async function main(argv: string[]): Promise<number> {
       const account = await createAccount(database.db, values.name);
       const key = await createApiKey(database.db, account.id);
       process.stdout.write(`${JSON.stringify({ account_id: account.id, name: account.name, api_key: key.key, key_prefix: key.prefix })}\n`);
+      return 0;
+    }
+    if (group === 'credentials' && action === 'rotate') {
+      requireKeys(config, [['credentialsKey', 'CREDENTIALS_KEY']]);
+      const n = await rotateChannelCredentials(database.db);
+      process.stdout.write(`${JSON.stringify({ event: 'credentials_rotated', channels: n })}\n`);
       return 0;
     }
     if (group === 'key' && action === 'create') {

@@ -28,6 +28,11 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ DELIVERY_TIMEOUT_ACTION_EMAIL: 'explode' })).toThrow(/DELIVERY_TIMEOUT_ACTION_EMAIL/);
   });
 
+  it('checks that CREDENTIALS_KEY is a 32-byte base64 key', () => {
+    expect(() => loadConfig({ CREDENTIALS_KEY: 'c2hvcnQ=' })).toThrow(/CREDENTIALS_KEY must be base64 of 32/);
+    expect(loadConfig({ CREDENTIALS_KEY: Buffer.alloc(32, 7).toString('base64') }).credentialsKey).toBeDefined();
+  });
+
   it('strips a trailing slash from PUBLIC_BASE_URL', () => {
     expect(loadConfig({ PUBLIC_BASE_URL: 'https://dispatch.example.com/' }).publicBaseUrl).toBe('https://dispatch.example.com');
   });

@@ -42,6 +42,10 @@ export interface Config {
   /** Workflow bundle built by `npm run build`; when unset the worker bundles from source. */
   workflowBundlePath: string | undefined;
   temporalCliPath: string | undefined;
+  /** AES-256-GCM key (base64 of 32 bytes) that encrypts channel credentials at rest. */
+  credentialsKey: string | undefined;
+  /** Older keys, comma-separated, still accepted for decryption during a rotation. */
+  credentialsKeyPrevious: string;
 }
 
 export class ConfigError extends Error {
@@ -92,6 +96,14 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const publicBaseUrl = (url('PUBLIC_BASE_URL', `http://127.0.0.1:${apiPort}`, ['http:', 'https:']) ?? '').replace(/\/+$/, '');
 
+  const key = (name: string): string | undefined => {
+    const raw = str(name);
+    if (raw !== undefined && raw.split(',').some((k) => Buffer.from(k.trim(), 'base64').length !== 32)) {
+      problems.push(`${name} must be base64 of 32 random bytes (e.g. \`openssl rand -base64 32\`)`);
+    }
+    return raw;
+  };
+
   const config: Config = {
     databaseUrl,
     temporalAddress,
@@ -118,6 +130,8 @@ export function loadConfig(env: Env = process.env): Config {
     sendMaxIntervalMs: int('SEND_MAX_INTERVAL_MS', 300_000, 10, 86_400_000),
     workflowBundlePath: str('WORKFLOW_BUNDLE_PATH'),
     temporalCliPath: str('TEMPORAL_CLI_PATH'),
+    credentialsKey: key('CREDENTIALS_KEY'),
+    credentialsKeyPrevious: key('CREDENTIALS_KEY_PREVIOUS') ?? '',
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -2,6 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import type { MessageStatus } from '../adapters/types';
 import type { Db } from './client';
+import { keyring } from './credentials-crypto';
 import { accounts, apiKeys, channels, messages, type ChannelRow, type MessageMetadata, type MessageRow } from './schema';
 import { isUuidv7, uuidv7, uuidv7Time } from './uuidv7';
 
@@ -56,19 +57,46 @@ export interface NewChannel {
   dailyLimit?: number | null;
 }
 
+/** Stores a channel with its credentials encrypted; returns it with them in clear for the caller. */
 export async function createChannel(db: Db, input: NewChannel): Promise<ChannelRow> {
   const [row] = await db
     .insert(channels)
-    .values({ id: uuidv7(), webhookSecret: randomBytes(24).toString('base64url'), ...input })
+    .values({
+      id: uuidv7(),
+      webhookSecret: randomBytes(24).toString('base64url'),
+      ...input,
+      credentials: keyring().encrypt(input.credentials) as unknown as Record<string, string>,
+    })
     .returning();
   if (!row) throw new Error('channel insert returned no row');
-  return row;
+  return { ...row, credentials: input.credentials };
 }
 
+/** A channel with its credentials decrypted (they never leave the process otherwise). */
 export async function getChannel(db: Db, id: string, accountId?: string): Promise<ChannelRow | undefined> {
   const where = accountId ? and(eq(channels.id, id), eq(channels.accountId, accountId)) : eq(channels.id, id);
   const [row] = await db.select().from(channels).where(where);
-  return row;
+  return row ? { ...row, credentials: keyring().decrypt(row.credentials) } : undefined;
+}
+
+export async function updateChannelCredentials(db: Db, id: string, credentials: Record<string, string>): Promise<void> {
+  await db
+    .update(channels)
+    .set({ credentials: keyring().encrypt(credentials) as unknown as Record<string, string> })
+    .where(eq(channels.id, id));
+}
+
+/** Re-encrypts every channel not yet under the current key (after a key rotation); returns how many. */
+export async function rotateChannelCredentials(db: Db): Promise<number> {
+  const ring = keyring();
+  const rows = await db.select({ id: channels.id, credentials: channels.credentials }).from(channels);
+  let n = 0;
+  for (const r of rows) {
+    if (!ring.needsRotation(r.credentials)) continue;
+    await updateChannelCredentials(db, r.id, ring.decrypt(r.credentials));
+    n++;
+  }
+  return n;
 }
 
 export interface NewMessage {

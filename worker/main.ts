@@ -4,6 +4,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { defaultRegistry } from '../adapters';
 import { loadConfigOrExit, requireKeys } from '../config';
 import { connect } from '../db/client';
+import { Keyring, useKeyring } from '../db/credentials-crypto';
 import { createLogger } from '../observability/logger';
 import { createMetrics } from '../observability/metrics';
 import { installTemporalRuntime } from '../observability/temporal-runtime';
@@ -15,7 +16,9 @@ async function main(): Promise<void> {
   requireKeys(config, [
     ['databaseUrl', 'DATABASE_URL'],
     ['temporalAddress', 'TEMPORAL_ADDRESS'],
+    ['credentialsKey', 'CREDENTIALS_KEY'],
   ]);
+  useKeyring(Keyring.fromBase64(config.credentialsKey ?? '', config.credentialsKeyPrevious));
   const logger = createLogger({ name: 'worker', level: config.logLevel });
   const metrics = createMetrics();
   installTemporalRuntime(logger);

@@ -1,5 +1,6 @@
 import type {} from 'vitest';
 import type { TestProject } from 'vitest/node';
+import { Keyring } from '../../db/credentials-crypto';
 import { startInfra } from './infra';
 
 declare module 'vitest' {
@@ -12,6 +13,8 @@ declare module 'vitest' {
 
 /** One real Temporal dev server, one fresh Postgres database and one workflow bundle for the whole run. */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  // One credentials key per run, inherited by test workers and the processes they spawn.
+  process.env.CREDENTIALS_KEY ??= Keyring.generateKey();
   const running = await startInfra();
   project.provide('temporalAddress', running.infra.temporalAddress);
   project.provide('databaseUrl', running.infra.databaseUrl);
