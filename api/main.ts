@@ -1,6 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { defaultRegistry } from '../adapters';
 import { loadConfigOrExit, requireKeys } from '../config';
+import { temporalConnectionOptions } from '../config/temporal-connection';
 import { connect } from '../db/client';
 import { Keyring, useKeyring } from '../db/credentials-crypto';
 import { createLogger } from '../observability/logger';
@@ -17,7 +18,7 @@ async function main(): Promise<void> {
   useKeyring(Keyring.fromBase64(config.credentialsKey ?? '', config.credentialsKeyPrevious));
   const logger = createLogger({ name: 'api', level: config.logLevel });
   const database = connect(config.databaseUrl ?? '');
-  const connection = await Connection.connect({ address: config.temporalAddress });
+  const connection = await Connection.connect(temporalConnectionOptions(config));
   const temporal = new Client({ connection, namespace: config.temporalNamespace });
   const app = await buildApp({ config, database, temporal, adapters: defaultRegistry(), logger, metrics: createMetrics() });
   await app.listen({ host: config.apiHost, port: config.apiPort });

@@ -33,6 +33,13 @@ describe('loadConfig', () => {
     expect(loadConfig({ CREDENTIALS_KEY: Buffer.alloc(32, 7).toString('base64') }).credentialsKey).toBeDefined();
   });
 
+  it('reads Temporal TLS settings; an API key implies TLS; a client cert needs its key', () => {
+    expect(loadConfig({}).temporalTls.enabled).toBe(false);
+    expect(loadConfig({ TEMPORAL_API_KEY: 'k' }).temporalTls).toMatchObject({ enabled: true, apiKey: 'k' });
+    expect(() => loadConfig({ TEMPORAL_TLS_CLIENT_CERT_PATH: '/c.pem' })).toThrow(/TEMPORAL_TLS_CLIENT_KEY_PATH/);
+    expect(() => loadConfig({ TEMPORAL_TLS: 'yes' })).toThrow(/TEMPORAL_TLS must be true or false/);
+  });
+
   it('strips a trailing slash from PUBLIC_BASE_URL', () => {
     expect(loadConfig({ PUBLIC_BASE_URL: 'https://dispatch.example.com/' }).publicBaseUrl).toBe('https://dispatch.example.com');
   });

@@ -28,6 +28,15 @@ export interface Config {
   databaseUrl: string | undefined;
   temporalAddress: string | undefined;
   temporalNamespace: string;
+  /** TLS / API key for Temporal Cloud or a TLS cluster (same names as the Temporal CLI's). */
+  temporalTls: {
+    enabled: boolean;
+    apiKey: string | undefined;
+    clientCertPath: string | undefined;
+    clientKeyPath: string | undefined;
+    serverCaCertPath: string | undefined;
+    serverName: string | undefined;
+  };
   apiHost: string;
   apiPort: number;
   /** Base URL providers use to reach our webhooks (e.g. https://dispatch.example.com). */
@@ -104,10 +113,30 @@ export function loadConfig(env: Env = process.env): Config {
     return raw;
   };
 
+  const temporalTls = (): Config['temporalTls'] => {
+    const tls = str('TEMPORAL_TLS');
+    if (tls !== undefined && !['true', 'false'].includes(tls)) problems.push(`TEMPORAL_TLS must be true or false (got "${tls}")`);
+    const cert = str('TEMPORAL_TLS_CLIENT_CERT_PATH');
+    const keyPath = str('TEMPORAL_TLS_CLIENT_KEY_PATH');
+    if ((cert === undefined) !== (keyPath === undefined)) {
+      problems.push('TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH must be set together');
+    }
+    const apiKey = str('TEMPORAL_API_KEY');
+    return {
+      enabled: tls === 'true' || apiKey !== undefined || cert !== undefined,
+      apiKey,
+      clientCertPath: cert,
+      clientKeyPath: keyPath,
+      serverCaCertPath: str('TEMPORAL_TLS_SERVER_CA_CERT_PATH'),
+      serverName: str('TEMPORAL_TLS_SERVER_NAME'),
+    };
+  };
+
   const config: Config = {
     databaseUrl,
     temporalAddress,
     temporalNamespace: str('TEMPORAL_NAMESPACE', 'default') ?? 'default',
+    temporalTls: temporalTls(),
     apiHost: str('API_HOST', '0.0.0.0') ?? '0.0.0.0',
     apiPort,
     publicBaseUrl,
