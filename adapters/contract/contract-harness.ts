@@ -1,0 +1,78 @@
+// What one adapter brings to the shared contract suite: its simulator (or real
+// server), credentials, a payload per case and the webhooks its provider sends.
+// Everything provider-specific lives in the harness; the suite only asserts.
+import type {
+  ChannelAdapter,
+  Credentials,
+  DispatchPayload,
+  DispatchResult,
+  InboundMessage,
+  MessageStatus,
+  SendContext,
+  WebhookRequest,
+} from '../types';
+
+export type SendCase = 'ok' | 'permanent' | 'transient' | 'rateLimited';
+
+/** The secrets a channel verifies webhooks with, as the route picks them. */
+export interface WebhookSecrets {
+  credentials: Credentials;
+  webhookSecret: string;
+}
+
+export interface ContractHarness {
+  readonly adapter: ChannelAdapter;
+  readonly channel: WebhookSecrets;
+  /** The same account with a secret the provider refuses. */
+  readonly badCredentials: Credentials;
+  /** Credential keys whose values must never show in an error message or a check's detail. */
+  readonly secretKeys: readonly string[];
+  /** The channel's settings pointed at a port nobody listens on. */
+  unreachable(port: number): Credentials;
+
+  /** A fresh payload (new message id) whose recipient makes the simulator answer as the case says. */
+  payload(kind: SendCase): DispatchPayload;
+  /** The engine's context for one send: trace id, per-message callback URL, conversation window. */
+  context(payload: DispatchPayload): SendContext;
+  /** Send requests naming this recipient that the simulator has received so far (SMTP: RCPT TO commands). */
+  requestsTo(to: string): number;
+
+  readonly expected: {
+    okStatus: 'sent' | 'queued';
+    providerMessageId: RegExp;
+    /** Error codes, as the provider states them (or the adapter's stable name for a transport failure). */
+    permanentCode: string;
+    transientCode: string;
+    networkCode: string;
+    rateLimitedCode: string;
+    /** Exact wait when the provider states one (Retry-After); otherwise only > 0 is required. */
+    retryAfterMs?: number;
+  };
+
+  /** The status webhook the simulator sends for an accepted message, as our route receives it. */
+  readonly status: {
+    expected: MessageStatus;
+    /** The provider carries our message id back (callback URL, opaque data, custom args). */
+    carriesMessageId: boolean;
+    awaitWebhook(sent: { payload: DispatchPayload; result: DispatchResult }): Promise<WebhookRequest>;
+  };
+
+  /** `out-of-scope` when the channel has no inbound messages (email, SMPP through Jasmin's dlr-url). */
+  readonly inbound:
+    | 'out-of-scope'
+    | { simulate(): Promise<{ request: WebhookRequest; expected: Pick<InboundMessage, 'providerMessageId' | 'from' | 'to' | 'body'> }> };
+
+  readonly signature: {
+    /** Another channel's secrets: a webhook verified with them must fail. */
+    otherChannel: WebhookSecrets;
+    /** The request with what the signature covers changed (body, or the signed callback URL). */
+    tamper(req: WebhookRequest): WebhookRequest;
+    /** The request without its signature (header or token). */
+    strip(req: WebhookRequest): WebhookRequest;
+  };
+
+  /** Bodies that are not the provider's format; the route must answer them 400. */
+  readonly malformed: ReadonlyArray<{ what: string; request: WebhookRequest }>;
+
+  close(): Promise<void>;
+}

@@ -1,0 +1,128 @@
+import { randomUUID } from 'node:crypto';
+import { CallbackDispatcher } from '../../sandbox/twilio/callbacks';
+import { startTwilioSimulator } from '../../sandbox/twilio/server';
+import { newSid } from '../../sandbox/twilio/wire';
+import { statusCallbackUrl } from '../callback-token';
+import { TwilioSmsAdapter } from '../sms/twilio';
+import type { Credentials, DispatchPayload } from '../types';
+import type { ContractHarness, SendCase } from './contract-harness';
+import { runAdapterContract } from './contract-suite';
+import { replaceInBody, startWebhookReceiver, webhookRequest, withoutHeader } from './webhook-receiver';
+
+const ACCOUNT = {
+  sid: 'AC5ef8732a3c49700934481addd5ce1659',
+  apiKey: 'SK2a0747eba6abf96b7e3c3ff0b4530f6e',
+  apiSecret: 'contract-api-secret',
+  authToken: 'contract-auth-token',
+};
+const FROM = '+15017122661';
+const CHANNEL_ID = randomUUID();
+const WEBHOOK_SECRET = 'contract-webhook-secret';
+
+/** Destinations the simulator scripts (sandbox/README.md). */
+const TO: Record<SendCase, string> = {
+  ok: '+14155550171',
+  permanent: '+15005550001',
+  transient: '+15005550500',
+  rateLimited: '+15005550429',
+};
+
+runAdapterContract('twilio (sms)', async (): Promise<ContractHarness> => {
+  const adapter = new TwilioSmsAdapter();
+  const sim = await startTwilioSimulator({ accounts: [ACCOUNT], callbackDelayMs: 10 });
+  const receiver = await startWebhookReceiver(adapter);
+  const inboundPoster = new CallbackDispatcher(() => undefined);
+  const credentials: Credentials = {
+    account_sid: ACCOUNT.sid,
+    api_key: ACCOUNT.apiKey,
+    api_secret: ACCOUNT.apiSecret,
+    auth_token: ACCOUNT.authToken,
+    from: FROM,
+    base_url: sim.url,
+  };
+  const form = (req: { body: unknown }): Record<string, string | undefined> => req.body as Record<string, string | undefined>;
+
+  return {
+    adapter,
+    channel: { credentials, webhookSecret: WEBHOOK_SECRET },
+    badCredentials: { ...credentials, api_secret: 'wrong-api-secret' },
+    secretKeys: ['api_secret', 'auth_token'],
+    unreachable: (port) => ({ ...credentials, base_url: `http://127.0.0.1:${port}` }),
+    payload: (kind): DispatchPayload => ({ messageId: randomUUID(), to: TO[kind], body: 'Your code is 123456' }),
+    context: (payload) => ({
+      traceId: randomUUID().replace(/-/g, ''),
+      statusCallbackUrl: statusCallbackUrl(receiver.url, 'sms', CHANNEL_ID, payload.messageId, WEBHOOK_SECRET),
+    }),
+    requestsTo: (to) => sim.requests.filter((r) => r.form.To === to).length,
+    expected: {
+      okStatus: 'queued',
+      providerMessageId: /^SM[0-9a-f]{32}$/,
+      permanentCode: '21211',
+      transientCode: 'http_503',
+      networkCode: 'network',
+      rateLimitedCode: '20429',
+      retryAfterMs: 2_000,
+    },
+    status: {
+      expected: 'delivered',
+      carriesMessageId: true,
+      awaitWebhook: ({ result }) =>
+        receiver.waitFor((r) => form(r).MessageSid === result.providerMessageId && form(r).MessageStatus === 'delivered'),
+    },
+    inbound: {
+      // The simulator has no inbound scenario; its own signer posts the fields Twilio documents for an incoming SMS.
+      async simulate() {
+        const sid = newSid('SM');
+        const params = {
+          ToCountry: 'US',
+          ToState: 'CA',
+          SmsMessageSid: sid,
+          NumMedia: '0',
+          ToCity: 'SAN FRANCISCO',
+          FromZip: '94105',
+          SmsSid: sid,
+          FromState: 'CA',
+          SmsStatus: 'received',
+          FromCity: 'SAN FRANCISCO',
+          Body: 'STOP? No — thanks, got it',
+          FromCountry: 'US',
+          To: FROM,
+          ToZip: '94105',
+          NumSegments: '1',
+          MessageSid: sid,
+          AccountSid: ACCOUNT.sid,
+          From: '+14155550172',
+          ApiVersion: '2010-04-01',
+        };
+        await inboundPoster.deliver(`${receiver.url}/webhooks/sms/${CHANNEL_ID}`, params, ACCOUNT.authToken);
+        const request = await receiver.waitFor((r) => form(r).MessageSid === sid);
+        return { request, expected: { providerMessageId: sid, from: params.From, to: FROM, body: params.Body } };
+      },
+    },
+    signature: {
+      otherChannel: { credentials: { ...credentials, auth_token: 'another-channels-auth-token' }, webhookSecret: 'another-webhook-secret' },
+      tamper: (req) => replaceInBody(req, 'MessageStatus=delivered', 'MessageStatus=undelivered'),
+      strip: (req) => withoutHeader(req, 'x-twilio-signature'),
+    },
+    malformed: [
+      { what: 'not form fields', request: webhookRequest({ url: `${receiver.url}/webhooks/sms/${CHANNEL_ID}`, headers: { 'content-type': 'text/plain' }, body: 'hello' }) },
+      {
+        what: 'status callback without MessageSid',
+        request: webhookRequest({ url: `${receiver.url}/webhooks/sms/${CHANNEL_ID}`, headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'MessageStatus=delivered&To=%2B14155550171' }),
+      },
+      {
+        what: 'a status Twilio does not have',
+        request: webhookRequest({ url: `${receiver.url}/webhooks/sms/${CHANNEL_ID}`, headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `MessageSid=${newSid('SM')}&MessageStatus=exploded` }),
+      },
+      {
+        what: 'inbound message without From',
+        request: webhookRequest({ url: `${receiver.url}/webhooks/sms/${CHANNEL_ID}`, headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `MessageSid=${newSid('SM')}&SmsStatus=received&Body=hi` }),
+      },
+    ],
+    async close() {
+      inboundPoster.close();
+      await sim.close();
+      await receiver.close();
+    },
+  };
+});
