@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { ChannelType } from '../../adapters/types';
-import { getChannel, getMessage, insertMessage, listMessageEvents, markWorkflowStarted } from '../../db/repo';
+import { getChannel, getMessage, insertMessage, InvalidCursorError, listMessageEvents, listMessages, markWorkflowStarted } from '../../db/repo';
 import type { MessageRow } from '../../db/schema';
 import { isUuid } from '../../db/uuidv7';
 import { ApiError, badRequest, notFound } from '../errors';
@@ -43,6 +43,33 @@ const sendSchema = {
         },
       },
       metadata: { type: 'object', maxProperties: 50 },
+    },
+  },
+} as const;
+
+interface ListQuery {
+  status?: string;
+  channel_id?: string;
+  direction?: 'outbound' | 'inbound';
+  since?: string;
+  until?: string;
+  limit?: string;
+  cursor?: string;
+}
+
+const listSchema = {
+  querystring: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      status: { type: 'string', enum: ['queued', 'sending', 'sent', 'delivered', 'read', 'undelivered', 'failed'] },
+      channel_id: { type: 'string', maxLength: 64 },
+      direction: { type: 'string', enum: ['outbound', 'inbound'] },
+      since: { type: 'string', format: 'date-time' },
+      until: { type: 'string', format: 'date-time' },
+      // Query strings are not coerced (bodies must not be): the number is checked below.
+      limit: { type: 'string', pattern: '^[0-9]{1,4}$' },
+      cursor: { type: 'string', maxLength: 256 },
     },
   },
 } as const;
@@ -127,6 +154,32 @@ export const messageRoutes: FastifyPluginAsync = async (app) => {
       .header('x-trace-id', typeof result.body.trace_id === 'string' ? result.body.trace_id : traceId)
       .header('idempotent-replayed', String(result.replayed))
       .send(result.body);
+  });
+
+  app.get<{ Querystring: ListQuery }>('/', { schema: listSchema }, async (req) => {
+    const q = req.query;
+    const since = q.since ? new Date(q.since) : undefined;
+    const until = q.until ? new Date(q.until) : undefined;
+    if (since && until && until <= since) throw badRequest('until', 'must be after since');
+    if (q.channel_id && !isUuid(q.channel_id)) throw badRequest('channel_id', 'is not a channel id');
+    const limit = q.limit === undefined ? 50 : Number(q.limit);
+    if (limit < 1 || limit > 1000) throw badRequest('limit', 'must be from 1 to 1000');
+    try {
+      const page = await listMessages(db, {
+        accountId: req.accountId,
+        status: q.status,
+        channelId: q.channel_id,
+        direction: q.direction,
+        since,
+        until,
+        limit,
+        cursor: q.cursor,
+      });
+      return { items: page.items.map(messageView), next_cursor: page.nextCursor ?? null };
+    } catch (err) {
+      if (err instanceof InvalidCursorError) throw badRequest('cursor', err.message);
+      throw err;
+    }
   });
 
   const idParams = { params: { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 64 } } } } as const;

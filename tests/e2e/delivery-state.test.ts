@@ -119,6 +119,14 @@ describe('delivery state under real-world webhooks', () => {
       [channelId, '+15557654321'],
     );
     expect(win.rows[0]?.n).toBe('1');
+
+    const list = await stack.app.inject({ method: 'GET', url: `/v1/messages?direction=inbound&channel_id=${channelId}&limit=10`, headers: { authorization: `Bearer ${stack.apiKey}` } });
+    expect(list.statusCode).toBe(200);
+    const items = list.json<{ items: Array<{ id: string; direction: string; provider_message_id: string }> }>().items;
+    expect(items.map((m) => [m.id, m.direction, m.provider_message_id])).toEqual([[rows[0]?.id, 'inbound', inbound.MessageSid]]);
+    const bad = await stack.app.inject({ method: 'GET', url: '/v1/messages?limit=5000', headers: { authorization: `Bearer ${stack.apiKey}` } });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json()).toMatchObject({ field: 'limit' });
   });
 
   it('refuses unknown channels, bad signatures, oversized and malformed bodies with 4xx, counted, changing nothing', async () => {
