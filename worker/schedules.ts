@@ -1,0 +1,53 @@
+import {
+  ScheduleAlreadyRunning,
+  ScheduleOverlapPolicy,
+  type Client,
+  type ScheduleOptions,
+  type ScheduleOptionsStartWorkflowAction,
+  type ScheduleSpec,
+} from '@temporalio/client';
+import { DISPATCH_TASK_QUEUE } from '../workflows/definitions';
+import { PARTITION_MAINTENANCE_WORKFLOW, PARTITION_SCHEDULE_ID, type partitionMaintenance } from '../workflows/partition-maintenance';
+
+export interface PartitionScheduleOptions {
+  /** Task queue of the worker that has the partition activities registered. */
+  taskQueue?: string;
+  /** Time of the daily run, UTC. Default 02:17: off the hour, away from the midnight month flip. */
+  hour?: number;
+  minute?: number;
+}
+
+/**
+ * Creates the daily `partition-maintenance` schedule, or brings an existing one
+ * to this definition (time, task queue, policies) while keeping its paused state
+ * and note. Safe to call at every worker start, from any number of workers.
+ */
+export async function ensurePartitionSchedule(client: Client, opts: PartitionScheduleOptions = {}): Promise<'created' | 'updated'> {
+  const spec: ScheduleSpec = { calendars: [{ hour: opts.hour ?? 2, minute: opts.minute ?? 17, comment: 'daily partition upkeep' }] };
+  const action: ScheduleOptionsStartWorkflowAction<typeof partitionMaintenance> = {
+    type: 'startWorkflow',
+    workflowType: PARTITION_MAINTENANCE_WORKFLOW,
+    args: [{}],
+    taskQueue: opts.taskQueue ?? DISPATCH_TASK_QUEUE,
+    workflowId: PARTITION_SCHEDULE_ID,
+  };
+  const policies: NonNullable<ScheduleOptions['policies']> = {
+    // One run at a time: two runs would only wait on each other's partition locks.
+    overlap: ScheduleOverlapPolicy.SKIP,
+    // A run missed during an outage is still worth doing the same day; older ones are superseded by the next.
+    catchupWindow: '1 day',
+  };
+  try {
+    await client.schedule.create({ scheduleId: PARTITION_SCHEDULE_ID, spec, action, policies, state: { note: 'managed by ensurePartitionSchedule' } });
+    return 'created';
+  } catch (err) {
+    if (!(err instanceof ScheduleAlreadyRunning)) throw err;
+  }
+  await client.schedule.getHandle(PARTITION_SCHEDULE_ID).update((previous) => ({
+    spec,
+    action,
+    policies: { ...previous.policies, ...policies },
+    state: { paused: previous.state.paused, note: previous.state.note },
+  }));
+  return 'updated';
+}
