@@ -1,0 +1,374 @@
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
+import type { FastifyBaseLogger, FastifyPluginAsync } from 'fastify';
+import type { ChannelAdapter, ChannelType, TemplateRef } from '../../adapters/types';
+import {
+  appendRecipients,
+  beginGroup,
+  cancelDraftGroup,
+  createGroup,
+  getGroup,
+  groupMessageCounts,
+  markGroupWorkflowStarted,
+  placeholdersOf,
+  type GroupContent,
+  type RecipientInput,
+} from '../../db/groups';
+import { getChannel } from '../../db/repo';
+import type { GroupMessageRow, MessageRow } from '../../db/schema';
+import { isUuid } from '../../db/uuidv7';
+import {
+  cancelGroupSignal,
+  DISPATCH_TASK_QUEUE,
+  GROUP_FANOUT_WORKFLOW,
+  groupWorkflowId,
+  pauseGroupSignal,
+  resumeGroupSignal,
+  SEARCH_ATTRIBUTES,
+  type GroupFanoutInput,
+} from '../../workflows/definitions';
+import { ApiError, badRequest, notFound } from '../errors';
+import { idempotencyKey, withIdempotency } from '../idempotency';
+import { dispatchInput, type DispatchSettings } from '../start-dispatch';
+import { traceIdFrom } from '../trace';
+
+/** Per call; bigger lists arrive in several POST /:id/recipients calls. */
+export const MAX_RECIPIENTS_PER_CALL = 10_000;
+const BODY_LIMIT = 16 * 1024 * 1024;
+const MAX_VARIABLES = 50;
+const VARIABLE_NAME = /^[A-Za-z_][\w.-]{0,63}$/;
+
+interface CreateBody {
+  channel_id: string;
+  body?: string;
+  subject?: string;
+  html?: string;
+  template?: TemplateRef;
+  recipients?: unknown[];
+  draft?: boolean;
+  metadata?: Record<string, unknown>;
+}
+
+const createSchema = {
+  body: {
+    type: 'object',
+    required: ['channel_id'],
+    additionalProperties: false,
+    properties: {
+      channel_id: { type: 'string', minLength: 1, maxLength: 64 },
+      body: { type: 'string', minLength: 1, maxLength: 65536 },
+      subject: { type: 'string', maxLength: 998 },
+      html: { type: 'string', maxLength: 1048576 },
+      template: {
+        type: 'object',
+        required: ['name'],
+        additionalProperties: false,
+        properties: {
+          name: { type: 'string', minLength: 1, maxLength: 512 },
+          language: { type: 'string', minLength: 2, maxLength: 16 },
+          variables: { type: 'object', maxProperties: 100, additionalProperties: { type: 'string', maxLength: 4096 } },
+        },
+      },
+      // Items are checked by hand so an error names `recipients[i].to`, the way a caller indexes them.
+      recipients: { type: 'array', maxItems: MAX_RECIPIENTS_PER_CALL },
+      draft: { type: 'boolean' },
+      metadata: { type: 'object', maxProperties: 50 },
+    },
+  },
+} as const;
+
+const idParams = { params: { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 64 } } } } as const;
+
+const conflict = (message: string) => new ApiError(409, 'conflict', message, 'status');
+
+export const groupRoutes: FastifyPluginAsync = async (app) => {
+  const { database, adapters, temporal, config } = app.deps;
+  const db = database.db;
+
+  // Scoped to this plugin: only recipient uploads take CSV.
+  app.addContentTypeParser('text/csv', { parseAs: 'string', bodyLimit: BODY_LIMIT }, (_req, body, done) => done(null, body));
+
+  const load = async (id: string, accountId: string): Promise<GroupMessageRow> => {
+    const group = isUuid(id) ? await getGroup(db, id, accountId) : undefined;
+    if (!group) throw notFound('group message');
+    return group;
+  };
+
+  const adapterFor = async (channelId: string, accountId: string): Promise<ChannelAdapter> => {
+    const channel = isUuid(channelId) ? await getChannel(db, channelId, accountId) : undefined;
+    if (!channel) throw notFound('channel');
+    if (!channel.enabled) throw badRequest('channel_id', 'channel is disabled');
+    return adapters.get(channel.channelType as ChannelType, channel.provider);
+  };
+
+  /** draft → running (or a retry of a start that failed), then the workflow; 503 leaves it retryable. */
+  const start = async (group: GroupMessageRow, log: FastifyBaseLogger): Promise<GroupMessageRow> => {
+    const running = group.status === 'running' ? group : await beginGroup(db, group.id);
+    if (!running) throw group.total === 0 ? badRequest('recipients', 'the group has no recipients') : conflict(`group is ${group.status}`);
+    try {
+      await startFanout(running, config);
+      await markGroupWorkflowStarted(db, running.id);
+    } catch (err) {
+      log.error({ event: 'group_start_deferred', group_message_id: running.id, err: (err as Error).message });
+      throw new ApiError(503, 'start_deferred', `group stored but its fan-out could not be started: retry POST /v1/group-messages/${running.id}/start`);
+    }
+    log.info({ event: 'group_started', group_message_id: running.id, recipients: running.total, trace_id: running.metadata.trace_id });
+    return running;
+  };
+
+  const startFanout = async (group: GroupMessageRow, settings: DispatchSettings): Promise<void> => {
+    const sa = SEARCH_ATTRIBUTES;
+    const traceId = group.metadata.trace_id ?? '';
+    const input: GroupFanoutInput = { groupId: group.id, accountId: group.accountId, total: group.total, traceId, dispatch: childInput(group, settings) };
+    try {
+      await temporal.workflow.start(GROUP_FANOUT_WORKFLOW, {
+        taskQueue: DISPATCH_TASK_QUEUE,
+        workflowId: groupWorkflowId(group.id),
+        args: [input],
+        // A finished fan-out never runs again: its recipients were sent.
+        workflowIdReusePolicy: 'REJECT_DUPLICATE',
+        typedSearchAttributes: [
+          { key: sa.accountId, value: group.accountId },
+          { key: sa.channelId, value: group.channelId },
+          { key: sa.channelType, value: group.channelType },
+          { key: sa.groupMessageId, value: group.id },
+        ],
+        memo: { trace_id: traceId },
+        staticSummary: `group of ${group.total} ${group.channelType} messages`,
+        staticDetails: `group ${group.id} · channel ${group.channelId} · trace ${traceId}`,
+      });
+    } catch (err) {
+      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    }
+  };
+
+  const accepted = (g: GroupMessageRow) => ({ id: g.id, status: g.status, total: g.total, workflow_id: g.workflowId, trace_id: g.metadata.trace_id ?? null });
+
+  app.post<{ Body: CreateBody }>('/', { schema: createSchema, bodyLimit: BODY_LIMIT }, async (req, reply) => {
+    const b = req.body;
+    const adapter = await adapterFor(b.channel_id, req.accountId);
+    if (!b.body && !b.template && !b.html) throw badRequest('body', 'body, html or template is required');
+    if (adapter.channelType === 'email' && !b.subject) throw badRequest('subject', 'is required for email');
+    const content: GroupContent = { body: b.body, subject: b.subject, html: b.html, template: b.template };
+    const recipients = checkRecipients(b.recipients ?? [], adapter, placeholdersOf(content));
+    if (!b.draft && recipients.length === 0) throw badRequest('recipients', 'at least one recipient is required unless draft is true');
+
+    const traceId = traceIdFrom(req.headers);
+    const result = await withIdempotency(db, req.accountId, idempotencyKey(req), b, async (presetId) => {
+      let group = await createGroup(db, {
+        id: presetId,
+        accountId: req.accountId,
+        channelId: b.channel_id,
+        channelType: adapter.channelType,
+        content,
+        metadata: { trace_id: traceId, ...(b.metadata ? { user: b.metadata } : {}) },
+        recipients,
+      });
+      req.log.info({ event: 'group_accepted', group_message_id: group.id, recipients: group.total, draft: b.draft === true, trace_id: group.metadata.trace_id });
+      // A repeat of a first attempt that died before the start finds the group stored and finishes it.
+      if (!b.draft && group.workflowStartedAt === null) group = await start(group, req.log);
+      return { statusCode: b.draft ? 201 : 202, body: accepted(group) };
+    });
+    return reply
+      .status(result.statusCode)
+      .header('x-trace-id', typeof result.body.trace_id === 'string' ? result.body.trace_id : traceId)
+      .header('idempotent-replayed', String(result.replayed))
+      .send(result.body);
+  });
+
+  app.post<{ Params: { id: string } }>('/:id/recipients', { schema: idParams, bodyLimit: BODY_LIMIT }, async (req) => {
+    const group = await load(req.params.id, req.accountId);
+    if (group.status !== 'draft') throw conflict(`recipients can only be added to a draft group (this one is ${group.status})`);
+    const adapter = await adapterFor(group.channelId, req.accountId);
+    const needed = placeholdersOf({ body: group.body, subject: group.subject, html: group.html, template: group.template as TemplateRef | null });
+    const recipients = typeof req.body === 'string' ? checkCsv(req.body, adapter, needed) : checkRecipients(recipientsOf(req.body), adapter, needed);
+    if (recipients.length === 0) throw badRequest('recipients', 'no recipients given');
+    const added = await appendRecipients(db, group.id, recipients);
+    if (!added) throw conflict('the group was started or cancelled meanwhile');
+    return { id: group.id, status: 'draft', total: added.total, added: added.added };
+  });
+
+  app.post<{ Params: { id: string } }>('/:id/start', { schema: idParams }, async (req, reply) => {
+    const group = await load(req.params.id, req.accountId);
+    if (group.status !== 'draft' && group.status !== 'running') throw conflict(`group is ${group.status}`);
+    return reply.status(202).send(accepted(await start(group, req.log)));
+  });
+
+  const signals = { pause: pauseGroupSignal, resume: resumeGroupSignal, cancel: cancelGroupSignal } as const;
+  for (const action of ['pause', 'resume', 'cancel'] as const) {
+    app.post<{ Params: { id: string } }>(`/:id/${action}`, { schema: idParams }, async (req, reply) => {
+      const group = await load(req.params.id, req.accountId);
+      if (action === 'cancel' && group.status === 'draft' && (await cancelDraftGroup(db, group.id))) {
+        return reply.status(202).send({ id: group.id, requested: action, status: 'cancelled' });
+      }
+      if (group.status !== 'running' && group.status !== 'paused') throw conflict(`group is ${group.status}`);
+      try {
+        await temporal.workflow.getHandle(groupWorkflowId(group.id)).signal(signals[action]);
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) throw conflict(`the fan-out is not running (it finished, or its start failed: POST /v1/group-messages/${group.id}/start)`);
+        throw err;
+      }
+      req.log.info({ event: `group_${action}_requested`, group_message_id: group.id, trace_id: group.metadata.trace_id });
+      // The workflow applies it at its next page and records the new status.
+      return reply.status(202).send({ id: group.id, requested: action, status: group.status });
+    });
+  }
+
+  app.get<{ Params: { id: string } }>('/:id', { schema: idParams }, async (req) => {
+    const g = await load(req.params.id, req.accountId);
+    const counts = await groupMessageCounts(db, g);
+    const messages = Object.values(counts).reduce((a, n) => a + n, 0);
+    const iso = (d: Date | null) => (d ? d.toISOString() : null);
+    return {
+      id: g.id,
+      status: g.status,
+      channel_id: g.channelId,
+      channel_type: g.channelType,
+      total: g.total,
+      ...counts,
+      // Recipients without a message: not reached yet, or never (cancelled).
+      remaining: g.total - messages,
+      progress: { materialized: g.materialized, started: g.started },
+      workflow_id: g.workflowId,
+      trace_id: g.metadata.trace_id ?? null,
+      metadata: g.metadata.user ?? {},
+      created_at: iso(g.createdAt),
+      started_at: iso(g.startedAt),
+      fanout_completed_at: iso(g.fanoutCompletedAt),
+      cancelled_at: iso(g.cancelledAt),
+      updated_at: iso(g.updatedAt),
+    };
+  });
+};
+
+/**
+ * Each child's input minus its id, from the same function single messages use,
+ * so group and single sends cannot drift apart. It reads only channel fields.
+ */
+function childInput(group: GroupMessageRow, settings: DispatchSettings): GroupFanoutInput['dispatch'] {
+  const asMessage = { ...group, id: '', groupMessageId: group.id } as unknown as MessageRow;
+  const { messageId: _, ...rest } = dispatchInput(asMessage, settings);
+  return rest;
+}
+
+function recipientsOf(body: unknown): unknown[] {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('recipients', 'send {"recipients": [...]} or text/csv');
+  const extra = Object.keys(body).find((k) => k !== 'recipients');
+  if (extra) throw badRequest(extra, 'is not an allowed property');
+  const list = (body as { recipients?: unknown }).recipients;
+  if (!Array.isArray(list)) throw badRequest('recipients', 'must be an array');
+  return list;
+}
+
+function checkRecipients(list: unknown[], adapter: ChannelAdapter, needed: Set<string>, lines?: number[]): RecipientInput[] {
+  if (list.length > MAX_RECIPIENTS_PER_CALL) throw badRequest('recipients', `at most ${MAX_RECIPIENTS_PER_CALL} per call; send the rest in further calls`);
+  return list.map((item, i) => {
+    const at = (field: string, reason: string) =>
+      badRequest(`recipients[${i}]${field}`, lines ? `${reason} (CSV line ${lines[i] ?? '?'})` : reason);
+    if (typeof item !== 'object' || item === null || Array.isArray(item)) throw at('', 'must be an object with "to"');
+    const { to, variables, ...extra } = item as Record<string, unknown>;
+    const unknown = Object.keys(extra)[0];
+    if (unknown !== undefined) throw at(`.${unknown}`, 'is not an allowed property');
+    if (typeof to !== 'string' || to.length === 0 || to.length > 320) throw at('.to', 'is required (a string of at most 320 characters)');
+    const invalid = adapter.validateAddress?.(to);
+    if (invalid) throw at('.to', invalid);
+    const vars = checkVariables(variables, (field, reason) => at(`.variables${field}`, reason));
+    for (const name of needed) if (vars?.[name] === undefined) throw at(`.variables.${name}`, 'is used by the content but missing');
+    return vars ? { to, variables: vars } : { to };
+  });
+}
+
+function checkVariables(value: unknown, at: (field: string, reason: string) => ApiError): Record<string, string> | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw at('', 'must be an object');
+  const entries = Object.entries(value);
+  if (entries.length > MAX_VARIABLES) throw at('', `at most ${MAX_VARIABLES} variables`);
+  const vars: Record<string, string> = {};
+  for (const [name, v] of entries) {
+    if (!VARIABLE_NAME.test(name)) throw at(`.${name}`, 'is not a valid variable name (letters, digits, _ . -)');
+    if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'boolean') throw at(`.${name}`, 'must be a string or number');
+    const text = String(v);
+    if (text.length > 1024) throw at(`.${name}`, 'is longer than 1024 characters');
+    vars[name] = text;
+  }
+  return vars;
+}
+
+/** CSV with a header `to,<var1>,<var2>...`: each further column is a variable. */
+function checkCsv(text: string, adapter: ChannelAdapter, needed: Set<string>): RecipientInput[] {
+  let parsed: CsvRow[];
+  try {
+    parsed = parseCsv(text);
+  } catch (err) {
+    throw badRequest('body', (err as Error).message);
+  }
+  const [header, ...rows] = parsed;
+  if (header?.fields[0]?.trim().toLowerCase() !== 'to') throw badRequest('body', 'the first CSV line must be a header starting with "to"');
+  const names = header.fields.slice(1).map((n) => n.trim());
+  const bad = names.find((n) => !VARIABLE_NAME.test(n));
+  if (bad !== undefined) throw badRequest('body', `CSV header "${bad}" is not a valid variable name`);
+  if (new Set(names).size !== names.length) throw badRequest('body', 'CSV header names a column twice');
+  if (rows.length > MAX_RECIPIENTS_PER_CALL) throw badRequest('recipients', `at most ${MAX_RECIPIENTS_PER_CALL} per call; send the rest in further calls`);
+  const list = rows.map((row, i) => {
+    if (row.fields.length !== names.length + 1) {
+      throw badRequest(`recipients[${i}]`, `CSV line ${row.line} has ${row.fields.length} fields, the header has ${names.length + 1}`);
+    }
+    const [to = '', ...values] = row.fields;
+    return names.length > 0 ? { to: to.trim(), variables: Object.fromEntries(names.map((n, k) => [n, values[k] ?? ''])) } : { to: to.trim() };
+  });
+  return checkRecipients(
+    list,
+    adapter,
+    needed,
+    rows.map((r) => r.line),
+  );
+}
+
+interface CsvRow {
+  fields: string[];
+  /** Line the record starts on (a quoted field may span lines). */
+  line: number;
+}
+
+/** RFC 4180: comma-separated, CRLF or LF, quoted fields may hold commas, line breaks and "" for a quote. Blank lines are skipped. */
+function parseCsv(text: string): CsvRow[] {
+  const src = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+  const rows: CsvRow[] = [];
+  let fields: string[] = [];
+  let field = '';
+  let quoted = false;
+  let line = 1;
+  let rowLine = 1;
+  const endRow = () => {
+    fields.push(field);
+    if (fields.length > 1 || fields[0] !== '') rows.push({ fields, line: rowLine });
+    fields = [];
+    field = '';
+  };
+  for (let i = 0; i < src.length; i++) {
+    const c = src[i];
+    if (quoted) {
+      if (c === '"' && src[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (c === '"') {
+        quoted = false;
+      } else {
+        if (c === '\n') line++;
+        field += c;
+      }
+    } else if (c === '"' && field === '') {
+      quoted = true;
+    } else if (c === ',') {
+      fields.push(field);
+      field = '';
+    } else if (c === '\n' || (c === '\r' && src[i + 1] !== '\n')) {
+      endRow();
+      rowLine = ++line;
+    } else if (c !== '\r') {
+      field += c;
+    }
+  }
+  if (quoted) throw new Error(`CSV line ${rowLine}: a quoted field is not closed`);
+  if (field !== '' || fields.length > 0) endRow();
+  return rows;
+}

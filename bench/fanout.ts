@@ -1,0 +1,149 @@
+import { loadavg } from 'node:os';
+import { parseArgs } from 'node:util';
+import { Client, Connection } from '@temporalio/client';
+import { connect } from '../db/client';
+import { createAccount, createApiKey } from '../db/repo';
+import { startTwilioSimulator } from '../sandbox/twilio/server';
+import { startInfra } from '../tests/support/infra';
+import { groupWorkflowId } from '../workflows/definitions';
+import { machineLine, percentile } from './machine';
+import { startEngine } from './processes';
+
+// One group message to N recipients (default 100,000) through one SMS channel on
+// the Twilio simulator, with API and worker as separate processes: time to
+// every message sent and delivered, msgs/s, and the parent's events per run.
+
+const UPLOAD_BATCH = 10_000;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      recipients: { type: 'string', default: '100000' },
+      rate: { type: 'string', default: '100000' },
+      'timeout-minutes': { type: 'string', default: '180' },
+    },
+  });
+  const total = Number(values.recipients);
+  const timeoutMs = Number(values['timeout-minutes']) * 60_000;
+  if (!Number.isInteger(total) || total < 1) throw new Error('--recipients must be a positive integer');
+
+  const running = await startInfra({ name: 'fanout' });
+  const account = { sid: `AC${'f'.repeat(32)}`, apiKey: `SK${'f'.repeat(32)}`, apiSecret: 'bench-secret', authToken: 'bench-auth-token' };
+  const twilioSim = await startTwilioSimulator({ accounts: [account] });
+  const engine = await startEngine(running.infra);
+  const database = connect(running.infra.databaseUrl, { max: 2 });
+  const connection = await Connection.connect({ address: running.infra.temporalAddress });
+  const temporal = new Client({ connection });
+  try {
+    const acct = await createAccount(database.db, 'bench');
+    const { key } = await createApiKey(database.db, acct.id);
+    const api = async (path: string, body?: unknown) => {
+      const res = await fetch(`${engine.apiUrl}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      const json = (await res.json()) as Record<string, unknown>;
+      if (res.status >= 300) throw new Error(`${path}: ${res.status} ${JSON.stringify(json)}`);
+      return json;
+    };
+    const channel = await api('/v1/channels', {
+      channel_type: 'sms',
+      provider: 'twilio',
+      name: 'bench',
+      rate_limit_per_second: Number(values.rate),
+      credentials: { account_sid: account.sid, api_key: account.apiKey, api_secret: account.apiSecret, auth_token: account.authToken, from: '+15017122661', base_url: twilioSim.url },
+    });
+
+    const uploadStart = performance.now();
+    const draft = await api('/v1/group-messages', { channel_id: channel.id, body: 'Hello {{name}}, the sale starts now', draft: true });
+    const groupId = String(draft.id);
+    for (let from = 0; from < total; from += UPLOAD_BATCH) {
+      const batch = Array.from({ length: Math.min(UPLOAD_BATCH, total - from) }, (_, i) => ({
+        to: `+1555${String(from + i).padStart(7, '0')}`,
+        variables: { name: `customer ${from + i}` },
+      }));
+      await api(`/v1/group-messages/${groupId}/recipients`, { recipients: batch });
+    }
+    const uploadSeconds = (performance.now() - uploadStart) / 1000;
+
+    const loadAtStart = loadavg()[0] ?? 0;
+    const t0 = performance.now();
+    await api(`/v1/group-messages/${groupId}/start`);
+    const elapsed = () => (performance.now() - t0) / 1000;
+    let allSentAt: number | undefined;
+    let fanoutDoneAt: number | undefined;
+    let lastReport = 0;
+    for (;;) {
+      // The box is shared: a database restart mid-run costs a poll, not the run.
+      const r = await database.pool
+        .query<{ sent: string; delivered: string; failed: string; status: string }>(
+          `SELECT count(*) FILTER (WHERE m.sent_at IS NOT NULL)::text AS sent,
+                  count(*) FILTER (WHERE m.status IN ('delivered', 'read'))::text AS delivered,
+                  count(*) FILTER (WHERE m.status IN ('failed', 'undelivered'))::text AS failed,
+                  (SELECT status FROM group_messages WHERE id = $1) AS status
+           FROM messages m WHERE m.group_message_id = $1`,
+          [groupId],
+        )
+        .catch((err: unknown) => {
+          process.stderr.write(`  poll failed (${(err as Error).message}); retrying\n`);
+          return { rows: [] };
+        });
+      if (r.rows.length === 0) {
+        await new Promise((res) => setTimeout(res, 2000));
+        continue;
+      }
+      const row = r.rows[0];
+      const [sent, delivered, failed] = [Number(row?.sent), Number(row?.delivered), Number(row?.failed)];
+      if (fanoutDoneAt === undefined && row?.status === 'completed') fanoutDoneAt = elapsed();
+      if (allSentAt === undefined && sent + failed >= total) allSentAt = elapsed();
+      if (elapsed() - lastReport >= 10) {
+        lastReport = elapsed();
+        process.stderr.write(`  ${elapsed().toFixed(0)} s: sent ${sent}, delivered ${delivered}, failed ${failed}, group ${row?.status}\n`);
+      }
+      if (delivered + failed >= total) break;
+      if (performance.now() - t0 > timeoutMs) throw new Error(`not all delivered within ${values['timeout-minutes']} minutes (sent ${sent}, delivered ${delivered})`);
+      await new Promise((res) => setTimeout(res, 1000));
+    }
+    const allDeliveredAt = elapsed();
+
+    const runs: number[] = [];
+    for await (const wf of temporal.workflow.list({ query: `WorkflowId = "${groupWorkflowId(groupId)}"` })) {
+      const history = await temporal.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
+      runs.push(history.events?.length ?? 0);
+    }
+    runs.sort((a, b) => a - b);
+    const failedCount = await database.pool.query<{ n: string }>(
+      `SELECT count(*)::text AS n FROM messages WHERE group_message_id = $1 AND status IN ('failed', 'undelivered')`,
+      [groupId],
+    );
+    const metricsText = await (await fetch(engine.workerMetricsUrl)).text();
+    const fanoutMetric = metricsText.split('\n').find((l) => l.startsWith('turumba_group_message_fanout_duration_seconds_sum'));
+
+    const rows = [
+      ['machine', machineLine()],
+      // Other processes on the box take their share: the number means little without it.
+      ['load average (1 min)', `${loadAtStart.toFixed(1)} at start, ${(loadavg()[0] ?? 0).toFixed(1)} at end`],
+      ['recipients', `${total} (one group, one SMS channel, rate limit ${values.rate}/s, Twilio simulator with status callbacks)`],
+      ['upload', `${uploadSeconds.toFixed(1)} s (${Math.ceil(total / UPLOAD_BATCH)} calls of up to ${UPLOAD_BATCH})`],
+      ['fan-out done', `${fanoutDoneAt?.toFixed(1) ?? 'n/a'} s (every message workflow started; metric sum ${fanoutMetric?.split(' ').at(-1) ?? 'n/a'} s)`],
+      ['time to all sent', `${allSentAt?.toFixed(1) ?? 'n/a'} s → ${allSentAt ? (total / allSentAt).toFixed(1) : 'n/a'} msgs/s`],
+      ['time to all delivered', `${allDeliveredAt.toFixed(1)} s → ${(total / allDeliveredAt).toFixed(1)} msgs/s`],
+      ['failed/undelivered', failedCount.rows[0]?.n ?? '?'],
+      ['parent runs', `${runs.length}`],
+      ['events per run', `min ${runs[0] ?? 0}, median ${percentile(runs, 50)}, max ${runs.at(-1) ?? 0}`],
+    ];
+    process.stdout.write(`\ngroup fan-out bench\n${rows.map(([k, v]) => `  ${(k ?? '').padEnd(22)} ${v}`).join('\n')}\n`);
+  } finally {
+    await connection.close();
+    await engine.stop();
+    await database.close();
+    await twilioSim.close();
+    await running.stop();
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});
