@@ -30,8 +30,11 @@ export function isUuid(value: string): boolean {
   return UUID_ANY.test(value);
 }
 
+/** 9999-12-31T23:59:59.999Z: a later time fits the 48 bits but neither an ISO string nor a Postgres timestamp. */
+const MAX_TIME_MS = 253_402_300_799_999;
+
 export function isUuidv7(value: string): boolean {
-  return UUID_V7.test(value);
+  return UUID_V7.test(value) && parseInt(value.slice(0, 8) + value.slice(9, 13), 16) <= MAX_TIME_MS;
 }
 
 /** The creation time encoded in a UUIDv7. */

@@ -102,6 +102,8 @@ export function optionalText(value: unknown): string | undefined {
 /** Meta sends epoch times as numbers or numeric strings, in seconds (WhatsApp) or milliseconds (Messenger). */
 export function epoch(value: unknown, unitMs: 1 | 1000, what: string): Date {
   const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
-  if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) throw new WebhookPayloadError(`${what} must be an epoch time`);
-  return new Date(n * unitMs);
+  const at = typeof n === 'number' && n >= 0 ? new Date(n * unitMs) : undefined;
+  // Past year 275760 a Date is invalid, and an invalid one fails every later toISOString.
+  if (!at || Number.isNaN(at.getTime())) throw new WebhookPayloadError(`${what} must be an epoch time`);
+  return at;
 }
