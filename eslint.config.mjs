@@ -6,7 +6,7 @@ import { builtinModules } from 'node:module';
 const nodeBuiltins = [...builtinModules, ...builtinModules.map((m) => `node:${m}`)];
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', '.dev/**', 'bench/results/**', 'eslint.config.mjs'] },
+  { ignores: ['node_modules/**', 'dist/**', '.dev/**', '.jasmin-venv/**', 'bench/results/**', 'eslint.config.mjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -31,7 +31,7 @@ export default tseslint.config(
   {
     // Workflow code is replayed deterministically: no Node built-ins, no side-effecting
     // modules; only @temporalio/workflow, @temporalio/common, its own folder and types.
-    files: ['workflows/**/*.ts'],
+    files: ['workflows/**/*.ts', 'observability/trace-workflow-interceptors.ts', 'observability/trace-header.ts'],
     ignores: ['workflows/**/*.spec.ts'],
     rules: {
       '@typescript-eslint/no-restricted-imports': [

@@ -7,6 +7,7 @@ import { advanceStatus, getChannel, getMessage, lastInboundAt, takePendingStatus
 import type { ChannelRow } from '../db/schema';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
+import { currentTraceId } from '../observability/trace-context';
 import { SEND_ERROR_TYPES, type DeliveryStatus, type SendFailureDetails, type SendSlot } from '../workflows/definitions';
 import { statusCallbackUrl } from '../adapters/callback-token';
 
@@ -55,6 +56,7 @@ export function createActivities(deps: ActivityDeps) {
   const sendGate = async (channel: ChannelRow, defaultPerSecond: number, log: Logger): Promise<void> => {
     const slot = await reserveSlot(db, { channelId: channel.id, scope: 'send', perSecond: channel.rateLimitPerSecond ?? defaultPerSecond, horizonMs: SEND_GATE_HORIZON_MS });
     if (!slot.reserved) {
+      metrics.rateLimitHits.inc({ channel_id: channel.id });
       throw ApplicationFailure.create({
         message: 'send gate saturated',
         type: SEND_ERROR_TYPES.rateLimited,
@@ -75,7 +77,10 @@ export function createActivities(deps: ActivityDeps) {
       if (!channel) return { waitMs: 0, reserved: true };
       const perSecond = channel.rateLimitPerSecond ?? adapters.get(channelType, channel.provider).defaultRateLimitPerSecond;
       const slot = await reserveSlot(db, { channelId, perSecond, dailyLimit: channel.dailyLimit });
-      if (slot.waitMs > 0) metrics.rateLimitHits.inc({ channel_id: channelId });
+      // A slot a few ms away is not worth a durable timer (two history events and a workflow
+      // task): the send gate spaces the provider call itself.
+      if (slot.reserved && slot.waitMs < TIMER_WORTHY_WAIT_MS) return { waitMs: 0, reserved: true };
+      metrics.rateLimitHits.inc({ channel_id: channelId });
       return slot;
     },
 
@@ -86,6 +91,9 @@ export function createActivities(deps: ActivityDeps) {
       const channelType = message.channelType as ChannelType;
       const traceId = message.metadata.trace_id ?? '';
       const log = deps.logger.child({ message_id: messageId, channel_type: channelType, trace_id: traceId, attempt: info.attempt });
+      // The row's id goes to the provider; the header's is on every other line of this run. Both came from the same start.
+      const headerTraceId = currentTraceId();
+      if (headerTraceId && headerTraceId !== traceId) log.warn({ event: 'trace_id_mismatch', header_trace_id: headerTraceId });
 
       // A retry after the provider accepted but before this activity completed must not send twice.
       const known = message.metadata.provider_message_id;
@@ -129,13 +137,20 @@ export function createActivities(deps: ActivityDeps) {
         );
         const seconds = elapsed();
         metrics.dispatchDuration.observe({ channel_type: channelType }, seconds);
-        await advanceStatus(db, messageId, { status: 'sent', at: new Date(), providerMessageId: result.providerMessageId });
-        metrics.messagesDispatched.inc({ channel_type: channelType, status: 'sent' });
+        metrics.recordSendAttempt(channelType, 'ok');
+        const applied = await advanceStatus(db, messageId, { status: 'sent', at: new Date(), providerMessageId: result.providerMessageId });
+        if (applied) metrics.messagesDispatched.inc({ channel_type: channelType, status: 'sent' });
         log.info({ event: 'message_dispatched', provider_message_id: result.providerMessageId, duration_ms: Math.round(seconds * 1000) });
         return { providerMessageId: result.providerMessageId, status: 'sent', early: await early(channel.id, result.providerMessageId) };
       } catch (err) {
         metrics.dispatchDuration.observe({ channel_type: channelType }, elapsed());
-        if (!(err instanceof SendError)) throw err;
+        if (!(err instanceof SendError)) {
+          metrics.recordSendAttempt(channelType, 'error');
+          log.warn({ event: 'send_attempt_failed', error_code: 'unexpected', err: err instanceof Error ? err.message : String(err), duration_ms: Math.round(elapsed() * 1000) });
+          throw err;
+        }
+        metrics.recordSendAttempt(channelType, err.retryClass);
+        if (err.retryClass === 'rate_limited') metrics.rateLimitHits.inc({ channel_id: channel.id });
         log.warn({ event: 'send_attempt_failed', error_code: err.code, retry_class: err.retryClass, err: err.message, duration_ms: Math.round(elapsed() * 1000) });
         throw toFailure(err);
       }
@@ -167,6 +182,9 @@ export function createActivities(deps: ActivityDeps) {
 }
 
 export type Activities = ReturnType<typeof createActivities>;
+
+/** Shorter waits for a reserved slot are left to the send gate instead of a workflow timer. */
+const TIMER_WORTHY_WAIT_MS = 50;
 
 /** Longest in-activity wait at the send gate; beyond it the activity retries later (durably). */
 const SEND_GATE_HORIZON_MS = 5_000;

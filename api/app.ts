@@ -5,9 +5,13 @@ import type { Config } from '../config';
 import type { Database } from '../db/client';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
+import { withTraceHeaders } from '../observability/trace-client';
+import { guardBody } from './body-guard';
 import { errorHandler } from './errors';
+import { registerOpenApi } from './openapi';
 import { authPlugin } from './routes/auth';
 import { channelRoutes } from './routes/channels';
+import { groupRoutes } from './routes/groups';
 import { healthRoutes } from './routes/health';
 import { messageRoutes } from './routes/messages';
 import { replayRoutes } from './routes/replays';
@@ -43,21 +47,25 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     trustProxy: true,
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   });
-  app.decorate('deps', deps);
+  // Every workflow this app starts carries its trace id in the Temporal headers, whoever built the client.
+  app.decorate('deps', { ...deps, temporal: withTraceHeaders(deps.temporal) });
   app.decorateRequest('accountId', '');
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((_req, reply) => {
     void reply.status(404).send({ error: 'not_found', message: 'route not found' });
   });
 
+  await registerOpenApi(app);
   await app.register(healthRoutes);
   await app.register(webhookRoutes, { prefix: '/webhooks' });
   await app.register(
     async (v1) => {
       await v1.register(authPlugin);
+      v1.addHook('preValidation', guardBody);
       await v1.register(channelRoutes, { prefix: '/channels' });
       await v1.register(messageRoutes, { prefix: '/messages' });
       await v1.register(replayRoutes, { prefix: '/replays' });
+      await v1.register(groupRoutes, { prefix: '/group-messages' });
     },
     { prefix: '/v1' },
   );

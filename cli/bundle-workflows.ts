@@ -1,10 +1,14 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bundleWorkflowCode } from '@temporalio/worker';
+import { WORKFLOW_INTERCEPTOR_MODULES } from '../observability/trace-worker';
 
 /** Prebuilds the workflow bundle so production workers start without webpack. */
 async function main(out: string): Promise<void> {
-  const { code } = await bundleWorkflowCode({ workflowsPath: join(__dirname, '..', 'workflows', 'index.ts') });
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: join(__dirname, '..', 'workflows', 'index.ts'),
+    workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
+  });
   writeFileSync(out, code);
   process.stdout.write(`workflow bundle written to ${out} (${code.length} bytes)\n`);
 }

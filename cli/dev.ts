@@ -19,6 +19,7 @@ import { startGraphSimulator } from '../sandbox/graph/server';
 import { startJasminSimulator } from '../sandbox/jasmin/server';
 import { startTwilioSimulator, type TwilioSimAccount } from '../sandbox/twilio/server';
 import { ensureOutboxSchedule } from '../worker/outbox-schedule';
+import { ensurePartitionSchedule } from '../worker/schedules';
 import { createWorkers, runWorkers } from '../worker/workers';
 import { freePort, startTemporalDevServer, TEMPORAL_INSTALL_HINT, findTemporalCli } from './temporal-dev';
 
@@ -136,9 +137,11 @@ async function main(): Promise<void> {
     cleanups.push(() => connection.close());
     const temporal = new Client({ connection, namespace: config.temporalNamespace });
     await ensureOutboxSchedule(temporal);
+    await ensurePartitionSchedule(temporal);
     const nativeConnection = await NativeConnection.connect({ address: temporalAddress });
     cleanups.push(() => nativeConnection.close());
     const workers = await createWorkers({
+      partitions: { retentionMonths: config.partitionRetentionMonths, archiveDir: config.archiveDir },
       connection: nativeConnection,
       namespace: config.temporalNamespace,
       db: database.db,

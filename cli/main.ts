@@ -3,6 +3,7 @@ import { loadConfigOrExit, requireKeys } from '../config';
 import { connect } from '../db/client';
 import { Keyring, useKeyring } from '../db/credentials-crypto';
 import { createAccount, createApiKey, rotateChannelCredentials } from '../db/repo';
+import { createLogger } from '../observability/logger';
 import { runReplay } from './replay';
 
 const USAGE = `usage:
@@ -73,10 +74,16 @@ async function main(argv: string[]): Promise<number> {
 
 class UsageError extends Error {}
 
+// stdout carries a command's result (one JSON line, e.g. a new API key shown once); log lines go
+// to stderr as pino JSON, redacted like the API's and the worker's.
+const log = createLogger({ name: 'cli', level: process.env.LOG_LEVEL ?? 'info', destination: process.stderr });
+
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (err: unknown) => {
-    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n${err instanceof UsageError ? `${USAGE}\n` : ''}`);
+    const message = err instanceof Error ? err.message : String(err);
+    if (err instanceof UsageError) process.stderr.write(`${message}\n${USAGE}\n`);
+    else log.error({ event: 'cli_failed', command: process.argv.slice(2, 4).join(' '), err: message });
     process.exit(err instanceof UsageError ? 64 : 1);
   },
 );

@@ -51,6 +51,10 @@ export interface Config {
   /** Workflow bundle built by `npm run build`; when unset the worker bundles from source. */
   workflowBundlePath: string | undefined;
   temporalCliPath: string | undefined;
+  /** Months of messages kept online; older monthly partitions are exported, verified and dropped. */
+  partitionRetentionMonths: number;
+  /** Where expired partitions are archived (NDJSON.gz + manifest); unset: nothing is ever dropped. */
+  archiveDir: string | undefined;
   /** AES-256-GCM key (base64 of 32 bytes) that encrypts channel credentials at rest. */
   credentialsKey: string | undefined;
   /** Older keys, comma-separated, still accepted for decryption during a rotation. */
@@ -159,6 +163,8 @@ export function loadConfig(env: Env = process.env): Config {
     sendMaxIntervalMs: int('SEND_MAX_INTERVAL_MS', 300_000, 10, 86_400_000),
     workflowBundlePath: str('WORKFLOW_BUNDLE_PATH'),
     temporalCliPath: str('TEMPORAL_CLI_PATH'),
+    partitionRetentionMonths: int('PARTITION_RETENTION_MONTHS', 12, 1, 1200),
+    archiveDir: str('ARCHIVE_DIR'),
     credentialsKey: key('CREDENTIALS_KEY'),
     credentialsKeyPrevious: key('CREDENTIALS_KEY_PREVIOUS') ?? '',
   };

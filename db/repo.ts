@@ -55,6 +55,8 @@ export interface NewChannel {
   credentials: Record<string, string>;
   rateLimitPerSecond?: number | null;
   dailyLimit?: number | null;
+  sandbox?: boolean;
+  webhookSignatureRequired?: boolean;
 }
 
 /** Stores a channel with its credentials encrypted; returns it with them in clear for the caller. */

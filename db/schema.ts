@@ -30,6 +30,8 @@ export const channels = pgTable('channels', {
   rateLimitPerSecond: integer('rate_limit_per_second'),
   dailyLimit: integer('daily_limit'),
   enabled: boolean('enabled').notNull().default(true),
+  sandbox: boolean('sandbox').notNull().default(false),
+  webhookSignatureRequired: boolean('webhook_signature_required').notNull().default(true),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
 });
 
@@ -74,3 +76,42 @@ export const messages = pgTable(
 
 export type MessageRow = typeof messages.$inferSelect;
 export type ChannelRow = typeof channels.$inferSelect;
+
+// Group fan-out (db/migrations/0004_groups.sql).
+export const groupMessages = pgTable('group_messages', {
+  id: uuid('id').primaryKey(),
+  accountId: uuid('account_id').notNull(),
+  channelId: uuid('channel_id').notNull(),
+  channelType: text('channel_type').notNull(),
+  status: text('status').$type<'draft' | 'running' | 'paused' | 'cancelled' | 'completed'>().notNull(),
+  body: text('body'),
+  subject: text('subject'),
+  html: text('html'),
+  template: jsonb('template'),
+  metadata: jsonb('metadata_').$type<MessageMetadata>().notNull(),
+  total: integer('total').notNull().default(0),
+  materialized: integer('materialized').notNull().default(0),
+  started: integer('started').notNull().default(0),
+  cursor: integer('cursor').notNull().default(0),
+  workflowId: text('workflow_id'),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  startedAt: timestamp('started_at', { withTimezone: true }),
+  workflowStartedAt: timestamp('workflow_started_at', { withTimezone: true }),
+  fanoutCompletedAt: timestamp('fanout_completed_at', { withTimezone: true }),
+  cancelledAt: timestamp('cancelled_at', { withTimezone: true }),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+export const groupRecipients = pgTable(
+  'group_recipients',
+  {
+    groupMessageId: uuid('group_message_id').notNull(),
+    seq: integer('seq').notNull(),
+    toAddress: text('to_address').notNull(),
+    variables: jsonb('variables').$type<Record<string, string>>(),
+    messageId: uuid('message_id'),
+  },
+  (t) => [primaryKey({ columns: [t.groupMessageId, t.seq] })],
+);
+
+export type GroupMessageRow = typeof groupMessages.$inferSelect;

@@ -1,14 +1,20 @@
-import { createServer } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { defaultRegistry } from '../adapters';
+import { CHANNEL_TYPES } from '../adapters/types';
 import { loadConfigOrExit, requireKeys } from '../config';
+import { temporalConnectionOptions } from '../config/temporal-connection';
 import { connect } from '../db/client';
 import { Keyring, useKeyring } from '../db/credentials-crypto';
 import { createLogger } from '../observability/logger';
 import { createMetrics } from '../observability/metrics';
+import { freeLocalPort, startMetricsServer } from '../observability/metrics-server';
+import { pollPartitionsAhead } from '../observability/partitions-ahead';
+import { pollQueueDepth } from '../observability/queue-depth';
 import { installTemporalRuntime } from '../observability/temporal-runtime';
 import { ensureOutboxSchedule } from './outbox-schedule';
+import { ensurePartitionSchedule } from './schedules';
+import { sendTaskQueue } from '../workflows/definitions';
 import { createWorkers, defaultBundlePath, runWorkers } from './workers';
 
 async function main(): Promise<void> {
@@ -21,18 +27,23 @@ async function main(): Promise<void> {
   useKeyring(Keyring.fromBase64(config.credentialsKey ?? '', config.credentialsKeyPrevious));
   const logger = createLogger({ name: 'worker', level: config.logLevel });
   const metrics = createMetrics();
-  installTemporalRuntime(logger);
+  // The SDK exporter listens on loopback only; the worker's /metrics serves its output merged.
+  const sdkMetricsAddress = `127.0.0.1:${await freeLocalPort()}`;
+  installTemporalRuntime(logger, { prometheusBindAddress: sdkMetricsAddress });
   const database = connect(config.databaseUrl ?? '');
-  const connection = await NativeConnection.connect({ address: config.temporalAddress });
-  const clientConnection = await Connection.connect({ address: config.temporalAddress });
+  const connection = await NativeConnection.connect(temporalConnectionOptions(config));
+  const clientConnection = await Connection.connect(temporalConnectionOptions(config));
   const temporal = new Client({ connection: clientConnection, namespace: config.temporalNamespace });
   await ensureOutboxSchedule(temporal);
+  await ensurePartitionSchedule(temporal);
+  const adapters = defaultRegistry();
   const workers = await createWorkers({
+    partitions: { retentionMonths: config.partitionRetentionMonths, archiveDir: config.archiveDir },
     connection,
     namespace: config.temporalNamespace,
     workflowBundlePath: config.workflowBundlePath ?? defaultBundlePath(),
     db: database.db,
-    adapters: defaultRegistry(),
+    adapters,
     logger,
     metrics,
     publicBaseUrl: config.publicBaseUrl,
@@ -40,14 +51,15 @@ async function main(): Promise<void> {
     dispatch: config,
   });
 
-  const metricsServer = createServer((req, res) => {
-    if (req.url !== '/metrics') {
-      res.writeHead(404).end();
-      return;
-    }
-    void metrics.registry.metrics().then((body) => res.writeHead(200, { 'content-type': metrics.registry.contentType }).end(body));
+  const metricsServer = await startMetricsServer({ registry: metrics.registry, port: config.workerMetricsPort, sdkMetricsUrl: `http://${sdkMetricsAddress}/metrics`, logger });
+  const queueDepth = pollQueueDepth({
+    service: temporal.workflowService,
+    namespace: config.temporalNamespace,
+    queues: CHANNEL_TYPES.filter((t) => adapters.list().some((a) => a.channelType === t)).map((t) => ({ channelType: t, taskQueue: sendTaskQueue(t) })),
+    metrics,
+    logger,
   });
-  metricsServer.listen(config.workerMetricsPort, '0.0.0.0');
+  const partitions = pollPartitionsAhead({ pool: database.pool, metrics, logger });
 
   const stop = (signal: string) => {
     logger.info({ event: 'worker_stopping', signal });
@@ -57,6 +69,8 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => stop('SIGTERM'));
   logger.info({ event: 'worker_started', task_queues: workers.map((w) => w.options.taskQueue), metrics_port: config.workerMetricsPort });
   await runWorkers(workers);
+  queueDepth.stop();
+  partitions.stop();
   metricsServer.close();
   await connection.close();
   await clientConnection.close();

@@ -1,4 +1,6 @@
 // Entry point of the workflow bundle: every workflow the worker runs.
 export { dispatchMessage } from './dispatch-message';
+export { groupFanout } from './group-fanout';
+export { partitionMaintenance } from './partition-maintenance';
 export { sweepOutboxWorkflow } from './outbox-sweeper';
 export { replayMessages } from './replay-messages';

@@ -12,6 +12,8 @@ interface CreateChannelBody {
   credentials: Record<string, string>;
   rate_limit_per_second?: number;
   daily_limit?: number;
+  sandbox?: boolean;
+  webhook_signature?: 'required' | 'disabled';
 }
 
 const createSchema = {
@@ -30,6 +32,8 @@ const createSchema = {
       },
       rate_limit_per_second: { type: 'integer', minimum: 1, maximum: 100000 },
       daily_limit: { type: 'integer', minimum: 1, maximum: 100000000 },
+      sandbox: { type: 'boolean' },
+      webhook_signature: { type: 'string', enum: ['required', 'disabled'] },
     },
   },
 } as const;
@@ -51,6 +55,8 @@ export const channelRoutes: FastifyPluginAsync = async (app) => {
     enabled: c.enabled,
     rate_limit_per_second: c.rateLimitPerSecond ?? adapters.get(c.channelType as ChannelType, c.provider).defaultRateLimitPerSecond,
     daily_limit: c.dailyLimit,
+    sandbox: c.sandbox,
+    webhook_signature: c.webhookSignatureRequired ? 'required' : 'disabled',
     webhook_url: `${config.publicBaseUrl}/webhooks/${c.channelType}/${c.id}`,
     created_at: c.createdAt.toISOString(),
   });
@@ -70,6 +76,9 @@ export const channelRoutes: FastifyPluginAsync = async (app) => {
     const adapter = adapters.get(b.channel_type, provider);
     const missing = (adapter.requiredCredentials ?? []).filter((k) => !b.credentials[k]);
     if (missing.length > 0) throw badRequest(`credentials.${missing[0]}`, `is required for ${b.channel_type}/${adapter.provider}`);
+    if (b.webhook_signature === 'disabled' && b.sandbox !== true) {
+      throw badRequest('webhook_signature', 'can be disabled only on a sandbox channel (sandbox: true)');
+    }
     const channel = await createChannel(db, {
       accountId: req.accountId,
       channelType: b.channel_type,
@@ -78,6 +87,8 @@ export const channelRoutes: FastifyPluginAsync = async (app) => {
       credentials: b.credentials,
       rateLimitPerSecond: b.rate_limit_per_second ?? null,
       dailyLimit: b.daily_limit ?? null,
+      sandbox: b.sandbox ?? false,
+      webhookSignatureRequired: b.webhook_signature !== 'disabled',
     });
     return reply.status(201).send({ ...view(channel), webhook_secret: channel.webhookSecret });
   });

@@ -25,6 +25,9 @@ interface Params {
 type Outcome = 'applied' | 'signalled' | 'pending' | 'unmatched' | 'stale';
 
 const CHANNEL_CACHE_MS = 5_000;
+const MAX_KEY_BYTES = 1024;
+/** 9999-12-31T23:59:59.999Z */
+const MAX_TIME_MS = 253_402_300_799_999;
 
 const REJECT_REASON: Record<number, string> = {
   400: 'malformed_payload',
@@ -67,7 +70,7 @@ export const webhookRoutes: FastifyPluginAsync = async (app) => {
   });
 
   /** Signals the message's workflow; when it has finished, applies the update to the row with the same forward-only rule. */
-  const signalOrApply = async (messageId: string, update: StatusUpdate): Promise<Outcome> => {
+  const signalOrApply = async (messageId: string, update: StatusUpdate, channelType: string): Promise<Outcome> => {
     const signal = {
       status: update.status,
       providerMessageId: update.providerMessageId || undefined,
@@ -81,30 +84,36 @@ export const webhookRoutes: FastifyPluginAsync = async (app) => {
       return 'signalled';
     } catch (err) {
       if (!(err instanceof WorkflowNotFoundError)) throw err;
-      await advanceStatus(db, messageId, {
+      const applied = await advanceStatus(db, messageId, {
         status: update.status,
         at: update.occurredAt,
         errorCode: update.errorCode,
         errorMessage: update.errorMessage,
         source: 'webhook',
       });
+      // The workflow has ended, so no worker will count this one: the API does.
+      if (applied) metrics.messagesDispatched.inc({ channel_type: channelType, status: update.status });
       return 'applied';
     }
   };
 
+  // The message each status update concerns, for the log line: its trace id is the one to follow.
+  const matched = new WeakMap<StatusUpdate, { messageId: string; traceId: string | undefined }>();
+
   const deliver = async (channel: ChannelRow, update: StatusUpdate): Promise<Outcome[]> => {
     if (update.watermark) {
       const ids = await messagesUpToWatermark(db, channel.id, update.watermark.recipient, update.watermark.upTo, update.status);
-      return Promise.all(ids.map((id) => signalOrApply(id, update)));
+      return Promise.all(ids.map((id) => signalOrApply(id, update, channel.channelType)));
     }
     const message = update.messageId
       ? await getMessage(db, update.messageId)
       : await findMessageByProviderId(db, channel.id, update.providerMessageId);
     if (message && message.channelId !== channel.id) return ['unmatched'];
+    if (message) matched.set(update, { messageId: message.id, traceId: message.metadata.trace_id });
     // Duplicates and late, lower statuses are the common case under provider retries: the row
     // already says as much or more, so neither the workflow nor the row would change.
     if (message && STATUS_RANK[message.status as MessageStatus] >= STATUS_RANK[update.status]) return ['stale'];
-    if (message) return [await signalOrApply(message.id, update)];
+    if (message) return [await signalOrApply(message.id, update, channel.channelType)];
     if (update.messageId || !update.providerMessageId) return ['unmatched'];
     // The provider called back before our send recorded its id: keep it for the send to apply.
     await storePendingStatus(db, channel.id, {
@@ -151,7 +160,9 @@ export const webhookRoutes: FastifyPluginAsync = async (app) => {
       return reply.status(challenge.status).headers(challenge.headers).send(challenge.body);
     }
     const secret = adapter.webhookSigningSecret?.(credentials) ?? channel.webhookSecret;
-    if (!adapter.verifyWebhookSignature(request, secret)) {
+    // Only a sandbox channel can skip the check (enforced by a CHECK constraint too).
+    const mustVerify = channel.webhookSignatureRequired || !channel.sandbox;
+    if (mustVerify && !adapter.verifyWebhookSignature(request, secret)) {
       req.log.warn({ event: 'webhook_rejected', channel_id: channelId, channel_type: channelType, reason: 'bad_signature' });
       return reject(reply, 401, 'invalid_signature', 'webhook signature missing or invalid');
     }
@@ -159,8 +170,14 @@ export const webhookRoutes: FastifyPluginAsync = async (app) => {
     let updates: StatusUpdate[];
     let inbound: InboundMessage[];
     try {
-      updates = adapter.parseStatusUpdates(request);
-      inbound = adapter.parseInbound(request);
+      updates = adapter.parseStatusUpdates(request).map(withoutNul);
+      inbound = adapter.parseInbound(request).map(withoutNul);
+      // They are index keys (pending receipts, inbound dedup, contact windows): a btree entry holds ~2.7 kB.
+      const keys = [...updates.map((u) => u.providerMessageId), ...inbound.flatMap((m) => [m.providerMessageId, m.from])];
+      if (keys.some((k) => Buffer.byteLength(k) > MAX_KEY_BYTES)) throw new WebhookPayloadError(`a message id or sender is longer than ${MAX_KEY_BYTES} bytes`);
+      // Postgres reads no ISO string past 9999 (`+010000-…`), and an invalid Date has none at all.
+      const times = [...updates.flatMap((u) => [u.occurredAt, u.watermark?.upTo]), ...inbound.map((m) => m.receivedAt)];
+      if (times.some((t) => t !== undefined && !(t.getTime() >= 0 && t.getTime() <= MAX_TIME_MS))) throw new WebhookPayloadError('an event time is out of range');
     } catch (err) {
       if (!(err instanceof WebhookPayloadError)) throw err;
       return reject(reply, 400, 'malformed_payload', err.message);
@@ -187,13 +204,25 @@ export const webhookRoutes: FastifyPluginAsync = async (app) => {
     const inboundCount = inbound.length;
     const kind: WebhookKind = updates.length > 0 ? 'status' : inboundCount > 0 ? 'inbound' : 'empty';
     const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
+    // A callback about one message logs under that message's trace id; the request's own id stays beside it.
+    const messageTraces = new Set(updates.map((u) => matched.get(u)?.traceId));
+    const [messageTrace] = messageTraces;
+    const messageIdOf = (u: StatusUpdate) => u.messageId ?? matched.get(u)?.messageId;
     req.log.info({
       event: 'webhook_received',
       channel_id: channelId,
       channel_type: channelType,
       kind,
-      trace_id: traceId,
-      statuses: updates.map((u, i) => ({ message_id: u.messageId, provider_message_id: u.providerMessageId, status: u.status, outcome: outcomes[i] })),
+      trace_id: messageTraces.size === 1 && messageTrace ? messageTrace : traceId,
+      request_trace_id: traceId,
+      message_id: updates.length === 1 && updates[0] ? messageIdOf(updates[0]) : undefined,
+      statuses: updates.map((u, i) => ({
+        message_id: messageIdOf(u),
+        provider_message_id: u.providerMessageId,
+        status: u.status,
+        outcome: outcomes[i],
+        trace_id: matched.get(u)?.traceId,
+      })),
       inbound: inbound.map((m, i) => ({ provider_message_id: m.providerMessageId, message_id: stored[i] ?? null, duplicate: stored[i] === undefined })),
       duration_ms: Math.round(durationMs * 100) / 100,
     });
@@ -211,3 +240,15 @@ export const webhookRoutes: FastifyPluginAsync = async (app) => {
   app.post<{ Params: Params }>('/:channel_type/:channel_id', { schema: { params } }, handle);
   app.get<{ Params: Params }>('/:channel_type/:channel_id', { schema: { params } }, handle);
 };
+
+/**
+ * Postgres text cannot hold U+0000, and a provider's receipt or a person's message
+ * may still carry one: it is stored as U+FFFD rather than failing the request (and,
+ * once signalled, every activity that would write it).
+ */
+function withoutNul<T extends StatusUpdate | InboundMessage>(item: T): T {
+  const clean = (v: unknown) => (typeof v === 'string' && v.includes('\0') ? v.replaceAll('\0', '\uFFFD') : v);
+  const out = Object.fromEntries(Object.entries(item).map(([k, v]) => [k, k === 'raw' ? v : clean(v)])) as T;
+  if ('watermark' in out && out.watermark) out.watermark = { ...out.watermark, recipient: clean(out.watermark.recipient) as string };
+  return out;
+}

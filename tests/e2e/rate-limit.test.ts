@@ -1,8 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { freePort } from '../../cli/temporal-dev';
 import { eventually, startStack, type TestStack } from '../support/stack';
+import { startWorkerProcess, type WorkerProcess } from '../support/worker-process';
 
 // Two worker processes share one channel limited to 20/s. The limiter lives in
 // PostgreSQL, so the provider must never see more than 20 sends in a second.
@@ -14,42 +12,17 @@ const TOLERANCE = 2;
 
 describe('shared rate limit across two worker processes', () => {
   let stack: TestStack;
-  const workers: Array<{ child: ChildProcess; metrics: string }> = [];
+  const workers: WorkerProcess[] = [];
 
   // Both workers run as their own processes, as in production; this process only serves the
   // API and the simulator, so the simulator's clock is not held up by workflow work.
-  const startWorker = async () => {
-    const port = await freePort();
-    const child = spawn(process.execPath, [join(__dirname, '..', '..', 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(__dirname, '..', '..', 'worker', 'main.ts')], {
-      env: {
-        ...process.env,
-        DATABASE_URL: inject('databaseUrl'),
-        TEMPORAL_ADDRESS: inject('temporalAddress'),
-        WORKFLOW_BUNDLE_PATH: inject('workflowBundlePath'),
-        PUBLIC_BASE_URL: stack.config.publicBaseUrl,
-        WORKER_METRICS_PORT: String(port),
-        LOG_LEVEL: 'warn',
-      },
-      stdio: ['ignore', 'ignore', 'inherit'],
-    });
-    const metrics = `http://127.0.0.1:${port}/metrics`;
-    workers.push({ child, metrics });
-    await eventually(async () => ((await fetch(metrics)).ok ? true : undefined), 60_000, 250);
-  };
-
   beforeAll(async () => {
     stack = await startStack({ inProcessWorker: false });
-    await Promise.all([startWorker(), startWorker()]);
+    const infra = { databaseUrl: inject('databaseUrl'), temporalAddress: inject('temporalAddress'), workflowBundlePath: inject('workflowBundlePath') };
+    workers.push(...(await Promise.all([1, 2].map(() => startWorkerProcess(infra, stack.config.publicBaseUrl)))));
   });
   afterAll(async () => {
-    await Promise.all(
-      workers.map(async ({ child }) => {
-        if (child.exitCode !== null) return;
-        const exited = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        await exited;
-      }),
-    );
+    await Promise.all(workers.map((w) => w.stop('SIGTERM')));
     await stack?.close();
   });
 
@@ -100,7 +73,7 @@ describe('shared rate limit across two worker processes', () => {
 
     // Both worker processes sent.
     for (const w of workers) {
-      const text = await (await fetch(w.metrics)).text();
+      const text = await (await fetch(w.metricsUrl)).text();
       expect(Number(/turumba_dispatch_duration_seconds_count\{channel_type="sms"\} (\d+)/.exec(text)?.[1] ?? 0)).toBeGreaterThan(0);
     }
 

@@ -132,6 +132,38 @@ describe('SMS through the whole engine (Temporal + Postgres + Twilio simulator)'
       expect(res.statusCode).toBe(404);
     });
 
+    it('lets only a sandbox channel turn the webhook signature check off', async () => {
+      const creds = {
+        account_sid: stack.twilioAccount.sid,
+        api_key: stack.twilioAccount.apiKey,
+        api_secret: stack.twilioAccount.apiSecret,
+        auth_token: stack.twilioAccount.authToken,
+        from: '+15017122661',
+        base_url: stack.twilio.url,
+      };
+      const refused = await stack.app.inject({
+        method: 'POST',
+        url: '/v1/channels',
+        headers: { authorization: `Bearer ${stack.apiKey}` },
+        payload: { channel_type: 'sms', provider: 'twilio', name: 'prod', credentials: creds, webhook_signature: 'disabled' },
+      });
+      expect(refused.statusCode).toBe(400);
+      expect(refused.json()).toMatchObject({ field: 'webhook_signature' });
+      const sandbox = await stack.createChannel({ channel_type: 'sms', provider: 'twilio', name: 'sbx', credentials: creds, sandbox: true, webhook_signature: 'disabled' });
+      const r = await stack.sendMessage({ channel_id: sandbox.id, to: '+15005550605', body: 'x' });
+      const sent = await waitForStatus(r.body.id ?? '', 'sent');
+      const cb = stack.twilio.requests.find((q) => (q.form.StatusCallback ?? '').includes(sent.id))?.form.StatusCallback ?? '';
+      const u = new URL(cb);
+      const unsigned = await stack.app.inject({
+        method: 'POST',
+        url: u.pathname + u.search,
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        payload: new URLSearchParams({ MessageSid: sent.provider_message_id ?? '', MessageStatus: 'delivered', AccountSid: stack.twilioAccount.sid, From: '+1', To: '+15005550605' }).toString(),
+      });
+      expect(unsigned.statusCode).toBe(204);
+      await waitForStatus(sent.id, 'delivered');
+    });
+
     it('refuses unsigned and mis-signed webhooks and changes nothing', async () => {
       const accepted = await send('+15005550605'); // the simulator sends no callbacks for this number
       const id = accepted.body.id ?? '';

@@ -5,6 +5,7 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import { Client } from 'pg';
 import { startTemporalDevServer, type TemporalDevServer } from '../../cli/temporal-dev';
 import { migrate } from '../../db/migrate';
+import { WORKFLOW_INTERCEPTOR_MODULES } from '../../observability/trace-worker';
 import type { StackInfra } from './stack';
 
 export const ADMIN_URL = process.env.TEST_DATABASE_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -28,7 +29,11 @@ export async function startInfra(opts: { name?: string; temporalDbFile?: string 
   try {
     temporal = await startTemporalDevServer({ headless: true, logFile: join(dir, 'temporal.log'), dbFile: opts.temporalDbFile });
     const [bundle] = await Promise.all([
-      bundleWorkflowCode({ workflowsPath: join(__dirname, '..', '..', 'workflows', 'index.ts'), logger: quietLogger }),
+      bundleWorkflowCode({
+        workflowsPath: join(__dirname, '..', '..', 'workflows', 'index.ts'),
+        workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
+        logger: quietLogger,
+      }),
       migrate(databaseUrl),
     ]);
     const workflowBundlePath = join(dir, 'workflow-bundle.js');

@@ -1,0 +1,44 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { freePort } from '../../cli/temporal-dev';
+import type { StackInfra } from './stack';
+import { eventually } from './stack';
+
+const ROOT = join(__dirname, '..', '..');
+
+export interface WorkerProcess {
+  child: ChildProcess;
+  metricsUrl: string;
+  /** SIGTERM (graceful) or SIGKILL; resolves with the exit code once it is gone. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** `worker/main.ts` as its own process, as in production, against the test run's Temporal and Postgres. */
+export async function startWorkerProcess(infra: StackInfra, publicBaseUrl: string, env: Record<string, string> = {}): Promise<WorkerProcess> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(ROOT, 'worker', 'main.ts')], {
+    env: {
+      ...process.env,
+      DATABASE_URL: infra.databaseUrl,
+      TEMPORAL_ADDRESS: infra.temporalAddress,
+      WORKFLOW_BUNDLE_PATH: infra.workflowBundlePath,
+      PUBLIC_BASE_URL: publicBaseUrl,
+      WORKER_METRICS_PORT: String(port),
+      LOG_LEVEL: 'warn',
+      ...env,
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const metricsUrl = `http://127.0.0.1:${port}/metrics`;
+  await eventually(async () => ((await fetch(metricsUrl)).ok ? true : undefined), 60_000, 250);
+  return {
+    child,
+    metricsUrl,
+    stop: (signal = 'SIGTERM') =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve(child.exitCode);
+        child.once('exit', (code) => resolve(code));
+        child.kill(signal);
+      }),
+  };
+}
