@@ -9,11 +9,10 @@ import {
   type SendContext,
   type StatusUpdate,
   type WebhookRequest,
-  type WebhookResponse,
 } from '../types';
 import { graphFetch, graphSettings, GraphTransportError, type GraphResponse, type GraphTarget } from '../meta/graph-client';
 import { graphSendError, readGraphError, transportSendError } from '../meta/graph-errors';
-import { eventReceived, hubChallenge, verifyHubSignature, windowOpen } from '../meta/webhook';
+import { MetaWebhookAdapter, windowOpen } from '../meta/webhook';
 import { MESSENGER_ERRORS } from './messenger-errors';
 import { parseInbound, parseStatusUpdates } from './messenger-webhook';
 
@@ -32,14 +31,16 @@ interface PageAccount extends GraphTarget {
 }
 
 /** Facebook Messenger through the Send API, as one Page. */
-export class MessengerAdapter implements ChannelAdapter {
+export class MessengerAdapter extends MetaWebhookAdapter implements ChannelAdapter {
   readonly channelType = 'messenger' as const;
   readonly provider = 'default';
   /** Well under the Send API's per-Page ceiling (~250 requests/s), which Meta scales with audience. */
   readonly defaultRateLimitPerSecond = 40;
   readonly requiredCredentials = ['page_access_token', 'app_secret'] as const;
 
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(private readonly now: () => number = Date.now) {
+    super();
+  }
 
   validateAddress(to: string): string | undefined {
     return PSID.test(to) ? undefined : 'must be a page-scoped id (PSID): digits, as Messenger webhooks report the sender';
@@ -91,22 +92,6 @@ export class MessengerAdapter implements ChannelAdapter {
     return parseStatusUpdates(req);
   }
 
-  verifyWebhookSignature(req: WebhookRequest, secret: string): boolean {
-    return verifyHubSignature(req, secret);
-  }
-
-  /** Meta signs every webhook with the app secret. */
-  webhookSigningSecret(credentials: Credentials): string | undefined {
-    return credentials.app_secret;
-  }
-
-  verificationChallenge(req: WebhookRequest, verifyToken: string): WebhookResponse | undefined {
-    return hubChallenge(req, verifyToken);
-  }
-
-  webhookResponse(): WebhookResponse {
-    return eventReceived();
-  }
 }
 
 /**

@@ -107,3 +107,26 @@ export function epoch(value: unknown, unitMs: 1 | 1000, what: string): Date {
   if (!at || Number.isNaN(at.getTime())) throw new WebhookPayloadError(`${what} must be an epoch time`);
   return at;
 }
+
+/**
+ * The webhook half both Meta products share: X-Hub-Signature-256 with the app secret,
+ * the hub.challenge subscription handshake, and a plain 200 answer.
+ */
+export abstract class MetaWebhookAdapter {
+  verifyWebhookSignature(req: WebhookRequest, secret: string): boolean {
+    return verifyHubSignature(req, secret);
+  }
+
+  /** Meta signs every webhook with the app secret. */
+  webhookSigningSecret(credentials: Readonly<Record<string, string | undefined>>): string | undefined {
+    return credentials.app_secret;
+  }
+
+  verificationChallenge(req: WebhookRequest, verifyToken: string): WebhookResponse | undefined {
+    return hubChallenge(req, verifyToken);
+  }
+
+  webhookResponse(): WebhookResponse {
+    return eventReceived();
+  }
+}

@@ -10,11 +10,10 @@ import {
   type SendContext,
   type StatusUpdate,
   type WebhookRequest,
-  type WebhookResponse,
 } from '../types';
 import { graphFetch, graphSettings, GraphTransportError, type GraphResponse, type GraphTarget } from '../meta/graph-client';
 import { graphSendError, readGraphError, transportSendError } from '../meta/graph-errors';
-import { eventReceived, hubChallenge, verifyHubSignature } from '../meta/webhook';
+import { MetaWebhookAdapter } from '../meta/webhook';
 import { WHATSAPP_ERRORS } from './whatsapp-errors';
 import { messageBody } from './whatsapp-message';
 import { parseInbound, parseStatusUpdates } from './whatsapp-webhook';
@@ -24,14 +23,16 @@ interface WhatsAppAccount extends GraphTarget {
 }
 
 /** WhatsApp Business Cloud API: text and template messages from one business phone number. */
-export class WhatsAppAdapter implements ChannelAdapter {
+export class WhatsAppAdapter extends MetaWebhookAdapter implements ChannelAdapter {
   readonly channelType = 'whatsapp' as const;
   readonly provider = 'default';
   /** Cloud API's default throughput per business phone number. */
   readonly defaultRateLimitPerSecond = 80;
   readonly requiredCredentials = ['access_token', 'phone_number_id', 'app_secret'] as const;
 
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(private readonly now: () => number = Date.now) {
+    super();
+  }
 
   validateAddress(to: string): string | undefined {
     return E164.test(to) ? undefined : 'must be an E.164 phone number, e.g. +14155550100';
@@ -97,22 +98,6 @@ export class WhatsAppAdapter implements ChannelAdapter {
     return parseStatusUpdates(req);
   }
 
-  verifyWebhookSignature(req: WebhookRequest, secret: string): boolean {
-    return verifyHubSignature(req, secret);
-  }
-
-  /** Meta signs every webhook with the app secret. */
-  webhookSigningSecret(credentials: Credentials): string | undefined {
-    return credentials.app_secret;
-  }
-
-  verificationChallenge(req: WebhookRequest, verifyToken: string): WebhookResponse | undefined {
-    return hubChallenge(req, verifyToken);
-  }
-
-  webhookResponse(): WebhookResponse {
-    return eventReceived();
-  }
 }
 
 /** The account, or a message naming what is missing (never a value). */
