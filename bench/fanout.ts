@@ -107,10 +107,16 @@ async function main(): Promise<void> {
     }
     const allDeliveredAt = elapsed();
 
+    // The last run finishes just after the last child start; then walk the continue-as-new
+    // chain back from it (exact, unlike the eventually consistent visibility list).
+    const parent = temporal.workflow.getHandle(groupWorkflowId(groupId));
+    await parent.result();
+    fanoutDoneAt ??= elapsed();
     const runs: number[] = [];
-    for await (const wf of temporal.workflow.list({ query: `WorkflowId = "${groupWorkflowId(groupId)}"` })) {
-      const history = await temporal.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
+    for (let runId: string | undefined = (await parent.describe()).runId; runId; ) {
+      const history = await temporal.workflow.getHandle(groupWorkflowId(groupId), runId).fetchHistory();
       runs.push(history.events?.length ?? 0);
+      runId = history.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId || undefined;
     }
     runs.sort((a, b) => a - b);
     const failedCount = await database.pool.query<{ n: string }>(

@@ -53,7 +53,8 @@ export function parseSendGridEvents(req: WebhookRequest): StatusUpdate[] {
     if (!isObject(event) || typeof event.event !== 'string') {
       throw new WebhookPayloadError('sendgrid event lacks its `event` name');
     }
-    const status = STATUS[event.event];
+    // Own keys only: '__proto__' or 'constructor' would find Object.prototype's members.
+    const status = Object.hasOwn(STATUS, event.event) ? STATUS[event.event] : undefined;
     if (!status) continue;
     const smtpId = str(event, 'smtp-id');
     const update: StatusUpdate = {

@@ -52,7 +52,8 @@ function statusOf(stat: string, f: Fields): Pick<StatusUpdate, 'status' | 'error
     }
     return { status: 'failed', errorCode: stat, errorMessage: `SMSC refused the submit_sm: ${stat}` };
   }
-  const status = RECEIPT_STATUS[stat];
+  // Own keys only: '__proto__' or 'constructor' would find Object.prototype's members.
+  const status = Object.hasOwn(RECEIPT_STATUS, stat) ? RECEIPT_STATUS[stat] : undefined;
   if (!status) throw new WebhookPayloadError(`unknown jasmin message_status '${stat}'`);
   if (status !== 'undelivered' && status !== 'failed') return { status };
   const err = meaningful(f.err);

@@ -67,7 +67,7 @@ export class TwilioSmsAdapter implements ChannelAdapter {
       });
       return {
         providerMessageId: message.sid,
-        status: STATUS_MAP[message.status] ?? 'queued',
+        status: (Object.hasOwn(STATUS_MAP, message.status) ? STATUS_MAP[message.status] : undefined) ?? 'queued',
         raw: { sid: message.sid, status: message.status, numSegments: message.numSegments },
       };
     } catch (err) {
@@ -101,7 +101,8 @@ export class TwilioSmsAdapter implements ChannelAdapter {
     const form = formOf(req);
     if (!isStatusCallback(form)) return [];
     const twilioStatus = statusOf(form) ?? '';
-    const status = STATUS_MAP[twilioStatus];
+    // Own keys only: '__proto__' or 'constructor' would find Object.prototype's members.
+    const status = Object.hasOwn(STATUS_MAP, twilioStatus) ? STATUS_MAP[twilioStatus] : undefined;
     if (!status) throw new WebhookPayloadError(`unknown twilio message status '${twilioStatus}'`);
     const sid = field(form, 'MessageSid') ?? field(form, 'SmsSid');
     if (!sid) throw new WebhookPayloadError('twilio status callback lacks MessageSid');

@@ -49,7 +49,9 @@ export function parseStatusUpdates(req: WebhookRequest): StatusUpdate[] {
       const entry = record(s, `statuses[${k}]`);
       const providerMessageId = text(entry.id, `statuses[${k}].id`);
       // Meta adds statuses over time; an unknown one must not turn the whole delivery into a 400 Meta would retry.
-      const status = STATUS_MAP[text(entry.status, `statuses[${k}].status`)];
+      const metaStatus = text(entry.status, `statuses[${k}].status`);
+      // Own keys only: '__proto__' or 'constructor' would find Object.prototype's members.
+      const status = Object.hasOwn(STATUS_MAP, metaStatus) ? STATUS_MAP[metaStatus] : undefined;
       if (!status) return [];
       const update: StatusUpdate = { providerMessageId, status, occurredAt: epoch(entry.timestamp, 1000, `statuses[${k}].timestamp`) };
       const messageId = optionalText(entry.biz_opaque_callback_data);

@@ -26,6 +26,9 @@ export interface WebhookKeys {
   messageIds: string[];
 }
 
+/** Status words that a plain-object lookup would find on Object.prototype. */
+const PROTO_KEYS = ['__proto__', 'constructor', 'toString', 'hasOwnProperty'];
+
 /** A valid value most of the time, any JSON value now and then. */
 const leaf = <T>(valid: fc.Arbitrary<T>): fc.Arbitrary<unknown> => fc.oneof({ arbitrary: valid, weight: 4 }, { arbitrary: anyJson, weight: 1 });
 const epochSeconds = fc.oneof(
@@ -43,7 +46,7 @@ function whatsappBody(k: WebhookKeys): fc.Arbitrary<unknown> {
   const status = fc.record(
     {
       id: leaf(fc.constantFrom('wamid.A1', 'wamid.B2', 'wamid.C3')),
-      status: leaf(fc.constantFrom('sent', 'delivered', 'read', 'played', 'failed', 'deleted', 'warning')),
+      status: leaf(fc.constantFrom('sent', 'delivered', 'read', 'played', 'failed', 'deleted', 'warning', ...PROTO_KEYS)),
       timestamp: leaf(epochSeconds),
       recipient_id: leaf(fc.constantFrom('15551234567', '')),
       biz_opaque_callback_data: leaf(ourIds(k)),
@@ -110,7 +113,7 @@ function sendgridBody(k: WebhookKeys): fc.Arbitrary<unknown> {
     {
       email: leaf(fc.constant('ada@example.test')),
       timestamp: leaf(fc.oneof(fc.integer({ min: 1_600_000_000, max: 1_900_000_000 }), fc.constantFrom(1e20, -1, -1e12, 253_402_300_800, 'yesterday', '+010000-01-01T00:00:00Z'))),
-      event: leaf(fc.constantFrom('delivered', 'bounce', 'dropped', 'open', 'click', 'processed', 'deferred', 'spamreport')),
+      event: leaf(fc.constantFrom('delivered', 'bounce', 'dropped', 'open', 'click', 'processed', 'deferred', 'spamreport', ...PROTO_KEYS)),
       'smtp-id': leaf(fc.oneof(fc.constantFrom(...k.messageIds).map((id) => `<${id}@turumba.test>`), hostileString)),
       sg_message_id: leaf(hostileString),
       turumba_message_id: leaf(ourIds(k)),
@@ -150,7 +153,7 @@ function twilioForm(): fc.Arbitrary<Record<string, string>> {
     {
       MessageSid: str(fc.constantFrom('SM00000000000000000000000000000001', 'SMx')),
       SmsSid: str(fc.constant('SM00000000000000000000000000000002')),
-      MessageStatus: str(fc.constantFrom('queued', 'sent', 'delivered', 'undelivered', 'failed', 'read', 'received', 'canceled', 'partially_delivered')),
+      MessageStatus: str(fc.constantFrom('queued', 'sent', 'delivered', 'undelivered', 'failed', 'read', 'received', 'canceled', 'partially_delivered', ...PROTO_KEYS)),
       SmsStatus: str(fc.constantFrom('received', 'sent')),
       From: str(fc.constantFrom('+15551234567')),
       To: str(fc.constantFrom('+15017122661')),
@@ -167,7 +170,7 @@ function twilioForm(): fc.Arbitrary<Record<string, string>> {
 const jasminFields = fc.record(
   {
     id: leaf(fc.constantFrom('7a0d5a1c-0000-4000-8000-000000000001', 'abc')),
-    message_status: leaf(fc.constantFrom('DELIVRD', 'UNDELIV', 'REJECTD', 'EXPIRED', 'ACCEPTD', 'ESME_ROK', 'ESME_RTHROTTLED', 'ESME_RINVDSTADR', 'WHATEVER')),
+    message_status: leaf(fc.constantFrom('DELIVRD', 'UNDELIV', 'REJECTD', 'EXPIRED', 'ACCEPTD', 'ESME_ROK', 'ESME_RTHROTTLED', 'ESME_RINVDSTADR', 'WHATEVER', ...PROTO_KEYS)),
     level: leaf(fc.constantFrom('1', '2', '3')),
     donedate: leaf(fc.constantFrom('2601011200', '260101120059', '9999999999', 'ND')),
     err: leaf(fc.constantFrom('000', 'ND', '001')),
