@@ -16,7 +16,8 @@ export interface WorkerProcess {
 /** `worker/main.ts` as its own process, as in production, against the test run's Temporal and Postgres. */
 export async function startWorkerProcess(infra: StackInfra, publicBaseUrl: string, env: Record<string, string> = {}): Promise<WorkerProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, [join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(ROOT, 'worker', 'main.ts')], {
+  // tsx as a loader, not its CLI wrapper: signals reach the worker itself and its exit code is its own.
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'worker', 'main.ts')], {
     env: {
       ...process.env,
       DATABASE_URL: infra.databaseUrl,
