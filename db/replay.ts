@@ -64,11 +64,11 @@ export async function countReplayCandidates(db: Db, f: ReplayFilter): Promise<nu
   return Number(r.rows[0]?.n ?? 0);
 }
 
-/** Accepted messages whose workflow start was never acknowledged (the outbox), oldest first. */
+/** Accepted messages whose workflow start was never acknowledged (the outbox), oldest first. A group's messages are started by its fan-out workflow, not here. */
 export async function outboxMessages(db: Db, olderThan: Date, lookbackDays: number, limit: number): Promise<MessageRow[]> {
   const r = await db.execute<{ id: string }>(sql`
     SELECT id FROM messages
-    WHERE workflow_started_at IS NULL AND direction = 'outbound' AND status = 'queued'
+    WHERE workflow_started_at IS NULL AND direction = 'outbound' AND status = 'queued' AND group_message_id IS NULL
       AND created_at >= ${new Date(olderThan.getTime() - lookbackDays * 86_400_000).toISOString()}::timestamptz
       AND created_at < ${olderThan.toISOString()}::timestamptz
     ORDER BY created_at LIMIT ${limit}`);
@@ -79,7 +79,7 @@ export async function outboxMessages(db: Db, olderThan: Date, lookbackDays: numb
 export async function outboxCount(db: Db, lookbackDays: number): Promise<number> {
   const r = await db.execute<{ n: string }>(sql`
     SELECT count(*)::text AS n FROM messages
-    WHERE workflow_started_at IS NULL AND direction = 'outbound' AND status = 'queued'
+    WHERE workflow_started_at IS NULL AND direction = 'outbound' AND status = 'queued' AND group_message_id IS NULL
       AND created_at >= now() - make_interval(days => ${lookbackDays})`);
   return Number(r.rows[0]?.n ?? 0);
 }
