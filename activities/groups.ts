@@ -2,7 +2,6 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { TemplateRef } from '../adapters/types';
 import type { Db } from '../db/client';
 import {
-  cancelGroup,
   completeGroup,
   getGroup,
   insertGroupMessages,
@@ -10,7 +9,8 @@ import {
   recipientPage,
   recordStartedThrough,
   renderContent,
-  setGroupRunState,
+  resumeGroup,
+  stopGroup,
 } from '../db/groups';
 import type { GroupMessageRow } from '../db/schema';
 import type { Logger } from '../observability/logger';
@@ -68,9 +68,16 @@ export function createGroupActivities(deps: GroupActivityDeps): GroupActivities 
       await recordStartedThrough(db, await load(groupId), afterSeq, throughSeq, started);
     },
 
-    async setGroupState(groupId: string, state: 'running' | 'paused'): Promise<void> {
-      await setGroupRunState(db, groupId, state);
-      log(await load(groupId)).info({ event: state === 'paused' ? 'group_paused' : 'group_resumed' });
+    async pauseGroupFanout(groupId: string, startedThroughSeq: number): Promise<number> {
+      const group = await load(groupId);
+      const removed = await stopGroup(db, group, startedThroughSeq, 'paused');
+      log(group).info({ event: 'group_paused', started_through_seq: startedThroughSeq, unstarted_removed: removed });
+      return removed;
+    },
+
+    async resumeGroupFanout(groupId: string): Promise<void> {
+      await resumeGroup(db, groupId);
+      log(await load(groupId)).info({ event: 'group_resumed' });
     },
 
     async completeGroupFanout(groupId: string): Promise<void> {
@@ -83,7 +90,7 @@ export function createGroupActivities(deps: GroupActivityDeps): GroupActivities 
 
     async cancelGroupFanout(groupId: string, startedThroughSeq: number): Promise<number> {
       const group = await load(groupId);
-      const removed = await cancelGroup(db, group, startedThroughSeq);
+      const removed = await stopGroup(db, group, startedThroughSeq, 'cancelled');
       log(group).info({ event: 'group_cancelled', started_through_seq: startedThroughSeq, unstarted_removed: removed });
       return removed;
     },

@@ -231,11 +231,9 @@ export async function recordStartedThrough(db: Db, group: GroupMessageRow, after
     WHERE id = ${group.id}`);
 }
 
-/** running ⇄ paused, as the workflow applies the signals. */
-export async function setGroupRunState(db: Db, id: string, status: 'running' | 'paused'): Promise<void> {
-  await db.execute(sql`
-    UPDATE group_messages SET status = ${status}, updated_at = now()
-    WHERE id = ${id} AND status IN ('running', 'paused')`);
+/** paused → running, as the workflow applies a resume. */
+export async function resumeGroup(db: Db, id: string): Promise<void> {
+  await db.execute(sql`UPDATE group_messages SET status = 'running', updated_at = now() WHERE id = ${id} AND status = 'paused'`);
 }
 
 /** Every recipient's message is started. Returns the start time the first time only (metrics observe once). */
@@ -249,11 +247,13 @@ export async function completeGroup(db: Db, id: string): Promise<{ startedAt: Da
 }
 
 /**
- * Cancels a running group. Messages created for recipients after `startedThroughSeq`
- * were never started: they are removed (and their recipients freed), so nothing of
- * them is sent, replayed or left queued. Returns how many were removed.
+ * Pauses or cancels a running group. Messages created for recipients after
+ * `startedThroughSeq` were never started: they are removed (and their recipients
+ * freed), so while paused nothing waits half-made for the outbox sweeper, and once
+ * cancelled nothing of them is sent, replayed or left queued. A resume creates them
+ * afresh. Returns how many were removed.
  */
-export async function cancelGroup(db: Db, group: GroupMessageRow, startedThroughSeq: number): Promise<number> {
+export async function stopGroup(db: Db, group: GroupMessageRow, startedThroughSeq: number, status: 'paused' | 'cancelled'): Promise<number> {
   const w = messageWindow(group, new Date());
   const r = await db.execute<{ removed: string }>(sql`
     WITH victims AS (
@@ -271,12 +271,13 @@ export async function cancelGroup(db: Db, group: GroupMessageRow, startedThrough
       WHERE r.group_message_id = ${group.id} AND r.seq = v.seq
     ), events AS (
       DELETE FROM message_events e USING gone g WHERE e.message_id = g.id
+    ), state AS (
+      UPDATE group_messages
+      SET status = ${status}, updated_at = now(), materialized = materialized - (SELECT count(*) FROM gone),
+          cancelled_at = CASE WHEN ${status}::text = 'cancelled' THEN COALESCE(cancelled_at, now()) ELSE cancelled_at END
+      WHERE id = ${group.id} AND status IN ('running', 'paused', ${status})
     )
-    UPDATE group_messages
-    SET status = 'cancelled', cancelled_at = COALESCE(cancelled_at, now()), updated_at = now(),
-        materialized = materialized - (SELECT count(*) FROM gone)
-    WHERE id = ${group.id} AND status IN ('running', 'paused', 'cancelled')
-    RETURNING (SELECT count(*) FROM gone)::text AS removed`);
+    SELECT count(*)::text AS removed FROM gone`);
   return Number(r.rows[0]?.removed ?? 0);
 }
 

@@ -57,7 +57,9 @@ export interface MaterializedPage {
 export interface GroupActivities {
   materializeRecipients(groupId: string, afterSeq: number, limit: number): Promise<MaterializedPage>;
   recordGroupStarts(groupId: string, afterSeq: number, throughSeq: number, started: number): Promise<void>;
-  setGroupState(groupId: string, state: 'running' | 'paused'): Promise<void>;
+  /** Records the pause and removes messages made but not started (they are made afresh on resume). */
+  pauseGroupFanout(groupId: string, startedThroughSeq: number): Promise<number>;
+  resumeGroupFanout(groupId: string): Promise<void>;
   completeGroupFanout(groupId: string): Promise<void>;
   cancelGroupFanout(groupId: string, startedThroughSeq: number): Promise<number>;
 }
@@ -126,14 +128,16 @@ export async function groupFanout(input: GroupFanoutInput): Promise<GroupFanoutR
     if (paused) {
       state = 'paused';
       details();
-      // Once the row says paused, its progress is final until resumed.
-      await recording;
-      await groups.setGroupState(groupId, 'paused');
+      // Once the row says paused, its progress is final and no unstarted message waits
+      // (the outbox sweeper would start it) until resumed.
+      await settle();
+      prefetched = undefined;
+      materialized -= await groups.pauseGroupFanout(groupId, cursor);
       await condition(() => !paused || cancelled);
       if (cancelled) break;
       state = 'running';
       details();
-      await groups.setGroupState(groupId, 'running');
+      await groups.resumeGroupFanout(groupId);
       continue;
     }
     if (startedThisRun >= CHILDREN_PER_RUN || workflowInfo().continueAsNewSuggested) {
