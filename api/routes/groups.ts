@@ -26,6 +26,7 @@ import {
   SEARCH_ATTRIBUTES,
   type GroupFanoutInput,
 } from '../../workflows/definitions';
+import { CONTENT_PROPERTIES } from '../content-schema';
 import { ApiError, badRequest, notFound } from '../errors';
 import { idempotencyKey, withIdempotency } from '../idempotency';
 import { dispatchInput, type DispatchSettings } from '../start-dispatch';
@@ -54,24 +55,10 @@ const createSchema = {
     required: ['channel_id'],
     additionalProperties: false,
     properties: {
-      channel_id: { type: 'string', minLength: 1, maxLength: 64 },
-      body: { type: 'string', minLength: 1, maxLength: 65536 },
-      subject: { type: 'string', maxLength: 998 },
-      html: { type: 'string', maxLength: 1048576 },
-      template: {
-        type: 'object',
-        required: ['name'],
-        additionalProperties: false,
-        properties: {
-          name: { type: 'string', minLength: 1, maxLength: 512 },
-          language: { type: 'string', minLength: 2, maxLength: 16 },
-          variables: { type: 'object', maxProperties: 100, additionalProperties: { type: 'string', maxLength: 4096 } },
-        },
-      },
+      ...CONTENT_PROPERTIES,
       // Items are checked by hand so an error names `recipients[i].to`, the way a caller indexes them.
       recipients: { type: 'array', maxItems: MAX_RECIPIENTS_PER_CALL },
       draft: { type: 'boolean' },
-      metadata: { type: 'object', maxProperties: 50 },
     },
   },
 } as const;

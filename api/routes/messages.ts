@@ -1,8 +1,9 @@
 import type { FastifyPluginAsync } from 'fastify';
-import type { ChannelType } from '../../adapters/types';
+import type { ChannelType, TemplateRef } from '../../adapters/types';
 import { getChannel, getMessage, insertMessage, InvalidCursorError, listMessageEvents, listMessages, markWorkflowStarted } from '../../db/repo';
 import type { MessageRow } from '../../db/schema';
 import { isUuid } from '../../db/uuidv7';
+import { CONTENT_PROPERTIES } from '../content-schema';
 import { ApiError, badRequest, notFound } from '../errors';
 import { replayMessage } from '../../activities/operations';
 import { idempotencyKey, withIdempotency } from '../idempotency';
@@ -16,7 +17,7 @@ interface SendBody {
   body?: string;
   subject?: string;
   html?: string;
-  template?: { name: string; language?: string; variables?: Record<string, string> };
+  template?: TemplateRef;
   metadata?: Record<string, unknown>;
 }
 
@@ -26,23 +27,9 @@ const sendSchema = {
     required: ['channel_id', 'to'],
     additionalProperties: false,
     properties: {
-      channel_id: { type: 'string', minLength: 1, maxLength: 64 },
+      ...CONTENT_PROPERTIES,
       to: { type: 'string', minLength: 1, maxLength: 320 },
       from: { type: 'string', minLength: 1, maxLength: 320 },
-      body: { type: 'string', minLength: 1, maxLength: 65536 },
-      subject: { type: 'string', maxLength: 998 },
-      html: { type: 'string', maxLength: 1048576 },
-      template: {
-        type: 'object',
-        required: ['name'],
-        additionalProperties: false,
-        properties: {
-          name: { type: 'string', minLength: 1, maxLength: 512 },
-          language: { type: 'string', minLength: 2, maxLength: 16 },
-          variables: { type: 'object', maxProperties: 100, additionalProperties: { type: 'string', maxLength: 4096 } },
-        },
-      },
-      metadata: { type: 'object', maxProperties: 50 },
     },
   },
 } as const;
