@@ -3,7 +3,7 @@ import type { AdapterRegistry } from '../adapters/registry';
 import { SendError, type ChannelType, type MessageStatus, type TemplateRef } from '../adapters/types';
 import type { Db } from '../db/client';
 import { reserveSlot } from '../db/rate-limiter';
-import { advanceStatus, getChannel, getMessage, lastInboundAt, takePendingStatuses } from '../db/repo';
+import { advanceStatus, cachedChannelLookup, getChannel, getMessage, lastInboundAt, takePendingStatuses } from '../db/repo';
 import type { ChannelRow } from '../db/schema';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
@@ -40,14 +40,7 @@ export function createActivities(deps: ActivityDeps) {
     }));
 
   // Rate settings change rarely; reading the channel on every slot would double the limiter's queries.
-  const channelCache = new Map<string, { row: ChannelRow | undefined; at: number }>();
-  const cachedChannel = async (id: string): Promise<ChannelRow | undefined> => {
-    const hit = channelCache.get(id);
-    if (hit && Date.now() - hit.at < 5_000) return hit.row;
-    const row = await getChannel(db, id);
-    channelCache.set(id, { row, at: Date.now() });
-    return row;
-  };
+  const cachedChannel = cachedChannelLookup(db);
 
   /**
    * The workflow already waited for its slot; this gate spaces the provider calls themselves,

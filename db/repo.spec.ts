@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { connect, type Database } from './client';
 import { migrate } from './migrate';
-import { accountForApiKey, advanceStatus, createAccount, createApiKey, createChannel, getMessage, insertMessage } from './repo';
+import { accountForApiKey, advanceStatus, cachedChannelLookup, createAccount, createApiKey, createChannel, getMessage, insertMessage } from './repo';
 
 describe('repository on the partitioned messages table (real PostgreSQL)', () => {
   let database: Database;
@@ -41,6 +41,16 @@ describe('repository on the partitioned messages table (real PostgreSQL)', () =>
     const { rows } = await database.pool.query<{ key_hash: string }>('SELECT key_hash FROM api_keys WHERE prefix = $1', [prefix]);
     expect(rows[0]?.key_hash).toMatch(/^[0-9a-f]{64}$/);
     expect(rows[0]?.key_hash).not.toContain(key);
+  });
+
+  it('cached channel lookup answers from memory within its ttl, then reads again', async () => {
+    const lookup = cachedChannelLookup(database.db, 300);
+    expect((await lookup(channelId))?.rateLimitPerSecond).not.toBe(7);
+    await database.pool.query('UPDATE channels SET rate_limit_per_second = 7 WHERE id = $1', [channelId]);
+    expect((await lookup(channelId))?.rateLimitPerSecond).not.toBe(7);
+    await new Promise((r) => setTimeout(r, 350));
+    expect((await lookup(channelId))?.rateLimitPerSecond).toBe(7);
+    expect(await lookup('018f0000-0000-7000-8000-000000000000')).toBeUndefined();
   });
 
   it('moves status forward only', async () => {

@@ -81,6 +81,22 @@ export async function getChannel(db: Db, id: string, accountId?: string): Promis
   return row ? { ...row, credentials: keyring().decrypt(row.credentials) } : undefined;
 }
 
+/**
+ * getChannel behind a short cache, for hot paths that read the same few channels over and
+ * over (webhook bursts, rate-limit slots). A change to a channel shows within `ttlMs`.
+ */
+export function cachedChannelLookup(db: Db, ttlMs = 5_000, maxEntries = 10_000): (id: string) => Promise<ChannelRow | undefined> {
+  const cache = new Map<string, { row: ChannelRow | undefined; at: number }>();
+  return async (id) => {
+    const hit = cache.get(id);
+    if (hit && Date.now() - hit.at < ttlMs) return hit.row;
+    const row = await getChannel(db, id);
+    if (cache.size >= maxEntries) cache.clear();
+    cache.set(id, { row, at: Date.now() });
+    return row;
+  };
+}
+
 export async function updateChannelCredentials(db: Db, id: string, credentials: Record<string, string>): Promise<void> {
   await db
     .update(channels)

@@ -11,7 +11,7 @@ import {
   type WebhookKind,
   type WebhookRequest,
 } from '../../adapters/types';
-import { advanceStatus, findMessageByProviderId, getChannel, getMessage, messagesUpToWatermark, storeInbound, storePendingStatus } from '../../db/repo';
+import { advanceStatus, findMessageByProviderId, cachedChannelLookup, getMessage, messagesUpToWatermark, storeInbound, storePendingStatus } from '../../db/repo';
 import type { ChannelRow } from '../../db/schema';
 import { isUuid } from '../../db/uuidv7';
 import { deliveryStatusSignal, messageWorkflowId, STATUS_RANK } from '../../workflows/definitions';
@@ -128,15 +128,7 @@ export const webhookRoutes: FastifyPluginAsync = async (app) => {
 
   // Providers call back in bursts for the same few channels: a short cache spares a query per
   // callback. A disabled channel stops answering within CHANNEL_CACHE_MS.
-  const channelCache = new Map<string, { row: ChannelRow | undefined; at: number }>();
-  const loadChannel = async (id: string): Promise<ChannelRow | undefined> => {
-    const hit = channelCache.get(id);
-    if (hit && Date.now() - hit.at < CHANNEL_CACHE_MS) return hit.row;
-    const row = await getChannel(db, id);
-    if (channelCache.size > 10_000) channelCache.clear();
-    channelCache.set(id, { row, at: Date.now() });
-    return row;
-  };
+  const loadChannel = cachedChannelLookup(db, CHANNEL_CACHE_MS);
 
   const handle = async (req: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => {
     const started = process.hrtime.bigint();
