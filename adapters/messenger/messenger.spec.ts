@@ -1,6 +1,9 @@
 import { createHmac } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
-import { fakeGraph, graphError, json, type FakeGraph, type Responder } from '../meta/fake-graph';
+import { describe, expect, it } from 'vitest';
+import { jsonWebhook } from '../../tests/support/json-webhook';
+import { closedAfterEach } from '../../tests/support/local-server';
+import { sendError } from '../../tests/support/send-error';
+import { fakeGraph, graphError, json, type Responder } from '../meta/fake-graph';
 import {
   PermanentSendError,
   RateLimitedError,
@@ -21,16 +24,7 @@ const MID = 'm_AG5Hz2Uq7tuwNEhXfYYKj8mJEM_QPpz5jdCK48PnKAjSdjfipqxqMvK8ma6AC8fpl
 const NOW = Date.parse('2026-03-01T12:00:00Z');
 const HOUR = 3600_000;
 
-const graphs: FakeGraph[] = [];
-afterEach(async () => {
-  await Promise.all(graphs.splice(0).map((g) => g.close()));
-});
-
-async function graph(respond: Responder): Promise<FakeGraph> {
-  const g = await fakeGraph(respond);
-  graphs.push(g);
-  return g;
-}
+const graph = closedAfterEach(fakeGraph);
 
 const accepted: Responder = (_req, res) => json(res, 200, { recipient_id: PSID, message_id: MID });
 
@@ -43,13 +37,6 @@ const payload: DispatchPayload = { messageId: '0190f0aa-0000-7000-8000-000000000
 const ctx: SendContext = { traceId: '0af7651916cd43dd8448eb211c80319c', statusCallbackUrl: 'https://dispatch.example.com/webhooks/messenger/ch_2' };
 const inWindow = { ...ctx, lastInboundAt: new Date(NOW - 2 * HOUR) };
 const proof = createHmac('sha256', APP_SECRET).update(TOKEN).digest('hex');
-
-async function sendError(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => expect.fail('send should have failed'),
-    (err: unknown) => err,
-  );
-}
 
 describe('MessengerAdapter.send', () => {
   it('answers inside the 24-hour window with messaging_type RESPONSE, exactly as the Send API documents', async () => {
@@ -202,16 +189,8 @@ describe('MessengerAdapter.verifyCredentials', () => {
   });
 });
 
-function webhook(body: unknown, headers: Record<string, string> = {}): WebhookRequest {
-  const raw = typeof body === 'string' ? body : JSON.stringify(body);
-  return {
-    method: 'POST',
-    url: 'https://dispatch.example.com/webhooks/messenger/ch_2',
-    headers: { 'content-type': 'application/json', ...headers },
-    rawBody: Buffer.from(raw),
-    body,
-    query: {},
-  };
+function webhook(body: unknown, headers?: Record<string, string>): WebhookRequest {
+  return jsonWebhook('https://dispatch.example.com/webhooks/messenger/ch_2', body, headers);
 }
 
 const page = (...messaging: unknown[]) => ({ object: 'page', entry: [{ id: PAGE_ID, time: 1458692752478, messaging }] });

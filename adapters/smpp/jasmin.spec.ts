@@ -1,6 +1,8 @@
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import type { ServerResponse } from 'node:http';
+import { describe, expect, it } from 'vitest';
+import { fakeFormApi } from '../../tests/support/fake-form-api';
+import { closedAfterEach } from '../../tests/support/local-server';
+import { sendError } from '../../tests/support/send-error';
 import { callbackToken, statusCallbackUrl } from '../callback-token';
 import {
   PermanentSendError,
@@ -19,49 +21,8 @@ const WEBHOOK_SECRET = 'whsec-channel-secret';
 const MESSAGE_ID = '0190f0aa-0000-7000-8000-000000000001';
 const JASMIN_ID = '9f1c7b2e-3c4d-4e5f-8a9b-0c1d2e3f4a5b';
 
-interface Recorded {
-  method: string;
-  url: string;
-  headers: http.IncomingHttpHeaders;
-  form: Record<string, string>;
-}
-
-type Responder = (req: Recorded, res: ServerResponse) => void;
-
-const servers: http.Server[] = [];
-afterEach(async () => {
-  await Promise.all(
-    servers.splice(0).map(
-      (s) =>
-        new Promise<void>((resolve) => {
-          s.close(() => resolve());
-          s.closeAllConnections();
-        }),
-    ),
-  );
-});
-
 /** A stand-in for Jasmin's HTTP API that records exactly what arrived. */
-async function fakeJasmin(respond: Responder): Promise<{ url: string; requests: Recorded[] }> {
-  const requests: Recorded[] = [];
-  const server = http.createServer((req: IncomingMessage, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const recorded = {
-        method: req.method ?? '',
-        url: req.url ?? '',
-        headers: req.headers,
-        form: Object.fromEntries(new URLSearchParams(Buffer.concat(chunks).toString('utf8'))),
-      };
-      requests.push(recorded);
-      respond(recorded, res);
-    });
-  });
-  servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests };
-}
+const fakeJasmin = closedAfterEach(fakeFormApi);
 
 /** How Jasmin's Twisted resources answer: text/plain for /send, JSON for /balance. */
 function text(res: ServerResponse, status: number, body: string, type = 'text/plain'): void {
@@ -80,13 +41,6 @@ const ctx = {
   statusCallbackUrl: statusCallbackUrl('https://dispatch.example.com', 'smpp', 'ch_1', MESSAGE_ID, WEBHOOK_SECRET),
 };
 const success = (res: ServerResponse): void => text(res, 200, `Success "${JASMIN_ID}"`);
-
-async function sendError(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => expect.fail('send should have failed'),
-    (err: unknown) => err,
-  );
-}
 
 describe('JasminSmppAdapter.send', () => {
   it('posts exactly the documented /send form and reads the Success body', async () => {
@@ -248,8 +202,7 @@ describe('JasminSmppAdapter.send', () => {
 
   it('maps a refused connection to a transient network error', async () => {
     const jasmin = await fakeJasmin(() => undefined);
-    const closed = servers.pop();
-    await new Promise<void>((resolve) => closed?.close(() => resolve()));
+    await jasmin.close();
 
     const err = await sendError(adapter.send(payload, credentials(jasmin.url), ctx));
 

@@ -1,6 +1,8 @@
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import type { ServerResponse } from 'node:http';
+import { describe, expect, it } from 'vitest';
+import { fakeFormApi } from '../../tests/support/fake-form-api';
+import { closedAfterEach } from '../../tests/support/local-server';
+import { sendError } from '../../tests/support/send-error';
 import {
   PermanentSendError,
   RateLimitedError,
@@ -17,49 +19,8 @@ const API_SECRET = 'key-secret-do-not-log';
 const AUTH_TOKEN = 'auth-token-do-not-log';
 const SM_SID = 'SMa8f2c1d4e5b6a7980a1b2c3d4e5f6a7b';
 
-interface Recorded {
-  method: string;
-  url: string;
-  headers: http.IncomingHttpHeaders;
-  form: Record<string, string>;
-}
-
-type Responder = (req: Recorded, res: ServerResponse) => void;
-
-const servers: http.Server[] = [];
-afterEach(async () => {
-  await Promise.all(
-    servers.splice(0).map(
-      (s) =>
-        new Promise<void>((resolve) => {
-          s.close(() => resolve());
-          s.closeAllConnections();
-        }),
-    ),
-  );
-});
-
 /** A stand-in for api.twilio.com that records exactly what arrived. */
-async function fakeTwilio(respond: Responder): Promise<{ url: string; requests: Recorded[] }> {
-  const requests: Recorded[] = [];
-  const server = http.createServer((req: IncomingMessage, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const recorded = {
-        method: req.method ?? '',
-        url: req.url ?? '',
-        headers: req.headers,
-        form: Object.fromEntries(new URLSearchParams(Buffer.concat(chunks).toString('utf8'))),
-      };
-      requests.push(recorded);
-      respond(recorded, res);
-    });
-  });
-  servers.push(server);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests };
-}
+const fakeTwilio = closedAfterEach(fakeFormApi);
 
 function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', ...headers });
@@ -114,13 +75,6 @@ const ctx = {
   traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
   statusCallbackUrl: 'https://dispatch.example.com/webhooks/sms/ch_1?message_id=0190f0aa-0000-7000-8000-000000000001',
 };
-
-async function sendError(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => expect.fail('send should have failed'),
-    (err: unknown) => err,
-  );
-}
 
 describe('TwilioSmsAdapter.send', () => {
   it('posts exactly the documented Messages create request', async () => {
@@ -226,8 +180,7 @@ describe('TwilioSmsAdapter.send', () => {
 
   it('maps a refused connection to a transient network error', async () => {
     const twilio = await fakeTwilio(() => undefined);
-    const closed = servers.pop();
-    await new Promise<void>((resolve) => closed?.close(() => resolve()));
+    await twilio.close();
 
     const err = await sendError(adapter.send(payload, credentials(twilio.url), ctx));
 

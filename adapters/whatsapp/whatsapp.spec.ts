@@ -1,6 +1,9 @@
 import { createHmac } from 'node:crypto';
-import { afterEach, describe, expect, it } from 'vitest';
-import { fakeGraph, graphError, json, type FakeGraph, type Responder } from '../meta/fake-graph';
+import { describe, expect, it } from 'vitest';
+import { jsonWebhook } from '../../tests/support/json-webhook';
+import { closedAfterEach } from '../../tests/support/local-server';
+import { sendError } from '../../tests/support/send-error';
+import { fakeGraph, graphError, json, type Responder } from '../meta/fake-graph';
 import {
   PermanentSendError,
   RateLimitedError,
@@ -20,16 +23,7 @@ const WAMID = 'wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBJDQjZCMzlEQUE4OTJBMTE4RTUA';
 const NOW = Date.parse('2026-03-01T12:00:00Z');
 const HOUR = 3600_000;
 
-const graphs: FakeGraph[] = [];
-afterEach(async () => {
-  await Promise.all(graphs.splice(0).map((g) => g.close()));
-});
-
-async function graph(respond: Responder): Promise<FakeGraph> {
-  const g = await fakeGraph(respond);
-  graphs.push(g);
-  return g;
-}
+const graph = closedAfterEach(fakeGraph);
 
 const accepted: Responder = (_req, res) =>
   json(res, 200, { messaging_product: 'whatsapp', contacts: [{ input: '+16505551234', wa_id: '16505551234' }], messages: [{ id: WAMID }] });
@@ -46,13 +40,6 @@ const ctx: SendContext = {
 };
 const inWindow = { ...ctx, lastInboundAt: new Date(NOW - HOUR) };
 const proof = createHmac('sha256', APP_SECRET).update(TOKEN).digest('hex');
-
-async function sendError(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => expect.fail('send should have failed'),
-    (err: unknown) => err,
-  );
-}
 
 describe('WhatsAppAdapter.send', () => {
   it('posts a template outside the window, exactly as the Cloud API documents', async () => {
@@ -296,16 +283,8 @@ describe('WhatsAppAdapter.verifyCredentials', () => {
   });
 });
 
-function webhook(body: unknown, headers: Record<string, string> = {}): WebhookRequest {
-  const raw = typeof body === 'string' ? body : JSON.stringify(body);
-  return {
-    method: 'POST',
-    url: 'https://dispatch.example.com/webhooks/whatsapp/ch_1',
-    headers: { 'content-type': 'application/json', ...headers },
-    rawBody: Buffer.from(raw),
-    body: typeof body === 'string' ? body : body,
-    query: {},
-  };
+function webhook(body: unknown, headers?: Record<string, string>): WebhookRequest {
+  return jsonWebhook('https://dispatch.example.com/webhooks/whatsapp/ch_1', body, headers);
 }
 
 /** Meta's sample for the "messages" field (App Dashboard → WhatsApp → Configuration → Test). */

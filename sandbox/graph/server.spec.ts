@@ -1,81 +1,27 @@
 import { randomUUID } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { MessengerAdapter } from '../../adapters/messenger/messenger';
 import { PermanentSendError, RateLimitedError, TransientSendError, type Credentials, type WebhookRequest } from '../../adapters/types';
 import { WhatsAppAdapter } from '../../adapters/whatsapp/whatsapp';
+import { sendError } from '../../tests/support/send-error';
+import { waitFor } from '../../tests/support/wait-for';
+import { startStatusReceiver, type StatusReceiver } from '../../tests/support/webhook-listener';
 import { startGraphSimulator, type GraphSimApp, type GraphSimulator } from './server';
 
 const WA_APP: GraphSimApp = { accessToken: 'sim-wa-token', appSecret: 'sim-wa-secret', phoneNumberId: '106540352242922', displayPhoneNumber: '15550100001' };
 const PAGE_APP: GraphSimApp = { accessToken: 'sim-page-token', appSecret: 'sim-page-secret', pageId: '104752838726392', pageName: 'Sim Bistro' };
 
-/** Our side of the webhooks: records each delivery as the API would see it. */
-interface Receiver {
-  url: string;
-  received: WebhookRequest[];
-  /** Status codes to answer with, in order; 200 once exhausted. */
-  answers: number[];
-  close(): Promise<void>;
-}
-
-async function startReceiver(): Promise<Receiver> {
-  const received: WebhookRequest[] = [];
-  const answers: number[] = [];
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const rawBody = Buffer.concat(chunks);
-      const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers[k] = v;
-      const status = answers.shift() ?? 200;
-      if (status === 200) {
-        received.push({ method: req.method ?? '', url: `${receiver.url}${req.url ?? ''}`, headers, rawBody, body: JSON.parse(rawBody.toString('utf8')) as unknown, query: {} });
-      }
-      res.writeHead(status).end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const receiver: Receiver = {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    received,
-    answers,
-    close: () =>
-      new Promise((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
-  return receiver;
-}
-
-async function waitFor(check: () => boolean, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-async function failure(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => expect.fail('send should have failed'),
-    (err: unknown) => err,
-  );
-}
-
 const whatsapp = new WhatsAppAdapter();
 const messenger = new MessengerAdapter();
 let sim: GraphSimulator;
-let waHook: Receiver;
-let pageHook: Receiver;
+let waHook: StatusReceiver;
+let pageHook: StatusReceiver;
 let waCreds: Credentials;
 let pageCreds: Credentials;
 
 beforeAll(async () => {
   sim = await startGraphSimulator({ apps: [WA_APP, PAGE_APP], callbackDelayMs: 10 });
-  [waHook, pageHook] = await Promise.all([startReceiver(), startReceiver()]);
+  [waHook, pageHook] = await Promise.all([startStatusReceiver(), startStatusReceiver()]);
   sim.setWebhook('whatsapp', WA_APP.phoneNumberId ?? '', waHook.url);
   sim.setWebhook('messenger', PAGE_APP.pageId ?? '', pageHook.url);
   waCreds = { access_token: WA_APP.accessToken, phone_number_id: WA_APP.phoneNumberId, app_secret: WA_APP.appSecret, base_url: sim.url };
@@ -142,7 +88,7 @@ describe('WhatsApp round trip through the simulator', () => {
   });
 
   it('refuses 131026 permanently', async () => {
-    const err = await failure(whatsapp.send({ messageId: randomUUID(), to: '+15550001026', template }, waCreds, ctx()));
+    const err = await sendError(whatsapp.send({ messageId: randomUUID(), to: '+15550001026', template }, waCreds, ctx()));
     expect(err).toBeInstanceOf(PermanentSendError);
     expect(err).toMatchObject({ code: '131026' });
   });
@@ -150,15 +96,15 @@ describe('WhatsApp round trip through the simulator', () => {
   it('answers 500 (131000) twice per message, then accepts once', async () => {
     const messageId = randomUUID();
     const send = () => whatsapp.send({ messageId, to: '+15550001500', template }, waCreds, ctx());
-    expect(await failure(send())).toBeInstanceOf(TransientSendError);
-    expect(await failure(send())).toMatchObject({ retryClass: 'transient', code: '131000' });
+    expect(await sendError(send())).toBeInstanceOf(TransientSendError);
+    expect(await sendError(send())).toMatchObject({ retryClass: 'transient', code: '131000' });
     await send();
     expect(sim.sendCount(messageId)).toBe(1);
   });
 
   it('rate-limits the first attempt with 130429 and Retry-After: 2', async () => {
     const messageId = randomUUID();
-    const err = await failure(whatsapp.send({ messageId, to: '+15550001429', template }, waCreds, ctx()));
+    const err = await sendError(whatsapp.send({ messageId, to: '+15550001429', template }, waCreds, ctx()));
     expect(err).toBeInstanceOf(RateLimitedError);
     expect(err).toMatchObject({ code: '130429', retryAfterMs: 2000 });
     await whatsapp.send({ messageId, to: '+15550001429', template }, waCreds, ctx());
@@ -167,7 +113,7 @@ describe('WhatsApp round trip through the simulator', () => {
   it('hangs the first attempt for +15550001408 until the client gives up, then accepts', async () => {
     const messageId = randomUUID();
     const send = () => whatsapp.send({ messageId, to: '+15550001408', template }, { ...waCreds, timeout_ms: '200' }, ctx());
-    expect(await failure(send())).toMatchObject({ retryClass: 'transient', code: 'timeout' });
+    expect(await sendError(send())).toMatchObject({ retryClass: 'transient', code: 'timeout' });
     await send();
     expect(sim.sendCount(messageId)).toBe(1);
   });
@@ -193,11 +139,11 @@ describe('WhatsApp round trip through the simulator', () => {
   });
 
   it('refuses a wrong token with 401 code 190, and a wrong appsecret_proof with code 100', async () => {
-    expect(await failure(whatsapp.send({ messageId: randomUUID(), to: '+16505550105', template }, { ...waCreds, access_token: 'nope' }, ctx()))).toMatchObject({
+    expect(await sendError(whatsapp.send({ messageId: randomUUID(), to: '+16505550105', template }, { ...waCreds, access_token: 'nope' }, ctx()))).toMatchObject({
       retryClass: 'permanent',
       code: '190',
     });
-    expect(await failure(whatsapp.send({ messageId: randomUUID(), to: '+16505550105', template }, { ...waCreds, app_secret: 'other' }, ctx()))).toMatchObject({
+    expect(await sendError(whatsapp.send({ messageId: randomUUID(), to: '+16505550105', template }, { ...waCreds, app_secret: 'other' }, ctx()))).toMatchObject({
       code: '100',
     });
   });
@@ -209,7 +155,7 @@ describe('WhatsApp round trip through the simulator', () => {
 
   it('refuses every unscripted send under permanentAll', async () => {
     sim.setMode({ permanentAll: true });
-    expect(await failure(whatsapp.send({ messageId: randomUUID(), to: '+16505550106', template }, waCreds, ctx()))).toMatchObject({ code: '131026' });
+    expect(await sendError(whatsapp.send({ messageId: randomUUID(), to: '+16505550106', template }, waCreds, ctx()))).toMatchObject({ code: '131026' });
   });
 });
 
@@ -250,25 +196,25 @@ describe('Messenger round trip through the simulator', () => {
     const psid = '24578916347200002';
     await messenger.send({ messageId: randomUUID(), to: psid, body: 'Order shipped', metadata: { message_tag: 'POST_PURCHASE_UPDATE' } }, pageCreds, ctx());
     // Claiming a recent inbound makes the adapter try RESPONSE; the simulator knows better.
-    const err = await failure(messenger.send({ messageId: randomUUID(), to: psid, body: 'hi' }, pageCreds, { ...ctx(), lastInboundAt: new Date() }));
+    const err = await sendError(messenger.send({ messageId: randomUUID(), to: psid, body: 'hi' }, pageCreds, { ...ctx(), lastInboundAt: new Date() }));
     expect(err).toBeInstanceOf(PermanentSendError);
     expect(err).toMatchObject({ code: '10/2018278' });
   });
 
   it('scripts failures by PSID: 551 permanent, 500 twice, 613 with Retry-After', async () => {
     const tag = { message_tag: 'ACCOUNT_UPDATE' };
-    expect(await failure(messenger.send({ messageId: randomUUID(), to: '5550000551', body: 'x', metadata: tag }, pageCreds, ctx()))).toMatchObject({
+    expect(await sendError(messenger.send({ messageId: randomUUID(), to: '5550000551', body: 'x', metadata: tag }, pageCreds, ctx()))).toMatchObject({
       retryClass: 'permanent',
       code: '551',
     });
     const flaky = randomUUID();
     const sendFlaky = () => messenger.send({ messageId: flaky, to: '5550000500', body: 'x', metadata: tag }, pageCreds, ctx());
-    expect(await failure(sendFlaky())).toMatchObject({ retryClass: 'transient', code: '2' });
-    expect(await failure(sendFlaky())).toMatchObject({ retryClass: 'transient' });
+    expect(await sendError(sendFlaky())).toMatchObject({ retryClass: 'transient', code: '2' });
+    expect(await sendError(sendFlaky())).toMatchObject({ retryClass: 'transient' });
     await sendFlaky();
     expect(sim.sendCount(flaky)).toBe(1);
     const limited = randomUUID();
-    expect(await failure(messenger.send({ messageId: limited, to: '5550000613', body: 'x', metadata: tag }, pageCreds, ctx()))).toMatchObject({
+    expect(await sendError(messenger.send({ messageId: limited, to: '5550000613', body: 'x', metadata: tag }, pageCreds, ctx()))).toMatchObject({
       retryClass: 'rate_limited',
       code: '613',
       retryAfterMs: 2000,

@@ -1,6 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { statusCallbackUrl } from '../../adapters/callback-token';
 import { JasminSmppAdapter } from '../../adapters/smpp/jasmin';
@@ -12,6 +10,10 @@ import {
   type StatusUpdate,
   type WebhookRequest,
 } from '../../adapters/types';
+import type { LocalServer } from '../../tests/support/local-server';
+import { sendError } from '../../tests/support/send-error';
+import { waitFor } from '../../tests/support/wait-for';
+import { listenForWebhooks } from '../../tests/support/webhook-listener';
 import { startJasminSimulator, type JasminSimulator } from './server';
 
 const USER = { username: 'turumba', password: 'sim-pass' };
@@ -20,57 +22,21 @@ const SECRET = 'channel-webhook-secret';
 const RETRY_DELAY_MS = 100;
 
 /** Our side of the DLRs: records each call as the API would see it, answers as told per message (then ACK/Jasmin). */
-interface Receiver {
-  url: string;
+interface Receiver extends LocalServer {
   received: WebhookRequest[];
   /** Scripted answers by our message id. */
   answers: Map<string, Array<{ status: number; body: string }>>;
-  close(): Promise<void>;
 }
 
 async function startReceiver(): Promise<Receiver> {
   const received: WebhookRequest[] = [];
   const answers = new Map<string, Array<{ status: number; body: string }>>();
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const url = `${receiver.url}${req.url ?? ''}`;
-      const rawBody = Buffer.concat(chunks);
-      const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers[k] = v;
-      const answer = answers.get(new URL(url).searchParams.get('message_id') ?? '')?.shift() ?? { status: 200, body: 'ACK/Jasmin' };
-      received.push({
-        method: req.method ?? '',
-        url,
-        headers,
-        rawBody,
-        body: req.method === 'POST' ? Object.fromEntries(new URLSearchParams(rawBody.toString('utf8'))) : {},
-        query: Object.fromEntries(new URL(url).searchParams),
-      });
-      res.writeHead(answer.status, { 'content-type': 'text/plain' }).end(answer.body);
-    });
+  const server = await listenForWebhooks((req) => {
+    const answer = answers.get(req.query.message_id ?? '')?.shift() ?? { status: 200, body: 'ACK/Jasmin' };
+    received.push(req);
+    return { status: answer.status, headers: { 'content-type': 'text/plain' }, body: answer.body };
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const receiver: Receiver = {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    received,
-    answers,
-    close: () =>
-      new Promise((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
-  return receiver;
-}
-
-async function waitFor(check: () => boolean, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  return { ...server, received, answers };
 }
 
 const adapter = new JasminSmppAdapter();
@@ -108,13 +74,6 @@ function message(to: string, body = 'Your code is 4821') {
       receiver.received.filter((r) => r.query.message_id === id).flatMap((r) => adapter.parseStatusUpdates(r)),
     dlrCalls: () => sim.dlrCalls.filter((c) => c.url === dlrUrl),
   };
-}
-
-async function failure(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => expect.fail('send should have failed'),
-    (err: unknown) => err,
-  );
 }
 
 describe('Jasmin simulator round trip with the real adapter', () => {
@@ -192,7 +151,7 @@ describe('Jasmin simulator round trip with the real adapter', () => {
 
   it('refuses an unrouted destination with 412, permanently', async () => {
     const m = message('+447700900412');
-    const err = await failure(adapter.send(m.payload, creds, m.ctx));
+    const err = await sendError(adapter.send(m.payload, creds, m.ctx));
     expect(err).toBeInstanceOf(PermanentSendError);
     expect(err).toMatchObject({ code: 'jasmin_no_route', message: 'jasmin HTTP 412 (no MT route matches this user and destination): No route found' });
     expect(sim.sendCount(m.id)).toBe(0);
@@ -201,7 +160,7 @@ describe('Jasmin simulator round trip with the real adapter', () => {
   it('fails the first two attempts of a message to +447700900500 with a transient 500', async () => {
     const m = message('+447700900500');
     for (let i = 0; i < 2; i++) {
-      const err = await failure(adapter.send(m.payload, creds, m.ctx));
+      const err = await sendError(adapter.send(m.payload, creds, m.ctx));
       expect(err).toBeInstanceOf(TransientSendError);
       expect(err).toMatchObject({ code: 'jasmin_server_error' });
     }
@@ -212,7 +171,7 @@ describe('Jasmin simulator round trip with the real adapter', () => {
 
   it("throttles the first attempt of a message to +447700900429 with the user's throughput quota", async () => {
     const m = message('+447700900429');
-    const err = await failure(adapter.send(m.payload, creds, m.ctx));
+    const err = await sendError(adapter.send(m.payload, creds, m.ctx));
     expect(err).toBeInstanceOf(RateLimitedError);
     expect(err).toMatchObject({ code: 'jasmin_throughput', retryAfterMs: 1000 });
     await expect(adapter.send(m.payload, creds, m.ctx)).resolves.toMatchObject({ status: 'queued' });
@@ -220,7 +179,7 @@ describe('Jasmin simulator round trip with the real adapter', () => {
 
   it('refuses a wrong password with 403 and does not echo it', async () => {
     const m = message('+447700900100');
-    const err = await failure(adapter.send(m.payload, { ...creds, password: 'wrong-pass' }, m.ctx));
+    const err = await sendError(adapter.send(m.payload, { ...creds, password: 'wrong-pass' }, m.ctx));
     expect(err).toMatchObject({ code: 'jasmin_auth', message: 'jasmin HTTP 403 (unknown username or wrong password): Authentication failure for username:turumba' });
   });
 

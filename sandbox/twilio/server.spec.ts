@@ -1,6 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { TwilioSmsAdapter } from '../../adapters/sms/twilio';
 import {
@@ -11,6 +9,9 @@ import {
   type StatusUpdate,
   type WebhookRequest,
 } from '../../adapters/types';
+import { sendError } from '../../tests/support/send-error';
+import { waitFor } from '../../tests/support/wait-for';
+import { startStatusReceiver, type StatusReceiver } from '../../tests/support/webhook-listener';
 import { startTwilioSimulator, type TwilioSimAccount, type TwilioSimulator } from './server';
 
 const ACCOUNT: TwilioSimAccount = {
@@ -21,70 +22,14 @@ const ACCOUNT: TwilioSimAccount = {
 };
 const FROM = '+15005550006';
 
-/** Our side of the webhooks: records each callback as the API would see it. */
-interface Receiver {
-  url: string;
-  received: WebhookRequest[];
-  /** Status codes to answer with, in order; 200 once exhausted. */
-  answers: number[];
-  close(): Promise<void>;
-}
-
-async function startReceiver(): Promise<Receiver> {
-  const received: WebhookRequest[] = [];
-  const answers: number[] = [];
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const url = `${receiver.url}${req.url ?? ''}`;
-      const rawBody = Buffer.concat(chunks);
-      const headers: Record<string, string> = {};
-      for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers[k] = v;
-      const status = answers.shift() ?? 200;
-      if (status === 200) {
-        received.push({
-          method: req.method ?? '',
-          url,
-          headers,
-          rawBody,
-          body: Object.fromEntries(new URLSearchParams(rawBody.toString('utf8'))),
-          query: Object.fromEntries(new URL(url).searchParams),
-        });
-      }
-      res.writeHead(status).end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const receiver: Receiver = {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    received,
-    answers,
-    close: () =>
-      new Promise((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
-  return receiver;
-}
-
-async function waitFor(check: () => boolean, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 const adapter = new TwilioSmsAdapter();
 let sim: TwilioSimulator;
-let receiver: Receiver;
+let receiver: StatusReceiver;
 let creds: Credentials;
 
 beforeAll(async () => {
   sim = await startTwilioSimulator({ accounts: [ACCOUNT], callbackDelayMs: 10 });
-  receiver = await startReceiver();
+  receiver = await startStatusReceiver();
   creds = {
     account_sid: ACCOUNT.sid,
     api_key: ACCOUNT.apiKey,
@@ -117,13 +62,6 @@ function message(to: string, body = 'Your code is 4821') {
     updates: (): StatusUpdate[] =>
       receiver.received.filter((r) => r.query.message_id === id).flatMap((r) => adapter.parseStatusUpdates(r)),
   };
-}
-
-async function failure(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => expect.fail('send should have failed'),
-    (err: unknown) => err,
-  );
 }
 
 describe('Twilio simulator round trip with the real adapter', () => {
@@ -209,7 +147,7 @@ describe('Twilio simulator round trip with the real adapter', () => {
     });
 
     const m = message('+14155550103');
-    const err = await failure(adapter.send(m.payload, { ...creds, api_secret: 'wrong' }, m.ctx));
+    const err = await sendError(adapter.send(m.payload, { ...creds, api_secret: 'wrong' }, m.ctx));
     expect(err).toBeInstanceOf(PermanentSendError);
     expect((err as PermanentSendError).code).toBe('20003');
   });
@@ -236,7 +174,7 @@ describe('Twilio simulator validation', () => {
     ['+14155550105', '', '21602'],
   ])('rejects To=%s Body=%j with code %s', async (to, body, code) => {
     const m = message(to, body);
-    const err = await failure(adapter.send(m.payload, creds, m.ctx));
+    const err = await sendError(adapter.send(m.payload, creds, m.ctx));
     expect(err).toBeInstanceOf(PermanentSendError);
     expect((err as PermanentSendError).code).toBe(code);
     expect(sim.sendCount(m.statusCallbackUrl)).toBe(0);
@@ -245,7 +183,7 @@ describe('Twilio simulator validation', () => {
   it('requires a sender (21603)', async () => {
     const m = message('+14155550106');
     const { from: _none, ...noSender } = creds;
-    const err = await failure(adapter.send(m.payload, noSender, m.ctx));
+    const err = await sendError(adapter.send(m.payload, noSender, m.ctx));
     expect((err as PermanentSendError).code).toBe('21603');
   });
 });
@@ -253,7 +191,7 @@ describe('Twilio simulator validation', () => {
 describe('Twilio simulator failure modes by number', () => {
   it('+15005550001: 400 21211, permanent, nothing sent', async () => {
     const m = message('+15005550001');
-    const err = await failure(adapter.send(m.payload, creds, m.ctx));
+    const err = await sendError(adapter.send(m.payload, creds, m.ctx));
     expect(err).toBeInstanceOf(PermanentSendError);
     expect((err as PermanentSendError).code).toBe('21211');
     expect((err as PermanentSendError).message).toContain("The 'To' number +15005550001 is not a valid phone number.");
@@ -262,14 +200,14 @@ describe('Twilio simulator failure modes by number', () => {
 
   it('+15005550009: 400 21610, permanent', async () => {
     const m = message('+15005550009');
-    const err = await failure(adapter.send(m.payload, creds, m.ctx));
+    const err = await sendError(adapter.send(m.payload, creds, m.ctx));
     expect(err).toMatchObject({ code: '21610', retryClass: 'permanent' });
   });
 
   it('+15005550500: 503 twice per message, then accepted', async () => {
     const m = message('+15005550500');
     for (let attempt = 0; attempt < 2; attempt++) {
-      const err = await failure(adapter.send(m.payload, creds, m.ctx));
+      const err = await sendError(adapter.send(m.payload, creds, m.ctx));
       expect(err).toBeInstanceOf(TransientSendError);
       expect((err as TransientSendError).code).toBe('http_503');
     }
@@ -281,7 +219,7 @@ describe('Twilio simulator failure modes by number', () => {
 
   it('+15005550429: 429 with Retry-After: 2 once per message, then accepted', async () => {
     const m = message('+15005550429');
-    const err = await failure(adapter.send(m.payload, creds, m.ctx));
+    const err = await sendError(adapter.send(m.payload, creds, m.ctx));
     expect(err).toBeInstanceOf(RateLimitedError);
     expect(err).toMatchObject({ code: '20429', retryAfterMs: 2000 });
     await expect(adapter.send(m.payload, creds, m.ctx)).resolves.toMatchObject({ status: 'queued' });
@@ -289,7 +227,7 @@ describe('Twilio simulator failure modes by number', () => {
 
   it('+15005550408: hangs once per message (client times out), then accepted', async () => {
     const m = message('+15005550408');
-    const err = await failure(adapter.send(m.payload, { ...creds, timeout_ms: '300' }, m.ctx));
+    const err = await sendError(adapter.send(m.payload, { ...creds, timeout_ms: '300' }, m.ctx));
     expect(err).toMatchObject({ code: 'timeout', retryClass: 'transient' });
     await expect(adapter.send(m.payload, creds, m.ctx)).resolves.toMatchObject({ status: 'queued' });
   });
@@ -350,20 +288,20 @@ describe('Twilio simulator global faults', () => {
   it('permanentAll answers 400 21612', async () => {
     sim.setMode({ permanentAll: true });
     const m = message('+14155550107');
-    const err = await failure(adapter.send(m.payload, creds, m.ctx));
+    const err = await sendError(adapter.send(m.payload, creds, m.ctx));
     expect(err).toMatchObject({ code: '21612', retryClass: 'permanent' });
   });
 
   it('error5xxRate 1 answers 503', async () => {
     sim.setMode({ error5xxRate: 1 });
     const m = message('+14155550108');
-    expect(await failure(adapter.send(m.payload, creds, m.ctx))).toMatchObject({ code: 'http_503' });
+    expect(await sendError(adapter.send(m.payload, creds, m.ctx))).toMatchObject({ code: 'http_503' });
   });
 
   it('rateLimitRate 1 answers 429 with the configured Retry-After', async () => {
     sim.setMode({ rateLimitRate: 1, retryAfterSec: 5 });
     const m = message('+14155550109');
-    expect(await failure(adapter.send(m.payload, creds, m.ctx))).toMatchObject({ code: '20429', retryAfterMs: 5000 });
+    expect(await sendError(adapter.send(m.payload, creds, m.ctx))).toMatchObject({ code: '20429', retryAfterMs: 5000 });
   });
 
   it('leaves scripted numbers alone', async () => {
@@ -378,7 +316,7 @@ describe('Twilio simulator lifecycle', () => {
     const own = await startTwilioSimulator({ accounts: [ACCOUNT] });
     own.setMode({ timeoutRate: 1 });
     const m = message('+14155550110');
-    const pending = failure(adapter.send(m.payload, { ...creds, base_url: own.url }, m.ctx));
+    const pending = sendError(adapter.send(m.payload, { ...creds, base_url: own.url }, m.ctx));
     await waitFor(() => own.requests.length === 1);
 
     const started = Date.now();
