@@ -144,7 +144,7 @@ function report(r: { legs: LegResult[]; history: HistoryCost | undefined; rateLi
     r.legs.map((l) => ({ label: l.name, value: l.perSecond, color: colors[l.name.split(' ')[0] ?? ''] ?? '#444' })),
   );
   const png = writeChart(`${base}.svg`, `${base}.png`, svg);
-  process.stdout.write(`  wrote ${base}.json${png ? ` and ${png}` : ' (no PNG: ImageMagick convert failed)'}\n`);
+  process.stdout.write(`  wrote ${base}.json${png ? ` and ${png}` : ` and ${base}.svg (the PNG could not be rendered)`}\n`);
 }
 
 main().catch((err: unknown) => {

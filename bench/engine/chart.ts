@@ -1,5 +1,5 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
+import { Resvg } from '@resvg/resvg-js';
 
 export interface Bar {
   label: string;
@@ -9,7 +9,7 @@ export interface Bar {
 
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
 
-/** A plain horizontal bar chart as SVG; ImageMagick turns it into the PNG. */
+/** A plain horizontal bar chart as SVG; resvg turns it into the PNG. */
 export function barChartSvg(title: string, unit: string, bars: Bar[]): string {
   const width = 900;
   const rowH = 44;
@@ -35,16 +35,17 @@ export function barChartSvg(title: string, unit: string, bars: Bar[]): string {
   ].join('\n');
 }
 
-/** Renders the SVG to a PNG with ImageMagick; the SVG stays only when that fails. Returns the PNG path or undefined. */
+/**
+ * Writes the chart as PNG (resvg, the system's fonts) and keeps the SVG beside it only
+ * when rendering fails. Returns the PNG path, or undefined when only the SVG was written.
+ */
 export function writeChart(svgPath: string, pngPath: string, svg: string): string | undefined {
-  writeFileSync(svgPath, svg);
   try {
-    execFileSync('convert', [svgPath, pngPath], { stdio: 'ignore' });
-    // A stand-in `convert` may exit 0 without writing a PNG: trust only the signature.
-    if (!existsSync(pngPath) || readFileSync(pngPath).subarray(1, 4).toString('latin1') !== 'PNG') return undefined;
-    rmSync(svgPath);
+    const png = new Resvg(svg, { background: 'white', font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' } }).render().asPng();
+    writeFileSync(pngPath, png);
     return pngPath;
   } catch {
+    writeFileSync(svgPath, svg);
     return undefined;
   }
 }
