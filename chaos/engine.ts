@@ -57,12 +57,18 @@ export async function startChaosEngine(infra: ChaosInfra, env: Record<string, st
         stdio: ['ignore', 'ignore', 'pipe'],
       });
       worker.stderr?.pipe(log, { end: false });
+      // The run's directory goes with it: keep what a failed start said for the error.
+      let said = '';
+      worker.stderr?.on('data', (chunk: Buffer) => void (said = (said + chunk.toString('utf8')).slice(-4000)));
       watch('worker', worker);
       const deadline = Date.now() + 60_000;
       for (;;) {
         const up = await fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((r) => r.ok, () => false);
         if (up) return worker.pid ?? 0;
-        if (worker.exitCode !== null || Date.now() > deadline) throw new Error('restarted worker did not come up');
+        if (worker.exitCode !== null || Date.now() > deadline) {
+          const how = worker.exitCode !== null ? `exited with code ${worker.exitCode}` : 'no metrics within 60 s';
+          throw new Error(`restarted worker did not come up (${how}); its stderr ended with:\n${said}`);
+        }
         await new Promise((r) => setTimeout(r, 250));
       }
     },

@@ -13,7 +13,7 @@ import { pollPartitionsAhead } from '../observability/partitions-ahead';
 import { pollQueueDepth } from '../observability/queue-depth';
 import { installTemporalRuntime } from '../observability/temporal-runtime';
 import { ensureOutboxSchedule } from './outbox-schedule';
-import { ensurePartitionSchedule } from './schedules';
+import { ensurePartitionSchedule, keepSchedules } from './schedules';
 import { sendTaskQueue } from '../workflows/definitions';
 import { createWorkers, defaultBundlePath, runWorkers } from './workers';
 
@@ -34,8 +34,11 @@ async function main(): Promise<void> {
   const connection = await NativeConnection.connect(temporalConnectionOptions(config));
   const clientConnection = await Connection.connect(temporalConnectionOptions(config));
   const temporal = new Client({ connection: clientConnection, namespace: config.temporalNamespace });
-  await ensureOutboxSchedule(temporal);
-  await ensurePartitionSchedule(temporal);
+  const schedules = keepSchedules(async () => {
+    await ensureOutboxSchedule(temporal);
+    await ensurePartitionSchedule(temporal);
+  }, logger);
+  await schedules.firstAttempt;
   const adapters = defaultRegistry();
   const workers = await createWorkers({
     partitions: { retentionMonths: config.partitionRetentionMonths, archiveDir: config.archiveDir },
@@ -69,6 +72,7 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => stop('SIGTERM'));
   logger.info({ event: 'worker_started', task_queues: workers.map((w) => w.options.taskQueue), metrics_port: config.workerMetricsPort });
   await runWorkers(workers);
+  schedules.stop();
   queueDepth.stop();
   partitions.stop();
   metricsServer.close();

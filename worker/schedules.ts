@@ -6,6 +6,7 @@ import {
   type ScheduleOptionsStartWorkflowAction,
   type ScheduleSpec,
 } from '@temporalio/client';
+import type { Logger } from '../observability/logger';
 import { DISPATCH_TASK_QUEUE } from '../workflows/definitions';
 import { PARTITION_MAINTENANCE_WORKFLOW, PARTITION_SCHEDULE_ID, type partitionMaintenance } from '../workflows/partition-maintenance';
 
@@ -50,4 +51,50 @@ export async function ensurePartitionSchedule(client: Client, opts: PartitionSch
     state: { paused: previous.state.paused, note: previous.state.note },
   }));
   return 'updated';
+}
+
+export interface ScheduleUpkeep {
+  /** Settles after the first attempt: true when the schedules are in place. */
+  firstAttempt: Promise<boolean>;
+  /** Stops the background retries. */
+  stop(): void;
+}
+
+/**
+ * Runs `ensure` now and, while it fails, again with backoff in the background. A
+ * schedule update is a query to the server's scheduler, which times out while the
+ * server restarts or is busy; a worker that exited over it would crash-loop while
+ * messages wait for it, so the failure is logged and retried instead.
+ */
+export function keepSchedules(
+  ensure: () => Promise<void>,
+  logger: Pick<Logger, 'info' | 'warn'>,
+  opts: { firstRetryMs?: number; maxRetryMs?: number } = {},
+): ScheduleUpkeep {
+  const first = opts.firstRetryMs ?? 2_000;
+  const max = opts.maxRetryMs ?? 60_000;
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let settleFirst: (ok: boolean) => void = () => undefined;
+  const firstAttempt = new Promise<boolean>((resolve) => (settleFirst = resolve));
+  const attempt = async (n: number): Promise<void> => {
+    try {
+      await ensure();
+      if (n > 1) logger.info({ event: 'schedules_ensured', attempts: n });
+      settleFirst(true);
+    } catch (err) {
+      const retryMs = Math.min(first * 2 ** (n - 1), max);
+      logger.warn({ event: 'schedules_ensure_failed', attempt: n, retry_in_ms: retryMs, err: (err as Error).message });
+      settleFirst(false);
+      if (!stopped) timer = setTimeout(() => void attempt(n + 1), retryMs);
+    }
+  };
+  void attempt(1);
+  return {
+    firstAttempt,
+    stop: () => {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+    },
+  };
 }
