@@ -35,8 +35,11 @@ async function main(): Promise<void> {
   const sim = await startTwilioSimulator({ accounts: [account], callbackDelayMs: 50 });
   const database = connect(infra.databaseUrl, { max: 4 });
   // A step that hangs (a socket the faults left half-open) must not keep the run from ending.
-  const bounded = (name: string, p: Promise<unknown>) =>
-    Promise.race([p, sleep(20_000).then(() => say(`cleanup: ${name} did not finish within 20 s, moving on`))]);
+  const bounded = async (name: string, p: Promise<unknown>) => {
+    let finished = false;
+    await Promise.race([p.then(() => void (finished = true), () => void (finished = true)), sleep(20_000)]);
+    if (!finished) say(`cleanup: ${name} did not finish within 20 s, moving on`);
+  };
   const cleanUp = async () => {
     await bounded('simulator close', sim.close());
     await bounded('database close', database.close());
