@@ -83,6 +83,9 @@ export const SEARCH_ATTRIBUTES = {
 export const SEARCH_ATTRIBUTE_NAMES = Object.values(SEARCH_ATTRIBUTES).map((k) => k.name);
 
 /** Error type names the send activity raises (ApplicationFailure.type). */
+/** Summary on the durable timer a message sleeps in when its channel's limiter refuses a slot (shown in the Web UI). */
+export const RATE_LIMIT_TIMER = 'rate limit: waiting for a send slot';
+
 export const SEND_ERROR_TYPES = {
   permanent: 'PermanentSendError',
   transient: 'TransientSendError',

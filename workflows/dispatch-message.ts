@@ -16,6 +16,7 @@ import {
   deliveryStatusSignal,
   DISPATCH_TASK_QUEUE,
   isFinal,
+  RATE_LIMIT_TIMER,
   SEARCH_ATTRIBUTES,
   SEND_ERROR_TYPES,
   sendTaskQueue,
@@ -77,7 +78,7 @@ export async function dispatchMessage(input: DispatchMessageInput): Promise<Disp
     const slot = await limiter.reserveSendSlot(input.channelId, input.channelType);
     if (slot.waitMs <= 0) break;
     setCurrentDetails(`**${status}** · rate limited (${slot.reason ?? 'channel rate'}): waiting ${slot.waitMs} ms`);
-    await sleep(slot.waitMs);
+    await sleep(slot.waitMs, { summary: RATE_LIMIT_TIMER });
     if (slot.reserved) break;
   }
 
@@ -108,7 +109,7 @@ export async function dispatchMessage(input: DispatchMessageInput): Promise<Disp
   let timedOut = false;
   while (!isFinal(status)) {
     const remaining = deadline - Date.now();
-    if (remaining <= 0 || !(await condition(() => inbox.length > 0, remaining))) {
+    if (remaining <= 0 || !(await condition(() => inbox.length > 0, remaining, { summary: 'waiting for a delivery receipt' }))) {
       timedOut = true;
       break;
     }
