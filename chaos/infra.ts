@@ -1,12 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bundleWorkflowCode } from '@temporalio/worker';
-import { Client } from 'pg';
 import { freePort, startTemporalDevServer, type TemporalDevServer } from '../cli/temporal-dev';
 import { migrate } from '../db/migrate';
-import { ADMIN_URL } from '../tests/support/infra';
+import { ADMIN_URL, createDatabase, writeWorkflowBundle } from '../tests/support/infra';
 
 // The chaos run's own infrastructure: a fresh database on the shared Postgres and a
 // Temporal dev server persisted to a SQLite file, so it can be stopped and started
@@ -26,23 +24,14 @@ export interface ChaosInfra {
 
 export async function startChaosInfra(): Promise<ChaosInfra> {
   const dir = mkdtempSync(join(tmpdir(), 'turumba-chaos-'));
-  const dbName = `turumba_chaos_${process.pid}_${Date.now()}`;
-  await adminQuery(`CREATE DATABASE ${dbName}`);
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${dbName}`;
-  const databaseUrl = url.toString();
+  const database = await createDatabase('chaos');
+  const databaseUrl = database.url;
 
   const port = await freePort();
   const dbFile = join(dir, 'temporal.sqlite');
   const start = () => startTemporalDevServer({ headless: true, port, dbFile, logFile: join(dir, 'temporal.log') });
   let temporal: TemporalDevServer = await start();
-
-  const [bundle] = await Promise.all([
-    bundleWorkflowCode({ workflowsPath: join(__dirname, '..', 'workflows', 'index.ts'), logger: quietLogger }),
-    migrate(databaseUrl),
-  ]);
-  const workflowBundlePath = join(dir, 'workflow-bundle.js');
-  writeFileSync(workflowBundlePath, bundle.code);
+  const [workflowBundlePath] = await Promise.all([writeWorkflowBundle(dir), migrate(databaseUrl)]);
 
   return {
     databaseUrl,
@@ -58,7 +47,7 @@ export async function startChaosInfra(): Promise<ChaosInfra> {
     restartPostgres: localCluster(),
     async stop() {
       await temporal.stop();
-      await adminQuery(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+      await database.drop();
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -77,16 +66,3 @@ function localCluster(): ChaosInfra['restartPostgres'] {
     return { downMs: Date.now() - began, output: `pg_ctlcluster ${version} main restart` };
   };
 }
-
-async function adminQuery(sql: string): Promise<void> {
-  const admin = new Client({ connectionString: ADMIN_URL });
-  await admin.connect();
-  try {
-    await admin.query(sql);
-  } finally {
-    await admin.end();
-  }
-}
-
-const noop = () => undefined;
-const quietLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: (m: string) => process.stderr.write(`${m}\n`), log: noop };

@@ -10,8 +10,8 @@ import {
   type StatusUpdate,
   type WebhookRequest,
 } from '../types';
-import { graphFetch, graphSettings, GraphTransportError, type GraphResponse, type GraphTarget } from '../meta/graph-client';
-import { graphSendError, readGraphError, transportSendError } from '../meta/graph-errors';
+import { graphFetch, graphSettings, type GraphResponse, type GraphTarget } from '../meta/graph-client';
+import { graphSend, readGraphError, unreachableDetail } from '../meta/graph-errors';
 import { MetaWebhookAdapter, windowOpen } from '../meta/webhook';
 import { MESSENGER_ERRORS } from './messenger-errors';
 import { parseInbound, parseStatusUpdates } from './messenger-webhook';
@@ -51,13 +51,7 @@ export class MessengerAdapter extends MetaWebhookAdapter implements ChannelAdapt
     if (typeof account === 'string') throw new PermanentSendError(account, 'missing_credentials');
     const json = sendBody(payload, ctx.lastInboundAt, this.now());
 
-    let res: GraphResponse;
-    try {
-      res = await graphFetch(account, { method: 'POST', path: 'me/messages', json, traceId: ctx.traceId, signal: ctx.signal });
-    } catch (err) {
-      throw transportSendError('messenger', err);
-    }
-    if (res.status < 200 || res.status >= 300) throw graphSendError('messenger', res, MESSENGER_ERRORS);
+    const res = await graphSend('messenger', account, { method: 'POST', path: 'me/messages', json, traceId: ctx.traceId, signal: ctx.signal }, MESSENGER_ERRORS);
     const body = res.body as { message_id?: unknown; recipient_id?: unknown } | undefined;
     // Meta took the request; sending again could deliver twice, so this is not retried.
     if (typeof body?.message_id !== 'string') {
@@ -79,8 +73,7 @@ export class MessengerAdapter extends MetaWebhookAdapter implements ChannelAdapt
       }
       return { ok: true, detail: `page ${field(page?.name)} (${field(page?.id)})` };
     } catch (err) {
-      const kind = err instanceof GraphTransportError ? `${err.kind}: ${err.message}` : 'unknown error';
-      return { ok: false, detail: `graph api unreachable (${kind})` };
+      return { ok: false, detail: unreachableDetail(err) };
     }
   }
 

@@ -5,7 +5,7 @@ import {
   TransientSendError,
   type SendErrorClass,
 } from '../types';
-import { GraphTransportError, type GraphResponse } from './graph-client';
+import { graphFetch, GraphTransportError, type GraphCall, type GraphResponse, type GraphTarget } from './graph-client';
 
 /** Graph's error body: `{error: {message, type, code, error_subcode, error_data, fbtrace_id}}`. */
 export interface GraphError {
@@ -94,6 +94,24 @@ export function graphSendError(product: string, res: GraphResponse, table: Graph
     case 'permanent':
       return new PermanentSendError(detail, code, { cause: err });
   }
+}
+
+/** A send through the Graph API: a 2xx response, or the send error its failure maps to. */
+export async function graphSend(product: string, target: GraphTarget, call: GraphCall, table: GraphErrorTable): Promise<GraphResponse> {
+  let res: GraphResponse;
+  try {
+    res = await graphFetch(target, call);
+  } catch (err) {
+    throw transportSendError(product, err);
+  }
+  if (res.status < 200 || res.status >= 300) throw graphSendError(product, res, table);
+  return res;
+}
+
+/** What a credentials check says when the Graph API could not be asked at all. */
+export function unreachableDetail(err: unknown): string {
+  const kind = err instanceof GraphTransportError ? `${err.kind}: ${err.message}` : 'unknown error';
+  return `graph api unreachable (${kind})`;
 }
 
 export function transportSendError(product: string, err: unknown): SendError {

@@ -11,8 +11,8 @@ import {
   type StatusUpdate,
   type WebhookRequest,
 } from '../types';
-import { graphFetch, graphSettings, GraphTransportError, type GraphResponse, type GraphTarget } from '../meta/graph-client';
-import { graphSendError, readGraphError, transportSendError } from '../meta/graph-errors';
+import { graphFetch, graphSettings, type GraphResponse, type GraphTarget } from '../meta/graph-client';
+import { graphSend, readGraphError, unreachableDetail } from '../meta/graph-errors';
 import { MetaWebhookAdapter } from '../meta/webhook';
 import { WHATSAPP_ERRORS } from './whatsapp-errors';
 import { messageBody } from './whatsapp-message';
@@ -43,19 +43,8 @@ export class WhatsAppAdapter extends MetaWebhookAdapter implements ChannelAdapte
     if (typeof account === 'string') throw new PermanentSendError(account, 'missing_credentials');
     const json = messageBody(payload, ctx.lastInboundAt, this.now());
 
-    let res: GraphResponse;
-    try {
-      res = await graphFetch(account, {
-        method: 'POST',
-        path: `${encodeURIComponent(account.phoneNumberId)}/messages`,
-        json,
-        traceId: ctx.traceId,
-        signal: ctx.signal,
-      });
-    } catch (err) {
-      throw transportSendError('whatsapp', err);
-    }
-    if (res.status < 200 || res.status >= 300) throw graphSendError('whatsapp', res, WHATSAPP_ERRORS);
+    const path = `${encodeURIComponent(account.phoneNumberId)}/messages`;
+    const res = await graphSend('whatsapp', account, { method: 'POST', path, json, traceId: ctx.traceId, signal: ctx.signal }, WHATSAPP_ERRORS);
 
     const body = res.body as { messages?: Array<{ id?: unknown; message_status?: unknown }>; contacts?: Array<{ wa_id?: unknown }> };
     const accepted = body?.messages?.[0];
@@ -85,8 +74,7 @@ export class WhatsAppAdapter extends MetaWebhookAdapter implements ChannelAdapte
         detail: `phone number ${field(phone?.display_phone_number)} (${field(phone?.verified_name)}), quality ${field(phone?.quality_rating)}`,
       };
     } catch (err) {
-      const kind = err instanceof GraphTransportError ? `${err.kind}: ${err.message}` : 'unknown error';
-      return { ok: false, detail: `graph api unreachable (${kind})` };
+      return { ok: false, detail: unreachableDetail(err) };
     }
   }
 

@@ -1,6 +1,6 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import type { FastifyBaseLogger, FastifyPluginAsync } from 'fastify';
-import type { ChannelAdapter, ChannelType, TemplateRef } from '../../adapters/types';
+import type { ChannelAdapter, TemplateRef } from '../../adapters/types';
 import {
   appendRecipients,
   beginGroup,
@@ -13,7 +13,6 @@ import {
   type GroupContent,
   type RecipientInput,
 } from '../../db/groups';
-import { getChannel } from '../../db/repo';
 import type { GroupMessageRow, MessageRow } from '../../db/schema';
 import { isUuid } from '../../db/uuidv7';
 import {
@@ -29,6 +28,7 @@ import {
 import { CONTENT_PROPERTIES } from '../content-schema';
 import { ApiError, badRequest, notFound } from '../errors';
 import { idempotencyKey, withIdempotency } from '../idempotency';
+import { checkContent, sendableChannel } from '../sendable';
 import { dispatchInput, type DispatchSettings } from '../start-dispatch';
 import { traceIdFrom } from '../trace';
 
@@ -80,12 +80,7 @@ export const groupRoutes: FastifyPluginAsync = async (app) => {
     return group;
   };
 
-  const adapterFor = async (channelId: string, accountId: string): Promise<ChannelAdapter> => {
-    const channel = isUuid(channelId) ? await getChannel(db, channelId, accountId) : undefined;
-    if (!channel) throw notFound('channel');
-    if (!channel.enabled) throw badRequest('channel_id', 'channel is disabled');
-    return adapters.get(channel.channelType as ChannelType, channel.provider);
-  };
+  const adapterFor = async (channelId: string, accountId: string): Promise<ChannelAdapter> => (await sendableChannel(db, adapters, channelId, accountId)).adapter;
 
   /** draft → running (or a retry of a start that failed), then the workflow; 503 leaves it retryable. */
   const start = async (group: GroupMessageRow, log: FastifyBaseLogger): Promise<GroupMessageRow> => {
@@ -133,8 +128,7 @@ export const groupRoutes: FastifyPluginAsync = async (app) => {
   app.post<{ Body: CreateBody }>('/', { schema: createSchema, bodyLimit: BODY_LIMIT }, async (req, reply) => {
     const b = req.body;
     const adapter = await adapterFor(b.channel_id, req.accountId);
-    if (!b.body && !b.template && !b.html) throw badRequest('body', 'body, html or template is required');
-    if (adapter.channelType === 'email' && !b.subject) throw badRequest('subject', 'is required for email');
+    checkContent(b, adapter.channelType);
     const content: GroupContent = { body: b.body, subject: b.subject, html: b.html, template: b.template };
     const recipients = checkRecipients(b.recipients ?? [], adapter, placeholdersOf(content));
     if (!b.draft && recipients.length === 0) throw badRequest('recipients', 'at least one recipient is required unless draft is true');

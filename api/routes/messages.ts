@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
-import type { ChannelType, TemplateRef } from '../../adapters/types';
-import { getChannel, getMessage, insertMessage, InvalidCursorError, listMessageEvents, listMessages, markWorkflowStarted } from '../../db/repo';
+import type { TemplateRef } from '../../adapters/types';
+import { getMessage, insertMessage, InvalidCursorError, listMessageEvents, listMessages, markWorkflowStarted } from '../../db/repo';
 import type { MessageRow } from '../../db/schema';
 import { isUuid } from '../../db/uuidv7';
 import { CONTENT_PROPERTIES } from '../content-schema';
@@ -8,6 +8,7 @@ import { ApiError, badRequest, notFound } from '../errors';
 import { replayMessage } from '../../activities/operations';
 import { idempotencyKey, withIdempotency } from '../idempotency';
 import { startDispatch } from '../start-dispatch';
+import { checkContent, sendableChannel } from '../sendable';
 import { traceIdFrom } from '../trace';
 
 interface SendBody {
@@ -96,14 +97,10 @@ export const messageRoutes: FastifyPluginAsync = async (app) => {
 
   app.post<{ Body: SendBody }>('/', { schema: sendSchema }, async (req, reply) => {
     const b = req.body;
-    const channel = isUuid(b.channel_id) ? await getChannel(db, b.channel_id, req.accountId) : undefined;
-    if (!channel) throw notFound('channel');
-    if (!channel.enabled) throw badRequest('channel_id', 'channel is disabled');
-    const adapter = adapters.get(channel.channelType as ChannelType, channel.provider);
+    const { channel, adapter } = await sendableChannel(db, adapters, b.channel_id, req.accountId);
     const invalidTo = adapter.validateAddress?.(b.to);
     if (invalidTo) throw badRequest('to', invalidTo);
-    if (!b.body && !b.template && !b.html) throw badRequest('body', 'body, html or template is required');
-    if (channel.channelType === 'email' && !b.subject) throw badRequest('subject', 'is required for email');
+    checkContent(b, channel.channelType);
 
     const traceId = traceIdFrom(req.headers);
     const result = await withIdempotency(db, req.accountId, idempotencyKey(req), b, async (presetId) => {

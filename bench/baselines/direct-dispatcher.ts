@@ -4,7 +4,7 @@ import { defaultRegistry } from '../../adapters';
 import type { ChannelType } from '../../adapters/types';
 import type { Db } from '../../db/client';
 import { advanceStatus, createChannel, insertMessage } from '../../db/repo';
-import { closedLoop, spread, stageTimes, waitDelivered, type LegResult } from '../engine/load';
+import { closedLoop, legResult, waitDelivered, type LegResult } from '../engine/load';
 import type { BenchChannel } from '../engine/engine-leg';
 import { SMS_TO, TEMPLATE, WHATSAPP, WHATSAPP_TO, type Simulators } from '../engine/simulators';
 import { startReceiver, type ReceiverChannel } from './webhook-receiver';
@@ -50,16 +50,5 @@ export async function directLeg(
   } finally {
     await receiver.close();
   }
-  const stages = await stageTimes(deps.pool, row.id, startedAt);
-  const wallSeconds = (stages.lastDone - startedAt) / 1000;
-  return {
-    name: `direct ${channel}`,
-    messages: count,
-    concurrency,
-    perSecond: count / wallSeconds,
-    wallSeconds,
-    acceptMs: spread(accept),
-    toSentMs: spread(stages.toSent),
-    toDeliveredMs: spread(stages.toDelivered),
-  };
+  return legResult(deps.pool, { name: `direct ${channel}`, channelId: row.id, count, concurrency, startedAt, acceptMs: accept });
 }

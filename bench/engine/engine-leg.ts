@@ -1,7 +1,7 @@
 import type { Pool } from 'pg';
 import type { Simulators } from './simulators';
 import { SMS_TO, TEMPLATE, WHATSAPP, WHATSAPP_TO } from './simulators';
-import { closedLoop, spread, stageTimes, waitDelivered, type LegResult } from './load';
+import { closedLoop, legResult, waitDelivered, type LegResult } from './load';
 
 /** The bench's view of the engine: its API over HTTP and its database for timing. */
 export interface EngineTarget {
@@ -54,18 +54,6 @@ export async function engineLeg(target: EngineTarget, channel: BenchChannel, cou
   });
   if (refused > 0) throw new Error(`${refused} of ${count} messages were not accepted`);
   await waitDelivered(target.pool, channelId, count, timeoutMs);
-  const stages = await stageTimes(target.pool, channelId, startedAt);
-  const wallSeconds = (stages.lastDone - startedAt) / 1000;
-  return {
-    name: `engine ${channel}`,
-    messages: count,
-    concurrency,
-    perSecond: count / wallSeconds,
-    wallSeconds,
-    acceptMs: spread(accept),
-    toSentMs: spread(stages.toSent),
-    toDeliveredMs: spread(stages.toDelivered),
-    channelId,
-    ids,
-  };
+  const result = await legResult(target.pool, { name: `engine ${channel}`, channelId, count, concurrency, startedAt, acceptMs: accept });
+  return { ...result, channelId, ids };
 }

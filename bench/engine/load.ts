@@ -60,6 +60,22 @@ export interface LegResult {
   toDeliveredMs?: Spread;
 }
 
+/** A leg's row: throughput from its first accept to its last delivery, and per-stage spreads from Postgres. */
+export async function legResult(pool: Pool, leg: { name: string; channelId: string; count: number; concurrency: number; startedAt: number; acceptMs: number[] }): Promise<LegResult> {
+  const stages = await stageTimes(pool, leg.channelId, leg.startedAt);
+  const wallSeconds = (stages.lastDone - leg.startedAt) / 1000;
+  return {
+    name: leg.name,
+    messages: leg.count,
+    concurrency: leg.concurrency,
+    perSecond: leg.count / wallSeconds,
+    wallSeconds,
+    acceptMs: spread(leg.acceptMs),
+    toSentMs: spread(stages.toSent),
+    toDeliveredMs: spread(stages.toDelivered),
+  };
+}
+
 /**
  * Per-stage timing from Postgres: created_at comes from the UUIDv7 minted at accept,
  * recorded_at is when each transition was written, so no client polling skews it.

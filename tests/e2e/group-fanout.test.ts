@@ -45,14 +45,7 @@ describe('group fan-out', () => {
       name: 'group sms',
       // High enough that the shared limiter never makes these tests wait.
       rate_limit_per_second: 10_000,
-      credentials: {
-        account_sid: stack.twilioAccount.sid,
-        api_key: stack.twilioAccount.apiKey,
-        api_secret: stack.twilioAccount.apiSecret,
-        auth_token: stack.twilioAccount.authToken,
-        from: '+15017122661',
-        base_url: stack.twilio.url,
-      },
+      credentials: stack.twilioCredentials,
     });
     channelId = channel.id;
   });

@@ -101,14 +101,7 @@ describe('observability on the running engine (metrics, trace_id, logs)', () => 
         provider: 'twilio',
         name: `observability ${ratePerSecond}/s`,
         rate_limit_per_second: ratePerSecond,
-        credentials: {
-          account_sid: stack.twilioAccount.sid,
-          api_key: stack.twilioAccount.apiKey,
-          api_secret: stack.twilioAccount.apiSecret,
-          auth_token: stack.twilioAccount.authToken,
-          from: '+15017122661',
-          base_url: stack.twilio.url,
-        },
+        credentials: stack.twilioCredentials,
       })
     ).id;
   const scrapeApi = async () => parseMetrics(await (await fetch(`${stack.apiUrl}/metrics`)).text());

@@ -46,14 +46,7 @@ describe('shared rate limit across two worker processes', () => {
       provider: 'twilio',
       name: 'limited',
       rate_limit_per_second: RATE,
-      credentials: {
-        account_sid: stack.twilioAccount.sid,
-        api_key: stack.twilioAccount.apiKey,
-        api_secret: stack.twilioAccount.apiSecret,
-        auth_token: stack.twilioAccount.authToken,
-        from: '+15017122661',
-        base_url: stack.twilio.url,
-      },
+      credentials: stack.twilioCredentials,
     });
     const lag = monitorEventLoopDelay({ resolution: 10 });
     lag.enable();

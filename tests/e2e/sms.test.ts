@@ -133,14 +133,7 @@ describe('SMS through the whole engine (Temporal + Postgres + Twilio simulator)'
     });
 
     it('lets only a sandbox channel turn the webhook signature check off', async () => {
-      const creds = {
-        account_sid: stack.twilioAccount.sid,
-        api_key: stack.twilioAccount.apiKey,
-        api_secret: stack.twilioAccount.apiSecret,
-        auth_token: stack.twilioAccount.authToken,
-        from: '+15017122661',
-        base_url: stack.twilio.url,
-      };
+      const creds = stack.twilioCredentials;
       const refused = await stack.app.inject({
         method: 'POST',
         url: '/v1/channels',

@@ -19,40 +19,48 @@ export interface RunningInfra {
 /** A real Temporal dev server, a fresh migrated Postgres database and a workflow bundle, for tests and benches. */
 export async function startInfra(opts: { name?: string; temporalDbFile?: string } = {}): Promise<RunningInfra> {
   const dir = mkdtempSync(join(tmpdir(), `turumba-${opts.name ?? 'test'}-`));
-  const dbName = `turumba_${opts.name ?? 'test'}_${process.pid}_${Date.now()}`;
-  await adminQuery(`CREATE DATABASE ${dbName}`);
-  const url = new URL(ADMIN_URL);
-  url.pathname = `/${dbName}`;
-  const databaseUrl = url.toString();
+  const database = await createDatabase(opts.name ?? 'test');
 
   let temporal: TemporalDevServer | undefined;
   try {
     temporal = await startTemporalDevServer({ headless: true, logFile: join(dir, 'temporal.log'), dbFile: opts.temporalDbFile });
-    const [bundle] = await Promise.all([
-      bundleWorkflowCode({
-        workflowsPath: join(__dirname, '..', '..', 'workflows', 'index.ts'),
-        workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
-        logger: quietLogger,
-      }),
-      migrate(databaseUrl),
-    ]);
-    const workflowBundlePath = join(dir, 'workflow-bundle.js');
-    writeFileSync(workflowBundlePath, bundle.code);
+    const [workflowBundlePath] = await Promise.all([writeWorkflowBundle(dir), migrate(database.url)]);
     const server = temporal;
     return {
-      infra: { databaseUrl, temporalAddress: server.address, workflowBundlePath },
+      infra: { databaseUrl: database.url, temporalAddress: server.address, workflowBundlePath },
       temporal: server,
       async stop() {
         await server.stop();
-        await adminQuery(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+        await database.drop();
         rmSync(dir, { recursive: true, force: true });
       },
     };
   } catch (err) {
     await temporal?.stop();
-    await adminQuery(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
+    await database.drop();
     throw err;
   }
+}
+
+/** A new empty database on the admin URL's server, named after its user and this process. */
+export async function createDatabase(name: string): Promise<{ url: string; drop(): Promise<void> }> {
+  const dbName = `turumba_${name}_${process.pid}_${Date.now()}`;
+  await adminQuery(`CREATE DATABASE ${dbName}`);
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${dbName}`;
+  return { url: url.toString(), drop: () => adminQuery(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`) };
+}
+
+/** Bundles the workflows with the trace interceptors, as the worker runs them, into `dir`; returns the file. */
+export async function writeWorkflowBundle(dir: string): Promise<string> {
+  const bundle = await bundleWorkflowCode({
+    workflowsPath: join(__dirname, '..', '..', 'workflows', 'index.ts'),
+    workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
+    logger: quietLogger,
+  });
+  const path = join(dir, 'workflow-bundle.js');
+  writeFileSync(path, bundle.code);
+  return path;
 }
 
 async function adminQuery(sql: string): Promise<void> {

@@ -21,6 +21,8 @@ export interface TestStack {
   temporal: Client;
   twilio: TwilioSimulator;
   twilioAccount: TwilioSimAccount;
+  /** Credentials of a channel on the stack's Twilio simulator account. */
+  twilioCredentials: Record<string, string>;
   apiKey: string;
   accountId: string;
   logs: Array<Record<string, unknown>>;
@@ -95,6 +97,14 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
     authToken: 'sim-auth-token-value',
   };
   const twilio = await startTwilioSimulator({ accounts: [twilioAccount], callbackDelayMs: 20 });
+  const twilioCredentials = {
+    account_sid: twilioAccount.sid,
+    api_key: twilioAccount.apiKey,
+    api_secret: twilioAccount.apiSecret,
+    auth_token: twilioAccount.authToken,
+    from: '+15017122661',
+    base_url: twilio.url,
+  };
   const database = connect(infra.databaseUrl, { max: 10 });
 
   // The API must know its own public URL before it listens: pick the port first.
@@ -176,6 +186,7 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
     temporal,
     twilio,
     twilioAccount,
+    twilioCredentials,
     apiKey: main.apiKey,
     accountId: main.accountId,
     logs,
@@ -188,14 +199,7 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
           channel_type: 'sms',
           provider: 'twilio',
           name: 'sandbox sms',
-          credentials: o.credentials ?? {
-            account_sid: twilioAccount.sid,
-            api_key: twilioAccount.apiKey,
-            api_secret: twilioAccount.apiSecret,
-            auth_token: twilioAccount.authToken,
-            from: '+15017122661',
-            base_url: twilio.url,
-          },
+          credentials: o.credentials ?? twilioCredentials,
         },
         o.apiKey,
       );
