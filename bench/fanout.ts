@@ -6,7 +6,7 @@ import { createAccount, createApiKey } from '../db/repo';
 import { startTwilioSimulator } from '../sandbox/twilio/server';
 import { startInfra } from '../tests/support/infra';
 import { groupWorkflowId } from '../workflows/definitions';
-import { machineLine, percentile } from './machine';
+import { machineLine, percentile, treeRssMiB } from './machine';
 import { startEngine } from './processes';
 
 // One group message to N recipients (default 100,000) through one SMS channel on
@@ -27,7 +27,8 @@ async function main(): Promise<void> {
   const timeoutMs = Number(values['timeout-minutes']) * 60_000;
   if (!Number.isInteger(total) || total < 1) throw new Error('--recipients must be a positive integer');
 
-  const running = await startInfra({ name: 'fanout' });
+  // On disk: in memory the dev server's RSS grows ~380 KB per closed workflow and fills 24 GiB near 60,000.
+  const running = await startInfra({ name: 'fanout', temporalOnDisk: true });
   const account = { sid: `AC${'f'.repeat(32)}`, apiKey: `SK${'f'.repeat(32)}`, apiSecret: 'bench-secret', authToken: 'bench-auth-token' };
   const twilioSim = await startTwilioSimulator({ accounts: [account] });
   const engine = await startEngine(running.infra);
@@ -74,6 +75,7 @@ async function main(): Promise<void> {
     let allSentAt: number | undefined;
     let fanoutDoneAt: number | undefined;
     let lastReport = 0;
+    let peakTemporalRss = 0;
     for (;;) {
       // The box is shared: a database restart mid-run costs a poll, not the run.
       const r = await database.pool
@@ -99,7 +101,9 @@ async function main(): Promise<void> {
       if (allSentAt === undefined && sent + failed >= total) allSentAt = elapsed();
       if (elapsed() - lastReport >= 10) {
         lastReport = elapsed();
-        process.stderr.write(`  ${elapsed().toFixed(0)} s: sent ${sent}, delivered ${delivered}, failed ${failed}, group ${row?.status}\n`);
+        const temporalRss = treeRssMiB(running.temporal.process.pid);
+        peakTemporalRss = Math.max(peakTemporalRss, temporalRss);
+        process.stderr.write(`  ${elapsed().toFixed(0)} s: sent ${sent}, delivered ${delivered}, failed ${failed}, group ${row?.status}; temporal server RSS ${temporalRss} MiB\n`);
       }
       if (delivered + failed >= total) break;
       if (performance.now() - t0 > timeoutMs) throw new Error(`not all delivered within ${values['timeout-minutes']} minutes (sent ${sent}, delivered ${delivered})`);
@@ -136,6 +140,7 @@ async function main(): Promise<void> {
       ['time to all sent', `${allSentAt?.toFixed(1) ?? 'n/a'} s → ${allSentAt ? (total / allSentAt).toFixed(1) : 'n/a'} msgs/s`],
       ['time to all delivered', `${allDeliveredAt.toFixed(1)} s → ${(total / allDeliveredAt).toFixed(1)} msgs/s`],
       ['failed/undelivered', failedCount.rows[0]?.n ?? '?'],
+      ['temporal server', `SQLite file (WAL); peak RSS ${peakTemporalRss} MiB`],
       ['parent runs', `${runs.length}`],
       ['events per run', `min ${runs[0] ?? 0}, median ${percentile(runs, 50)}, max ${runs.at(-1) ?? 0}`],
     ];

@@ -16,14 +16,19 @@ export interface RunningInfra {
   stop(): Promise<void>;
 }
 
-/** A real Temporal dev server, a fresh migrated Postgres database and a workflow bundle, for tests and benches. */
-export async function startInfra(opts: { name?: string; temporalDbFile?: string } = {}): Promise<RunningInfra> {
+/**
+ * A real Temporal dev server, a fresh migrated Postgres database and a workflow bundle, for tests and benches.
+ * `temporalOnDisk` keeps the dev server's state in a SQLite file (WAL) in the run's directory
+ * instead of in memory: a long run holds tens of thousands of closed workflows, and in memory
+ * each costs the server about 380 KB of RSS.
+ */
+export async function startInfra(opts: { name?: string; temporalOnDisk?: boolean } = {}): Promise<RunningInfra> {
   const dir = mkdtempSync(join(tmpdir(), `turumba-${opts.name ?? 'test'}-`));
   const database = await createDatabase(opts.name ?? 'test');
 
   let temporal: TemporalDevServer | undefined;
   try {
-    temporal = await startTemporalDevServer({ headless: true, logFile: join(dir, 'temporal.log'), dbFile: opts.temporalDbFile });
+    temporal = await startTemporalDevServer({ headless: true, logFile: join(dir, 'temporal.log'), dbFile: opts.temporalOnDisk ? join(dir, 'temporal.sqlite') : undefined });
     const [workflowBundlePath] = await Promise.all([writeWorkflowBundle(dir), migrate(database.url)]);
     const server = temporal;
     return {
