@@ -31,7 +31,7 @@ async function main(): Promise<void> {
   const running = await startInfra({ name: 'fanout', temporalOnDisk: true });
   const account = { sid: `AC${'f'.repeat(32)}`, apiKey: `SK${'f'.repeat(32)}`, apiSecret: 'bench-secret', authToken: 'bench-auth-token' };
   const twilioSim = await startTwilioSimulator({ accounts: [account] });
-  const engine = await startEngine(running.infra);
+  const engine = await startEngine({ ...running.infra, stopOnSignal: [running.temporal.process] });
   const database = connect(running.infra.databaseUrl, { max: 2 });
   const connection = await Connection.connect({ address: running.infra.temporalAddress });
   const temporal = new Client({ connection });

@@ -49,7 +49,7 @@ async function main(): Promise<void> {
   const rig = await startJasminRig({ jasmin: { logLevel: 'WARNING' }, receiptDelayMs: 200 });
   const acks = await startAckServer();
   const running = await startInfra({ name: 'bench_jasmin' });
-  const engine = await startEngine({ ...running.infra, env: { DELIVERY_WAIT_SECONDS: '600' } });
+  const engine = await startEngine({ ...running.infra, stopOnSignal: [running.temporal.process], env: { DELIVERY_WAIT_SECONDS: '600' } });
   const database = connect(running.infra.databaseUrl, { max: 4 });
   try {
     const submitsTo = (prefix: string) => rig.smsc.submits.filter((s) => s.destination.startsWith(prefix) && s.status === 0);

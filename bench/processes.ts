@@ -15,6 +15,7 @@ export interface EngineProcesses {
 }
 
 const ROOT = join(__dirname, '..');
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 function start(entry: string, env: Record<string, string>): ChildProcess {
   const child = spawn(process.execPath, [join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(ROOT, entry)], {
@@ -38,7 +39,14 @@ async function waitHttp(url: string, timeoutMs: number): Promise<void> {
   }
 }
 
-export async function startEngine(opts: { databaseUrl: string; temporalAddress: string; workflowBundlePath: string; env?: Record<string, string> }): Promise<EngineProcesses> {
+export async function startEngine(opts: {
+  databaseUrl: string;
+  temporalAddress: string;
+  workflowBundlePath: string;
+  env?: Record<string, string>;
+  /** Other processes of the run (the Temporal dev server) that a signal must not leave behind either. */
+  stopOnSignal?: ChildProcess[];
+}): Promise<EngineProcesses> {
   const apiPort = await freePort();
   const metricsPort = await freePort();
   const env = {
@@ -54,6 +62,15 @@ export async function startEngine(opts: { databaseUrl: string; temporalAddress: 
   const worker = start('worker/main.ts', env);
   const api = start('api/main.ts', env);
   const apiUrl = `http://127.0.0.1:${apiPort}`;
+  // A bench stopped by a signal takes its engine along; otherwise API and worker run on as orphans.
+  const onSignal = (signal: NodeJS.Signals): void => {
+    for (const c of [api, worker, ...(opts.stopOnSignal ?? [])]) if (c.exitCode === null) c.kill('SIGTERM');
+    process.exit(128 + (signal === 'SIGINT' ? 2 : signal === 'SIGHUP' ? 1 : 15));
+  };
+  for (const signal of STOP_SIGNALS) process.once(signal, onSignal);
+  const forgetSignals = () => {
+    for (const signal of STOP_SIGNALS) process.off(signal, onSignal);
+  };
   const stopChild = (c: ChildProcess) =>
     new Promise<void>((resolve) => {
       if (c.exitCode !== null) return resolve();
@@ -65,6 +82,7 @@ export async function startEngine(opts: { databaseUrl: string; temporalAddress: 
     await Promise.all([waitHttp(`${apiUrl}/ready`, 60_000), waitHttp(`http://127.0.0.1:${metricsPort}/metrics`, 60_000)]);
   } catch (err) {
     await Promise.all([stopChild(api), stopChild(worker)]);
+    forgetSignals();
     throw err;
   }
   return {
@@ -74,6 +92,7 @@ export async function startEngine(opts: { databaseUrl: string; temporalAddress: 
     workerMetricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
     stop: async () => {
       await Promise.all([stopChild(api), stopChild(worker)]);
+      forgetSignals();
     },
   };
 }

@@ -61,7 +61,7 @@ async function main(): Promise<void> {
     const { key } = await createApiKey(database.db, account.id);
 
     log('starting engine (API + worker processes)');
-    const engine = await startEngine(running.infra);
+    const engine = await startEngine({ ...running.infra, stopOnSignal: [running.temporal.process] });
     try {
       const target = { apiUrl: engine.apiUrl, apiKey: key, pool: database.pool, sims };
       // Warm-up: JIT, connection pools and the workflow cache, so leg 1 is not the cold one.

@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   const running = await startInfra({ name: 'bench' });
   const account = { sid: `AC${'b'.repeat(32)}`, apiKey: `SK${'b'.repeat(32)}`, apiSecret: 'bench-secret', authToken: 'bench-auth-token' };
   const twilioSim = await startTwilioSimulator({ accounts: [account] });
-  const engine = await startEngine(running.infra);
+  const engine = await startEngine({ ...running.infra, stopOnSignal: [running.temporal.process] });
   const database = connect(running.infra.databaseUrl, { max: 4 });
   try {
     const acct = await createAccount(database.db, 'bench');
