@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { constants } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../cli/temporal-dev';
 import { Keyring } from '../db/credentials-crypto';
@@ -65,7 +66,7 @@ export async function startEngine(opts: {
   // A bench stopped by a signal takes its engine along; otherwise API and worker run on as orphans.
   const onSignal = (signal: NodeJS.Signals): void => {
     for (const c of [api, worker, ...(opts.stopOnSignal ?? [])]) if (c.exitCode === null) c.kill('SIGTERM');
-    process.exit(128 + (signal === 'SIGINT' ? 2 : signal === 'SIGHUP' ? 1 : 15));
+    process.exit(128 + constants.signals[signal]);
   };
   for (const signal of STOP_SIGNALS) process.once(signal, onSignal);
   const forgetSignals = () => {
