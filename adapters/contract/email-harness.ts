@@ -8,7 +8,6 @@ import type { SnsSigner } from '../../sandbox/email/sns';
 import { EmailAdapter } from '../email/email';
 import type { Credentials, DispatchPayload, WebhookRequest } from '../types';
 import type { ContractHarness, SendCase } from './contract-harness';
-import type { ContractOptions } from './contract-suite';
 import { replaceInBody, startWebhookReceiver, webhookRequest, withoutHeader } from './webhook-receiver';
 
 const USER = 'dispatch';
@@ -21,15 +20,6 @@ const TO: Record<SendCase, string> = {
   permanent: 'reject-550-grace@example.com',
   transient: 'defer-451-alan@example.com',
   rateLimited: 'throttle-421-edsger@example.com',
-};
-
-export const EMAIL_CONTRACT: ContractOptions = {
-  knownDeviations: {
-    // nodemailer's pool re-queues a message whose warm connection the server closed with 421 and
-    // sends it again at once on a new connection (maxRequeues 5, 50 ms backoff), so a throttled
-    // first attempt never surfaces as RateLimitedError and the server sees two RCPTs.
-    'rate-limited': 'a 421 on a warm pooled connection is re-sent at once by nodemailer, not reported',
-  },
 };
 
 export async function emailHarness(events: 'sendgrid' | 'ses'): Promise<ContractHarness> {

@@ -1,5 +1,5 @@
 import { createServer, type AddressInfo } from 'node:net';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { selfSignedCertificate, type SelfSigned } from '../../sandbox/email/certs';
 import { startSmtpSink, type SmtpSink } from '../../sandbox/email/server';
 import { PermanentSendError, RateLimitedError, TransientSendError, type Credentials, type DispatchPayload, type SendContext } from '../types';
@@ -247,6 +247,86 @@ describe('EmailAdapter.send over SMTP (real smtp-server, STARTTLS + AUTH)', () =
     expect(await sendError(a.send(payload('x@example.test'), creds({ port: 'smtp' }), ctx))).toMatchObject({ code: 'invalid_credentials' });
     expect(await sendError(a.send(payload('x@example.test'), creds({ password: undefined }), ctx))).toMatchObject({ code: 'invalid_credentials' });
     expect(sink.connections).toBe(before);
+  });
+});
+
+describe('EmailAdapter pooled SMTP connections', () => {
+  const codesFor = (to: string) => sink.rcptAttempts.filter((a) => a.to === to).map((a) => a.code);
+
+  it('a warm connection the server ends with "421 Idle timeout": the message goes once, over a new connection', async () => {
+    const a = fresh();
+    await a.send(payload('warm-1@example.test'), creds(), ctx);
+    const before = sink.connections;
+    const to = 'stale-421-a@example.test';
+    await expect(a.send(payload(to), creds(), ctx)).resolves.toMatchObject({ status: 'sent' });
+    expect(codesFor(to)).toEqual([421, 250]);
+    expect(sink.receivedFor(to)).toHaveLength(1);
+    expect(sink.connections - before).toBe(1);
+  });
+
+  it('the same 421 on a connection opened for the send is reported, not tried again', async () => {
+    const a = fresh();
+    const to = 'stale-421-b@example.test';
+    const err = await sendError(a.send(payload(to), creds(), ctx));
+    expect(err).toBeInstanceOf(TransientSendError);
+    expect(err.code).toBe('smtp_421');
+    expect(codesFor(to)).toEqual([421]);
+  });
+
+  it('a throttling 421 on a warm connection is a rate limit, and the server sees the message once', async () => {
+    const a = fresh();
+    await a.send(payload('warm-2@example.test'), creds(), ctx);
+    const to = 'throttle-421-b@example.test';
+    const err = await sendError(a.send(payload(to), creds(), ctx));
+    expect(err).toBeInstanceOf(RateLimitedError);
+    expect(err.code).toBe('smtp_421');
+    expect(codesFor(to)).toEqual([421]);
+    // The server closed that session; the next send gets a new one.
+    await expect(a.send(payload('after-throttle@example.test'), creds(), ctx)).resolves.toMatchObject({ status: 'sent' });
+  });
+
+  it('connections the server cut while idle are replaced, and nothing is sent twice', async () => {
+    const a = fresh();
+    await a.send(payload('warm-3@example.test'), creds(), ctx);
+    sink.dropConnections();
+    const to = 'after-drop@example.test';
+    await expect(a.send(payload(to), creds(), ctx)).resolves.toMatchObject({ status: 'sent' });
+    expect(codesFor(to)).toEqual([250]);
+    expect(sink.receivedFor(to)).toHaveLength(1);
+  });
+
+  it('20 sends at once share 5 connections, and each message arrives once', async () => {
+    const a = fresh();
+    const before = sink.connections;
+    const tos = Array.from({ length: 20 }, (_, i) => `burst-${i}@example.test`);
+    const results = await Promise.all(tos.map((to) => a.send(payload(to), creds(), ctx)));
+    expect(results.map((r) => r.status)).toEqual(tos.map(() => 'sent'));
+    expect(sink.connections - before).toBe(5);
+    for (const to of tos) expect(sink.receivedFor(to)).toHaveLength(1);
+  });
+
+  it('a connection is closed after 100 messages, and an unused one after half the timeout', async () => {
+    const a = fresh();
+    const before = sink.connections;
+    for (let i = 0; i < 101; i++) await a.send(payload(`batch-${i}@example.test`), creds({ timeout_ms: '1000' }), ctx);
+    expect(sink.connections - before).toBe(2);
+    expect(sink.openConnections).toBe(1);
+    await vi.waitFor(() => expect(sink.openConnections).toBe(0), { timeout: 3000, interval: 50 });
+  });
+
+  it('sends aborted in flight or in the queue give their connection back', async () => {
+    const a = fresh();
+    const controller = new AbortController();
+    const cancelled = { ...ctx, signal: controller.signal };
+    const sends = Array.from({ length: 12 }, (_, i) => a.send(payload(`aborted-${i}@example.test`), creds(), cancelled));
+    void sends[0]!.then(() => controller.abort());
+    const outcomes = await Promise.allSettled(sends);
+    const aborted = outcomes.filter((o) => o.status === 'rejected');
+    expect(aborted.length).toBeGreaterThan(0);
+    for (const o of aborted) expect(String(o.reason)).toMatch(/abort/i);
+    // Every slot came back: more sends than the pool holds still go through.
+    const after = Array.from({ length: 6 }, (_, i) => `after-abort-${i}@example.test`);
+    await expect(Promise.all(after.map((to) => a.send(payload(to), creds(), ctx)))).resolves.toHaveLength(6);
   });
 });
 

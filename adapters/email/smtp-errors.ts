@@ -8,7 +8,8 @@ import { PermanentSendError, RateLimitedError, SendError, TransientSendError } f
  */
 export const SMTP_RATE_LIMIT_RETRY_MS = 30_000;
 
-const RATE_WORDS = /\brate\b|too many|throttl/i;
+/** Words of a 4xx reply that asks the client to slow down rather than to come back later. */
+export const RATE_WORDS = /\brate\b|too many|throttl/i;
 
 /** Connection-level failures: the message may not have reached the server, and a new connection may work. */
 const TRANSPORT_CODES: Readonly<Record<string, string>> = {

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import nodemailer from 'nodemailer';
 import type { Options as SmtpOptions } from 'nodemailer/lib/smtp-transport';
+import { SmtpPool } from './smtp-pool';
 import { connectionKey, type SmtpSettings } from './smtp-settings';
 
 /** Per-server connections kept open: enough for a few sends in flight at the default rate. */
@@ -8,6 +9,8 @@ const POOL_CONNECTIONS = 5;
 /** Fresh connection after this many messages, as most providers cap messages per session. */
 const MESSAGES_PER_CONNECTION = 100;
 const MAX_POOLS = 64;
+/** Unused connections are closed well before the usual server idle timeouts (Postfix: 300 s). */
+const IDLE_MS = 5_000;
 
 export type PooledTransport = ReturnType<typeof createPooled>;
 
@@ -17,7 +20,16 @@ export function createSingle(s: SmtpSettings) {
 }
 
 function createPooled(s: SmtpSettings) {
-  return nodemailer.createTransport({ ...transportOptions(s), pool: true, maxConnections: POOL_CONNECTIONS, maxMessages: MESSAGES_PER_CONNECTION });
+  const { auth: _auth, ...connection } = transportOptions(s);
+  return nodemailer.createTransport(
+    new SmtpPool({
+      connection,
+      ...(s.username ? { auth: { user: s.username, pass: s.password ?? '' } } : {}),
+      maxConnections: POOL_CONNECTIONS,
+      maxMessages: MESSAGES_PER_CONNECTION,
+      idleMs: Math.min(IDLE_MS, s.timeoutMs / 2),
+    }),
+  );
 }
 
 function transportOptions(s: SmtpSettings): SmtpOptions {

@@ -3,7 +3,7 @@
 // accepted message kept raw and parsed. Optionally it then plays the events provider
 // (SendGrid or SES via SNS) and posts signed delivery events to a webhook URL.
 import type { KeyObject } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { SMTPServer, type SMTPServerAddress, type SMTPServerSession } from 'smtp-server';
 import { selfSignedCertificate, type SelfSigned } from './certs';
@@ -65,6 +65,10 @@ export interface SmtpSink {
   eventPosts: EventPost[];
   /** TCP connections accepted so far (pooling keeps this low). */
   readonly connections: number;
+  /** SMTP sessions open now (the server has not seen them close). */
+  readonly openConnections: number;
+  /** Cuts every open connection without a word, as a restarted server or a NAT timeout does. */
+  dropConnections(): void;
   /** Messages received for one recipient. */
   receivedFor(to: string): ReceivedMail[];
   setEvents(target: EventsTarget | undefined): void;
@@ -80,6 +84,7 @@ const SCRIPTS: ReadonlyArray<[RegExp, Script]> = [
   [/^reject-554/, { data: [554, '5.7.1 Message rejected as spam'] }],
   [/^defer-451/, { rcpt: [451, '4.3.0 Temporary local problem, try again later'], onlyFirst: true }],
   [/^throttle-421/, { rcpt: [421, '4.7.0 Too many messages, slow down'], onlyFirst: true }],
+  [/^stale-421/, { rcpt: [421, '4.4.2 Idle timeout, closing connection'], onlyFirst: true }],
   [/^bounce/, { events: 'bounce' }],
   [/^open/, { events: 'open' }],
   [/^silent/, { events: 'none' }],
@@ -105,6 +110,7 @@ export async function startSmtpSink(opts: SmtpSinkOptions = {}): Promise<SmtpSin
   const eventPosts: EventPost[] = [];
   const timers = new Set<NodeJS.Timeout>();
   let connections = 0;
+  let sessions = 0;
   let events = opts.events;
   const users = opts.users;
 
@@ -124,7 +130,11 @@ export async function startSmtpSink(opts: SmtpSinkOptions = {}): Promise<SmtpSin
     logger: false,
     onConnect(_session, cb) {
       connections += 1;
+      sessions += 1;
       cb();
+    },
+    onClose() {
+      sessions -= 1;
     },
     onAuth(auth, _session, cb) {
       if (users && auth.username && users[auth.username] === auth.password) return cb(null, { user: auth.username });
@@ -227,6 +237,13 @@ export async function startSmtpSink(opts: SmtpSinkOptions = {}): Promise<SmtpSin
     server.listen(opts.port ?? 0, opts.host ?? '127.0.0.1', () => resolve());
   });
   const address = server.server.address() as AddressInfo;
+  const sockets = new Set<Socket>();
+  // smtp-server takes the listeners off a socket it upgrades with STARTTLS, so its 'close' is not
+  // seen here: closed sockets are pruned as new ones arrive.
+  server.server.on('connection', (socket: Socket) => {
+    for (const s of sockets) if (s.destroyed) sockets.delete(s);
+    sockets.add(socket);
+  });
 
   return {
     host: opts.host ?? '127.0.0.1',
@@ -238,6 +255,13 @@ export async function startSmtpSink(opts: SmtpSinkOptions = {}): Promise<SmtpSin
     eventPosts,
     get connections() {
       return connections;
+    },
+    get openConnections() {
+      return sessions;
+    },
+    dropConnections() {
+      for (const socket of sockets) socket.destroy();
+      sockets.clear();
     },
     receivedFor: (to) => received.filter((m) => m.to.includes(to.toLowerCase())),
     setEvents(target) {
