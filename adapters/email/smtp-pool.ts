@@ -49,6 +49,10 @@ function failure(message: string, code: string): SmtpFailure {
   return Object.assign(new Error(message), { code });
 }
 
+function poolClosed(): SmtpFailure {
+  return failure('smtp connection pool closed', 'ECONNECTION');
+}
+
 function asFailure(err: unknown): SmtpFailure {
   return err instanceof Error ? err : new Error(String(err));
 }
@@ -83,14 +87,9 @@ export class SmtpPool implements Transport<SmtpSentInfo> {
     );
   }
 
-  /** Connections open now (busy and idle), for tests and diagnostics. */
-  get size(): number {
-    return this.count;
-  }
-
   close(): void {
     this.closed = true;
-    for (const w of this.waiters.splice(0)) w.fail(failure('smtp connection pool closed', 'ECONNECTION'));
+    for (const w of this.waiters.splice(0)) w.fail(poolClosed());
     for (const c of [...this.idle]) this.retire(c, true);
   }
 
@@ -108,7 +107,7 @@ export class SmtpPool implements Transport<SmtpSentInfo> {
 
   /** A warm idle connection (most recently used first), a new one, or the next one to come free. */
   private acquire(fresh: boolean, signal: AbortSignal | undefined): Promise<Connection> {
-    if (this.closed) return Promise.reject(failure('smtp connection pool closed', 'ECONNECTION'));
+    if (this.closed) return Promise.reject(poolClosed());
     if (!fresh) {
       const c = this.idle.pop();
       if (c) {
@@ -227,23 +226,17 @@ export class SmtpPool implements Transport<SmtpSentInfo> {
     }
     // A waiter that needs a new connection gets this one's slot (retire hands it over).
     if (w) return this.retire(c, true);
-    c.idleTimer = setTimeout(() => {
-      const i = this.idle.indexOf(c);
-      if (i >= 0) this.idle.splice(i, 1);
-      this.retire(c, true);
-    }, this.opts.idleMs);
+    c.idleTimer = setTimeout(() => this.retire(c, true), this.opts.idleMs);
     c.idleTimer.unref();
     this.idle.push(c);
   }
 
+  /** A busy connection's failure reaches its send through the callback; an idle one just leaves. */
   private dropIfIdle(c: Connection): void {
-    const i = this.idle.indexOf(c);
-    if (i < 0) return;
-    this.idle.splice(i, 1);
-    this.retire(c, false);
+    if (this.idle.includes(c)) this.retire(c, false);
   }
 
-  /** Closes the connection and frees its slot: the first waiter gets a new connection in it. */
+  /** Takes the connection out of the pool, closes it and frees its slot: the first waiter gets a new connection in it. */
   private retire(c: Connection, quit: boolean): void {
     if (c.retired) return;
     c.retired = true;

@@ -20,11 +20,11 @@ export function createSingle(s: SmtpSettings) {
 }
 
 function createPooled(s: SmtpSettings) {
-  const { auth: _auth, ...connection } = transportOptions(s);
+  const auth = login(s);
   return nodemailer.createTransport(
     new SmtpPool({
-      connection,
-      ...(s.username ? { auth: { user: s.username, pass: s.password ?? '' } } : {}),
+      connection: connectionOptions(s),
+      ...(auth ? { auth } : {}),
       maxConnections: POOL_CONNECTIONS,
       maxMessages: MESSAGES_PER_CONNECTION,
       idleMs: Math.min(IDLE_MS, s.timeoutMs / 2),
@@ -32,13 +32,22 @@ function createPooled(s: SmtpSettings) {
   );
 }
 
+function login(s: SmtpSettings): { user: string; pass: string } | undefined {
+  return s.username ? { user: s.username, pass: s.password ?? '' } : undefined;
+}
+
 function transportOptions(s: SmtpSettings): SmtpOptions {
+  const auth = login(s);
+  return { ...connectionOptions(s), ...(auth ? { auth } : {}) };
+}
+
+/** Everything but the login: SMTPConnection takes that separately. */
+function connectionOptions(s: SmtpSettings): SmtpOptions {
   return {
     host: s.host,
     port: s.port,
     secure: s.secure,
     requireTLS: s.requireTls,
-    ...(s.username ? { auth: { user: s.username, pass: s.password ?? '' } } : {}),
     // SNI carries host names only (RFC 6066 §3); an IP host gets none.
     tls: { rejectUnauthorized: s.rejectUnauthorized, minVersion: 'TLSv1.2', ...(isIP(s.host) ? {} : { servername: s.host }) },
     connectionTimeout: s.timeoutMs,
