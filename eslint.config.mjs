@@ -20,6 +20,16 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/require-await': 'off',
       'import-x/no-cycle': ['error', { maxDepth: 10, ignoreExternal: true }],
+      // The arrows between folders: api and activities share dispatch/, never each other.
+      'import-x/no-restricted-paths': [
+        'error',
+        {
+          zones: [
+            { target: './api', from: './activities', message: 'api/ reaches the engine through dispatch/, never activities/.' },
+            { target: './dispatch', from: ['./api', './activities'], message: 'dispatch/ is shared by api/ and activities/: it imports neither.' },
+          ],
+        },
+      ],
     },
     settings: {
       'import-x/resolver-next': [createNodeResolver({ extensions: ['.ts', '.js', '.json'] })],

@@ -16,7 +16,7 @@ import type { GroupMessageRow } from '../db/schema';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import type { GroupActivities, MaterializedPage } from '../workflows/group-fanout';
-import { maskAddress } from './dispatch-start';
+import { maskAddress } from '../dispatch/start';
 
 export interface GroupActivityDeps {
   db: Db;

@@ -3,12 +3,12 @@ import type { AdapterRegistry } from '../adapters/registry';
 import { SendError, type ChannelType, type MessageStatus, type TemplateRef } from '../adapters/types';
 import type { Db } from '../db/client';
 import { reserveSlot } from '../db/rate-limiter';
-import { advanceStatus, cachedChannelLookup, getChannel, getMessage, lastInboundAt, takePendingStatuses } from '../db/repo';
+import { advanceStatus, cachedChannelLookup, getChannel, getMessage, lastInboundAt, messageStatus, recordSent, takePendingStatuses } from '../db/repo';
 import type { ChannelRow } from '../db/schema';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import { currentTraceId } from '../observability/trace-context';
-import { SEND_ERROR_TYPES, type DeliveryStatus, type SendFailureDetails, type SendSlot } from '../workflows/definitions';
+import { SEND_ERROR_TYPES, STATUS_RANK, type DeliveryStatus, type SendFailureDetails, type SendSlot } from '../workflows/definitions';
 import { statusCallbackUrl } from '../adapters/callback-token';
 
 export interface ActivityDeps {
@@ -21,23 +21,30 @@ export interface ActivityDeps {
 
 export interface SendOutcome {
   providerMessageId: string;
+  /** The row's status once the send is recorded: `sent`, or further when a receipt came first. */
   status: MessageStatus;
-  /** Receipts that arrived before the provider id was recorded; the workflow applies them. */
-  early: DeliveryStatus[];
 }
 
 /** Activities are built over narrow dependencies; workflows only see their types. */
 export function createActivities(deps: ActivityDeps) {
   const { db, adapters, metrics } = deps;
 
-  const early = async (channelId: string, providerMessageId: string): Promise<DeliveryStatus[]> =>
-    (await takePendingStatuses(db, channelId, providerMessageId)).map((p) => ({
-      status: p.status,
-      providerMessageId,
-      errorCode: p.errorCode ?? undefined,
-      errorMessage: p.errorMessage ?? undefined,
-      occurredAt: p.at.toISOString(),
-    }));
+  /**
+   * Applies the receipts that arrived before the provider id was recorded (kept by the webhook
+   * route) and returns the row's status after them.
+   */
+  const applyEarly = async (messageId: string, channelType: ChannelType, channelId: string, providerMessageId: string, status: MessageStatus): Promise<MessageStatus> => {
+    let now = status;
+    const pending = (await takePendingStatuses(db, channelId, providerMessageId)).sort((a, b) => STATUS_RANK[a.status] - STATUS_RANK[b.status]);
+    for (const p of pending) {
+      if (STATUS_RANK[p.status] <= STATUS_RANK[now]) continue;
+      if (await advanceStatus(db, messageId, { ...p, source: 'webhook' })) {
+        metrics.messagesDispatched.inc({ channel_type: channelType, status: p.status });
+        now = p.status;
+      }
+    }
+    return now;
+  };
 
   // Rate settings change rarely; reading the channel on every slot would double the limiter's queries.
   const cachedChannel = cachedChannelLookup(db);
@@ -92,7 +99,7 @@ export function createActivities(deps: ActivityDeps) {
       const known = message.metadata.provider_message_id;
       if (known && message.status !== 'queued' && message.status !== 'sending') {
         log.info({ event: 'send_skipped_already_sent', provider_message_id: known });
-        return { providerMessageId: known, status: message.status as MessageStatus, early: await early(message.channelId, known) };
+        return { providerMessageId: known, status: await applyEarly(messageId, channelType, message.channelId, known, message.status as MessageStatus) };
       }
       const channel = await getChannel(db, message.channelId);
       if (!channel || !channel.enabled) {
@@ -131,10 +138,11 @@ export function createActivities(deps: ActivityDeps) {
         const seconds = elapsed();
         metrics.dispatchDuration.observe({ channel_type: channelType }, seconds);
         metrics.recordSendAttempt(channelType, 'ok');
-        const applied = await advanceStatus(db, messageId, { status: 'sent', at: new Date(), providerMessageId: result.providerMessageId });
-        if (applied) metrics.messagesDispatched.inc({ channel_type: channelType, status: 'sent' });
+        const recorded = await recordSent(db, messageId, new Date(), result.providerMessageId);
+        if (recorded?.applied) metrics.messagesDispatched.inc({ channel_type: channelType, status: 'sent' });
         log.info({ event: 'message_dispatched', provider_message_id: result.providerMessageId, duration_ms: Math.round(seconds * 1000) });
-        return { providerMessageId: result.providerMessageId, status: 'sent', early: await early(channel.id, result.providerMessageId) };
+        const status = await applyEarly(messageId, channelType, channel.id, result.providerMessageId, recorded?.status ?? 'sent');
+        return { providerMessageId: result.providerMessageId, status };
       } catch (err) {
         metrics.dispatchDuration.observe({ channel_type: channelType }, elapsed());
         if (!(err instanceof SendError)) {
@@ -149,8 +157,8 @@ export function createActivities(deps: ActivityDeps) {
       }
     },
 
-    /** Applies a receipt that moved the workflow forward; the conditional UPDATE keeps the row in step. */
-    recordStatus: async (messageId: string, update: DeliveryStatus, channelType: ChannelType): Promise<boolean> => {
+    /** Applies a status the workflow decided (the delivery timeout) and returns the row's status after it. */
+    recordStatus: async (messageId: string, update: DeliveryStatus, channelType: ChannelType): Promise<MessageStatus | undefined> => {
       const applied = await advanceStatus(db, messageId, {
         status: update.status,
         at: new Date(update.occurredAt),
@@ -158,8 +166,11 @@ export function createActivities(deps: ActivityDeps) {
         errorMessage: update.errorMessage,
       });
       if (applied) metrics.messagesDispatched.inc({ channel_type: channelType, status: update.status });
-      return applied;
+      return applied ? update.status : messageStatus(db, messageId);
     },
+
+    /** The row's status: the workflow reads it before it gives up waiting for a receipt. */
+    readStatus: async (messageId: string): Promise<MessageStatus | undefined> => messageStatus(db, messageId),
 
     recordFailure: async (messageId: string, failure: SendFailureDetails, channelType: ChannelType): Promise<void> => {
       const applied = await advanceStatus(db, messageId, {

@@ -3,11 +3,13 @@ import type { Client } from '@temporalio/client';
 import type { ChannelType } from '../adapters/types';
 import type { AdapterRegistry } from '../adapters/registry';
 import type { Db } from '../db/client';
-import { countReplayCandidates, outboxCount, outboxMessages, replayCandidates, resetForReplay, type ReplayFilter } from '../db/replay';
+import { countReplayCandidates, outboxCount, outboxMessages, replayCandidates, type ReplayFilter } from '../db/replay';
 import { getChannel, markWorkflowStarted } from '../db/repo';
+import { replayMessage } from '../dispatch/replay';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
-import { startDispatch, type DispatchSettings } from './dispatch-start';
+import { createReceipts } from '../dispatch/receipts';
+import { startDispatch, type DispatchSettings } from '../dispatch/start';
 
 export interface OperationDeps {
   db: Db;
@@ -16,24 +18,6 @@ export interface OperationDeps {
   dispatch: DispatchSettings;
   logger: Logger;
   metrics: Metrics;
-}
-
-export type ReplayOutcome = 'replayed' | 'not_replayable';
-
-/**
- * Re-drives one failed or undelivered message: resets the row (the guard), then
- * starts a new run of `message-<id>`. A run that failed is replaced under
- * ALLOW_DUPLICATE_FAILED_ONLY; one that completed with a failure receipt needs
- * ALLOW_DUPLICATE, which the row reset has already limited to final failures.
- */
-export async function replayMessage(deps: Omit<OperationDeps, 'adapters' | 'metrics'>, id: string, accountId: string, source: string): Promise<ReplayOutcome> {
-  const message = await resetForReplay(deps.db, id, accountId, source);
-  if (!message) return 'not_replayable';
-  let started = await startDispatch(deps.temporal, message, deps.dispatch, 'ALLOW_DUPLICATE_FAILED_ONLY');
-  if (started === 'already') started = await startDispatch(deps.temporal, message, deps.dispatch, 'ALLOW_DUPLICATE');
-  if (started === 'started') await markWorkflowStarted(deps.db, id);
-  else deps.logger.warn({ event: 'replay_start_deferred', message_id: id, reason: 'a run is still open; the outbox sweeper retries' });
-  return 'replayed';
 }
 
 export interface ReplayPage {
@@ -46,6 +30,7 @@ export interface ReplayPage {
 
 export function createOperationActivities(deps: OperationDeps) {
   const { db, metrics, logger } = deps;
+  const receipts = createReceipts({ db, temporal: deps.temporal, metrics });
   return {
     countReplay: async (filter: ReplayFilter): Promise<number> => countReplayCandidates(db, filter),
 
@@ -76,6 +61,9 @@ export function createOperationActivities(deps: OperationDeps) {
       }
       const pending = await outboxCount(db, OUTBOX_LOOKBACK_DAYS);
       metrics.outboxPending.set(pending);
+      // Receipts already on their rows whose signal the webhook route could not deliver.
+      const signals = await receipts.deliverPendingSignals(limit);
+      if (signals.delivered > 0 || signals.remaining > 0) logger.info({ event: 'pending_signals_swept', delivered: signals.delivered, remaining: signals.remaining });
       return { started, pending };
     },
   };

@@ -11,6 +11,7 @@ import { directLeg } from './baselines/direct-dispatcher';
 import { noopLeg } from './baselines/noop-leg';
 import { barChartSvg, writeChart } from './engine/chart';
 import { engineLeg, type BenchChannel } from './engine/engine-leg';
+import { cpuPerMessage, sampleCpu, type ProcessGroup } from './engine/cpu';
 import { ACTIONS_DEFINITION, historyCost, type HistoryCost } from './engine/history';
 import { round, type LegResult, type Spread } from './engine/load';
 import { metricSum } from './engine/metric-sum';
@@ -54,7 +55,21 @@ async function main(): Promise<void> {
   const connection = await Connection.connect({ address: running.infra.temporalAddress });
   const client = new Client({ connection });
   const legs: LegResult[] = [];
-  let history: HistoryCost | undefined;
+  const history: Record<string, HistoryCost> = {};
+  const cpu: Record<string, ReturnType<typeof cpuPerMessage>> = {};
+  // Where each leg's CPU goes: the bench process is the load generator, the simulators and the in-process legs.
+  const groups = (extra: Record<string, ProcessGroup>): Record<string, ProcessGroup> => ({
+    temporal: { roots: [running.temporal.process.pid ?? -1] },
+    postgres: { comm: 'postgres' },
+    bench: { pid: process.pid },
+    ...extra,
+  });
+  const measured = async <T extends LegResult>(g: Record<string, ProcessGroup>, leg: () => Promise<T>): Promise<T> => {
+    const before = sampleCpu(g);
+    const result = await leg();
+    cpu[result.name] = cpuPerMessage(before, sampleCpu(g), result.messages);
+    return result;
+  };
   let rateLimitHits = 0;
   try {
     const account = await createAccount(database.db, 'bench');
@@ -66,12 +81,13 @@ async function main(): Promise<void> {
       const target = { apiUrl: engine.apiUrl, apiKey: key, pool: database.pool, sims };
       // Warm-up: JIT, connection pools and the workflow cache, so leg 1 is not the cold one.
       await engineLeg(target, 'sms', Math.min(values.quick ? 20 : 100, count), concurrency, timeoutMs);
+      const engineGroups = groups({ worker: { roots: [engine.worker.pid ?? -1] }, api: { roots: [engine.api.pid ?? -1] } });
       for (const channel of CHANNELS) {
         log(`engine ${channel}`);
-        const leg = await engineLeg(target, channel, count, concurrency, timeoutMs);
+        const leg = await measured(engineGroups, () => engineLeg(target, channel, count, concurrency, timeoutMs));
         legs.push(leg);
         log(summary(leg));
-        if (channel === 'sms') history = await historyCost(client, leg.ids.slice(0, HISTORY_SAMPLE).map((id) => `message-${id}`));
+        history[leg.name] = await historyCost(client, leg.ids.slice(0, HISTORY_SAMPLE).map((id) => `message-${id}`));
       }
       // Should stay 0: the channels' limit is far above the offered load.
       rateLimitHits = await metricSum(engine.workerMetricsUrl, 'turumba_rate_limit_hits_total');
@@ -80,26 +96,26 @@ async function main(): Promise<void> {
     }
     for (const channel of CHANNELS) {
       log(`direct dispatcher ${channel}`);
-      const leg = await directLeg({ db: database.db, pool: database.pool, accountId: account.id, sims }, channel, count, concurrency, timeoutMs);
+      const leg = await measured(groups({}), () => directLeg({ db: database.db, pool: database.pool, accountId: account.id, sims }, channel, count, concurrency, timeoutMs));
       legs.push(leg);
       log(summary(leg));
     }
     log('temporal no-op workflow');
-    legs.push(await noopLeg(running.infra.temporalAddress, count, concurrency));
+    legs.push(await measured(groups({}), () => noopLeg(running.infra.temporalAddress, count, concurrency)));
   } finally {
     await connection.close();
     await database.close();
     await sims.close();
     await running.stop();
   }
-  report({ legs, history, rateLimitHits, count, concurrency, callbackDelayMs, quick: values.quick ?? false, totalSeconds: (Date.now() - t0) / 1000 });
+  report({ legs, history, cpu, rateLimitHits, count, concurrency, callbackDelayMs, quick: values.quick ?? false, totalSeconds: (Date.now() - t0) / 1000 });
 }
 
 function summary(l: LegResult): string {
   return `${l.name}: ${l.perSecond.toFixed(1)} msg/s; to sent ${JSON.stringify(l.toSentMs)}; to delivered ${JSON.stringify(l.toDeliveredMs)}`;
 }
 
-function report(r: { legs: LegResult[]; history: HistoryCost | undefined; rateLimitHits: number; count: number; concurrency: number; callbackDelayMs: number; quick: boolean; totalSeconds: number }): void {
+function report(r: { legs: LegResult[]; history: Record<string, HistoryCost>; cpu: Record<string, ReturnType<typeof cpuPerMessage>>; rateLimitHits: number; count: number; concurrency: number; callbackDelayMs: number; quick: boolean; totalSeconds: number }): void {
   const by = (name: string): LegResult | undefined => r.legs.find((l) => l.name === name);
   const noop = by('temporal no-op');
   const ratios = Object.fromEntries(
@@ -121,11 +137,20 @@ function report(r: { legs: LegResult[]; history: HistoryCost | undefined; rateLi
     ...rows.map(line),
     '  (temporal no-op: "to delivered" is start→result of the workflow)',
     ...CHANNELS.map((c) => `  ratio ${c}: engine/A ${ratios[c]?.engineOverA}  engine/B ${ratios[c]?.engineOverB}`),
-    r.history
-      ? `  history per delivered sms message (sample of ${r.history.sampled}): ${r.history.eventsPerMessage.toFixed(1)} events, ${r.history.actionsPerMessage.toFixed(1)} actions`
-      : '  history: not measured',
+    ...Object.entries(r.history).flatMap(([leg, h]) => {
+      const k = (name: string): number => h.breakdown[name] ?? 0;
+      return [
+        `  ${leg}, per delivered message (history of ${h.sampled}): ${h.eventsPerMessage.toFixed(1)} events, ${h.actionsPerMessage.toFixed(1)} actions, ` +
+          `${k('workflowTaskCompleted')} workflow tasks, ${k('activityTaskScheduled')} activity tasks, ${k('markerRecorded')} local activities, ` +
+          `${k('workflowExecutionSignaled')} signals, ${k('upsertWorkflowSearchAttributes')} search-attribute upserts`,
+        `    events by kind: ${Object.entries(h.breakdown).map(([kind, v]) => `${kind} ${v}`).join(', ')}`,
+      ];
+    }),
     `  engine rate-limit refusals (turumba_rate_limit_hits_total, all engine legs): ${r.rateLimitHits}`,
-    r.history ? `  events by kind: ${Object.entries(r.history.breakdown).map(([k, v]) => `${k} ${v}`).join(', ')}` : '',
+    '  CPU ms per message by process (share of the leg\'s CPU):',
+    ...Object.entries(r.cpu).map(
+      ([leg, c]) => `    ${leg.padEnd(widths[0] ?? 0)}  ${Object.entries(c.msPerMessage).map(([proc, ms]) => `${proc} ${ms} (${c.share[proc]} %)`).join(', ')}`,
+    ),
     `  ${ACTIONS_DEFINITION}`,
     `  total run time ${r.totalSeconds.toFixed(0)} s`,
     '',

@@ -48,6 +48,8 @@ export interface Config {
   sendMaxAttempts: number;
   sendInitialIntervalMs: number;
   sendMaxIntervalMs: number;
+  /** Per worker and channel type: sends in flight at once (local activity and workflow task slots). */
+  sendsPerChannelType: number;
   /** Workflow bundle built by `npm run build`; when unset the worker bundles from source. */
   workflowBundlePath: string | undefined;
   temporalCliPath: string | undefined;
@@ -161,6 +163,7 @@ export function loadConfig(env: Env = process.env): Config {
     sendMaxAttempts: int('SEND_MAX_ATTEMPTS', 8, 1, 100),
     sendInitialIntervalMs: int('SEND_INITIAL_INTERVAL_MS', 1000, 10, 3_600_000),
     sendMaxIntervalMs: int('SEND_MAX_INTERVAL_MS', 300_000, 10, 86_400_000),
+    sendsPerChannelType: int('SENDS_PER_CHANNEL_TYPE', 200, 1, 10_000),
     workflowBundlePath: str('WORKFLOW_BUNDLE_PATH'),
     temporalCliPath: str('TEMPORAL_CLI_PATH'),
     partitionRetentionMonths: int('PARTITION_RETENTION_MONTHS', 12, 1, 1200),

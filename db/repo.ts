@@ -233,6 +233,41 @@ export async function advanceStatus(db: Db, id: string, change: StatusChange): P
   return result.rows[0]?.n === '1';
 }
 
+/**
+ * Records the provider's acceptance: the provider id and `sent_at` always (a receipt that
+ * raced the send may already have moved the row past `sent`), the `sent` status only while
+ * the row ranks lower. Returns the row's status afterwards and whether `sent` applied.
+ */
+export async function recordSent(db: Db, id: string, at: Date, providerMessageId: string): Promise<{ status: MessageStatus; applied: boolean } | undefined> {
+  if (!isUuidv7(id)) return undefined;
+  const result = await db.execute<{ status: MessageStatus; applied: boolean }>(sql`
+    WITH upd AS (
+      UPDATE messages m SET
+        status = CASE WHEN message_status_rank(m.status) < message_status_rank('sent') THEN 'sent' ELSE m.status END,
+        updated_at = now(),
+        sent_at = COALESCE(m.sent_at, ${at.toISOString()}::timestamptz),
+        metadata_ = m.metadata_ || jsonb_build_object('provider_message_id', ${providerMessageId}::text)
+      FROM (SELECT id, created_at, status AS before FROM messages
+            WHERE id = ${id} AND created_at = ${uuidv7Time(id).toISOString()}::timestamptz FOR UPDATE) old
+      WHERE m.id = old.id AND m.created_at = old.created_at
+      RETURNING m.id, m.replays, m.status, message_status_rank(old.before) < message_status_rank('sent') AS applied
+    ), ev AS (
+      INSERT INTO message_events (message_id, run, status, occurred_at, source, error_code)
+      SELECT id, replays, 'sent', ${at.toISOString()}::timestamptz, 'worker', NULL FROM upd WHERE applied
+      ON CONFLICT DO NOTHING
+    )
+    SELECT status, applied FROM upd`);
+  return result.rows[0];
+}
+
+/** The row's status, or undefined when there is no such message. */
+export async function messageStatus(db: Db, id: string): Promise<MessageStatus | undefined> {
+  if (!isUuidv7(id)) return undefined;
+  const r = await db.execute<{ status: MessageStatus }>(sql`
+    SELECT status FROM messages WHERE id = ${id} AND created_at = ${uuidv7Time(id).toISOString()}::timestamptz`);
+  return r.rows[0]?.status;
+}
+
 export interface MessageEvent {
   id: string;
   run: number;

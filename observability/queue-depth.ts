@@ -3,11 +3,13 @@ import { temporal } from '@temporalio/proto';
 import type { Logger } from './logger';
 import type { Metrics } from './metrics';
 
-const ACTIVITY = temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY;
+// A message's send runs in its workflow task (a local activity), so the send work waiting is
+// the workflow task backlog of its channel type's queue.
+const WORKFLOW = temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW;
 
-/** Activity tasks waiting on a task queue (approximate: the server's backlog count over all partitions). */
+/** Workflow tasks waiting on a task queue (approximate: the server's backlog count over all partitions). */
 export async function readQueueBacklog(service: WorkflowService, namespace: string, taskQueue: string): Promise<number> {
-  const res = await service.describeTaskQueue({ namespace, taskQueue: { name: taskQueue }, taskQueueType: ACTIVITY, reportStats: true });
+  const res = await service.describeTaskQueue({ namespace, taskQueue: { name: taskQueue }, taskQueueType: WORKFLOW, reportStats: true });
   const count = res.stats?.approximateBacklogCount;
   if (count === null || count === undefined) return 0;
   return typeof count === 'number' ? count : count.toNumber();
@@ -21,7 +23,7 @@ export interface QueueDepthPoller {
 
 /**
  * Keeps `turumba_dispatch_queue_depth{channel_type}` current with the backlog of each
- * `send-<channel_type>` queue. Every worker reports the same server-side number, so
+ * `dispatch-<channel_type>` queue. Every worker reports the same server-side number, so
  * queries take max() over instances, never sum().
  */
 export function pollQueueDepth(deps: {

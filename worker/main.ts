@@ -14,7 +14,7 @@ import { pollQueueDepth } from '../observability/queue-depth';
 import { installTemporalRuntime } from '../observability/temporal-runtime';
 import { ensureOutboxSchedule } from './outbox-schedule';
 import { ensurePartitionSchedule, keepSchedules } from './schedules';
-import { sendTaskQueue } from '../workflows/definitions';
+import { messageTaskQueue } from '../workflows/definitions';
 import { createWorkers, defaultBundlePath, runWorkers } from './workers';
 
 async function main(): Promise<void> {
@@ -52,13 +52,14 @@ async function main(): Promise<void> {
     publicBaseUrl: config.publicBaseUrl,
     temporal,
     dispatch: config,
+    sendsPerChannelType: config.sendsPerChannelType,
   });
 
   const metricsServer = await startMetricsServer({ registry: metrics.registry, port: config.workerMetricsPort, sdkMetricsUrl: `http://${sdkMetricsAddress}/metrics`, logger });
   const queueDepth = pollQueueDepth({
     service: temporal.workflowService,
     namespace: config.temporalNamespace,
-    queues: CHANNEL_TYPES.filter((t) => adapters.list().some((a) => a.channelType === t)).map((t) => ({ channelType: t, taskQueue: sendTaskQueue(t) })),
+    queues: CHANNEL_TYPES.filter((t) => adapters.list().some((a) => a.channelType === t)).map((t) => ({ channelType: t, taskQueue: messageTaskQueue(t) })),
     metrics,
     logger,
   });

@@ -1,16 +1,16 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
-import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities';
-import type { DispatchSettings } from '../activities/dispatch-start';
+import type { DispatchSettings } from '../dispatch/start';
 import { createOperationActivities } from '../activities/operations';
 import { createGroupActivities } from '../activities/groups';
 import { createPartitionActivities, type PartitionActivityOptions } from '../activities/partitions';
 import { CHANNEL_TYPES } from '../adapters/types';
 import { bundleCarriesTraceInterceptors, traceActivityInterceptors, WORKFLOW_INTERCEPTOR_MODULES } from '../observability/trace-worker';
 import { withTraceHeaders } from '../observability/trace-client';
-import { DISPATCH_TASK_QUEUE, sendTaskQueue } from '../workflows/definitions';
+import { DISPATCH_TASK_QUEUE, messageTaskQueue } from '../workflows/definitions';
 
 export interface WorkerSetup extends ActivityDeps {
   connection: NativeConnection;
@@ -20,6 +20,8 @@ export interface WorkerSetup extends ActivityDeps {
   dispatch: DispatchSettings;
   /** Prebuilt bundle (production); without it the workflows are bundled from source. */
   workflowBundlePath?: string;
+  /** Sends in flight at once per channel type (SENDS_PER_CHANNEL_TYPE). */
+  sendsPerChannelType?: number;
   /** Retention and archive store of the partition upkeep (PARTITION_RETENTION_MONTHS, ARCHIVE_DIR). */
   partitions?: PartitionActivityOptions;
 }
@@ -31,8 +33,11 @@ export function defaultBundlePath(): string | undefined {
 }
 
 /**
- * One worker for the workflows and bookkeeping activities (`dispatch`), one per
- * channel type for provider calls (`send-<type>`), so a slow provider only fills its own queue.
+ * One worker for the bookkeeping workflows and activities (`dispatch`: groups, replays,
+ * sweeps, partitions), and one per channel type for its messages' workflows
+ * (`dispatch-<type>`), whose sends are local activities of the workflow task: each channel
+ * type has its own workflow task and local activity slots, so a slow provider only holds
+ * up its own messages.
  */
 export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
   const activities = createActivities(setup);
@@ -42,43 +47,56 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
   }
   // trace_id: activities bind it from their headers; workflows copy it onto what they schedule.
   // A prebuilt bundle carries the workflow interceptors inside it (bundleWorkflowCode's
-  // workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES); the SDK ignores workflowModules then.
-  const common: Pick<WorkerOptions, 'connection' | 'namespace' | 'interceptors'> = {
+  // workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES). Without one, the workflows are
+  // bundled here once for all the workers.
+  const common: Pick<WorkerOptions, 'connection' | 'namespace' | 'interceptors' | 'workflowBundle'> = {
     connection: setup.connection,
     namespace: setup.namespace,
-    interceptors: { activity: [traceActivityInterceptors], ...(setup.workflowBundlePath ? {} : { workflowModules: WORKFLOW_INTERCEPTOR_MODULES }) },
+    interceptors: { activity: [traceActivityInterceptors] },
+    workflowBundle: setup.workflowBundlePath
+      ? { codePath: setup.workflowBundlePath }
+      : await bundleWorkflowCode({
+          workflowsPath: require.resolve('../workflows'),
+          workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
+          logger: new DefaultLogger('WARN'),
+        }),
   };
-  const workflowSource: Pick<WorkerOptions, 'workflowBundle' | 'workflowsPath'> = setup.workflowBundlePath
-    ? { workflowBundle: { codePath: setup.workflowBundlePath } }
-    : { workflowsPath: require.resolve('../workflows') };
+  const messageActivities = {
+    reserveSendSlot: activities.reserveSendSlot,
+    sendMessage: activities.sendMessage,
+    recordStatus: activities.recordStatus,
+    recordFailure: activities.recordFailure,
+    readStatus: activities.readStatus,
+  };
 
   const dispatch = await Worker.create({
     ...common,
-    ...workflowSource,
     taskQueue: DISPATCH_TASK_QUEUE,
     activities: {
-      recordStatus: activities.recordStatus,
-      recordFailure: activities.recordFailure,
-      reserveSendSlot: activities.reserveSendSlot,
       ...createOperationActivities({ db: setup.db, temporal, adapters: setup.adapters, dispatch: setup.dispatch, logger: setup.logger, metrics: setup.metrics }),
       ...createGroupActivities({ db: setup.db, logger: setup.logger, metrics: setup.metrics }),
       ...createPartitionActivities({ db: setup.db, logger: setup.logger, ...setup.partitions }),
     },
     shutdownGraceTime: '10 seconds',
   });
-  const senders = await Promise.all(
+  const messageWorkers = await Promise.all(
     CHANNEL_TYPES.filter((t) => setup.adapters.list().some((a) => a.channelType === t)).map((t) =>
       Worker.create({
         ...common,
-        taskQueue: sendTaskQueue(t),
-        activities: { sendMessage: activities.sendMessage },
-        maxConcurrentActivityTaskExecutions: 200,
+        taskQueue: messageTaskQueue(t),
+        activities: messageActivities,
+        // A workflow task that runs a send holds its slot for the provider's round trip, so
+        // both slot kinds are sized by the sends one channel type may have in flight.
+        maxConcurrentWorkflowTaskExecutions: setup.sendsPerChannelType ?? DEFAULT_SENDS_PER_CHANNEL_TYPE,
+        maxConcurrentLocalActivityExecutions: setup.sendsPerChannelType ?? DEFAULT_SENDS_PER_CHANNEL_TYPE,
         shutdownGraceTime: '30 seconds',
       }),
     ),
   );
-  return [dispatch, ...senders];
+  return [dispatch, ...messageWorkers];
 }
+
+const DEFAULT_SENDS_PER_CHANNEL_TYPE = 200;
 
 export async function runWorkers(workers: Worker[]): Promise<void> {
   await Promise.all(workers.map((w) => w.run()));

@@ -5,8 +5,13 @@ import type { ChannelType, MessageStatus } from '../adapters/types';
 // Names shared by the workflows, the API, the worker and the tests.
 
 export const DISPATCH_TASK_QUEUE = 'dispatch';
-export function sendTaskQueue(channelType: ChannelType): string {
-  return `send-${channelType}`;
+/**
+ * A message's workflow runs on its channel type's own task queue: the send is a local
+ * activity of the workflow task, so each channel type has its own worker slots and a
+ * hanging provider only holds up messages of its own type.
+ */
+export function messageTaskQueue(channelType: ChannelType): string {
+  return `dispatch-${channelType}`;
 }
 export function messageWorkflowId(messageId: string): string {
   return `message-${messageId}`;
@@ -21,6 +26,11 @@ export interface DeliveryStatus {
   occurredAt: string;
 }
 
+/**
+ * Sent by the webhook route once it has written a receipt that ends the wait (delivered,
+ * read, undelivered, failed) to the message's row: the row is the record, the signal only
+ * wakes the workflow. Intermediate statuses never reach Temporal.
+ */
 export const deliveryStatusSignal = defineSignal<[DeliveryStatus]>('deliveryStatus');
 export const statusQuery = defineQuery<MessageStatus>('status');
 
@@ -78,6 +88,27 @@ export const SEARCH_ATTRIBUTES = {
   messageStatus: defineSearchAttributeKey('MessageStatus', SearchAttributeType.KEYWORD),
   groupMessageId: defineSearchAttributeKey('GroupMessageId', SearchAttributeType.KEYWORD),
 } as const;
+
+export interface MessageAttributeInput {
+  accountId: string;
+  channelId: string;
+  channelType: string;
+  /** `queued` at start; the final status is upserted once at the end of the run. */
+  status: MessageStatus;
+  groupMessageId?: string | null;
+}
+
+/** Search attributes every message workflow starts with, wherever it is started (API, sweeper, replay, fan-out). */
+export function messageSearchAttributes(m: MessageAttributeInput) {
+  const sa = SEARCH_ATTRIBUTES;
+  return [
+    { key: sa.accountId, value: m.accountId },
+    { key: sa.channelId, value: m.channelId },
+    { key: sa.channelType, value: m.channelType },
+    { key: sa.messageStatus, value: m.status },
+    ...(m.groupMessageId ? [{ key: sa.groupMessageId, value: m.groupMessageId }] : []),
+  ];
+}
 
 /** `temporal operator search-attribute create` arguments, for the dev stack and temporal-config/. */
 export const SEARCH_ATTRIBUTE_NAMES = Object.values(SEARCH_ATTRIBUTES).map((k) => k.name);

@@ -2,7 +2,6 @@ import {
   ActivityFailure,
   ApplicationFailure,
   condition,
-  proxyActivities,
   proxyLocalActivities,
   sleep,
   setCurrentDetails,
@@ -14,12 +13,10 @@ import type { Activities } from '../activities';
 import type { MessageStatus } from '../adapters/types';
 import {
   deliveryStatusSignal,
-  DISPATCH_TASK_QUEUE,
   isFinal,
   RATE_LIMIT_TIMER,
   SEARCH_ATTRIBUTES,
   SEND_ERROR_TYPES,
-  sendTaskQueue,
   STATUS_RANK,
   statusQuery,
   type DeliveryStatus,
@@ -28,40 +25,40 @@ import {
   type SendFailureDetails,
 } from './definitions';
 
-const record = proxyActivities<Pick<Activities, 'recordStatus' | 'recordFailure'>>({
-  taskQueue: DISPATCH_TASK_QUEUE,
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumInterval: '1 minute', backoffCoefficient: 2 },
-});
-
-// A local activity: one marker event instead of three, on the hot path of every message.
-const limiter = proxyLocalActivities<Pick<Activities, 'reserveSendSlot'>>({
+// Local activities: each is one marker event in the workflow task that runs it, instead of
+// three events and a workflow task of its own. The workflow runs on its channel type's task
+// queue (messageTaskQueue), so a hanging provider fills only its own type's worker slots.
+const local = proxyLocalActivities<Pick<Activities, 'reserveSendSlot' | 'recordFailure' | 'recordStatus' | 'readStatus'>>({
   startToCloseTimeout: '10 seconds',
   retry: { initialInterval: '200 milliseconds', maximumInterval: '10 seconds', backoffCoefficient: 2 },
 });
 
+const rank = (status: MessageStatus): number => STATUS_RANK[status];
+/** Status only moves forward. */
+const higher = (current: MessageStatus, next: MessageStatus | undefined): MessageStatus => (next && rank(next) > rank(current) ? next : current);
+
 /**
- * One outbound message: send it (durable retries), then wait for delivery
- * receipts until a final status or the delivery wait runs out.
+ * One outbound message: reserve a send slot (durable sleeps when refused), send it (durable
+ * retries), then wait for the webhook route's signal that a final receipt is on the row, until
+ * the delivery wait runs out. A delivered message costs two workflow tasks: one that reserves
+ * and sends, one that takes the receipt and completes.
  */
 export async function dispatchMessage(input: DispatchMessageInput): Promise<DispatchMessageResult> {
   let status: MessageStatus = 'queued';
   let providerMessageId: string | undefined;
-  // Receipts may arrive before the send returns (the provider raced us); they wait here, in history.
-  const inbox: DeliveryStatus[] = [];
+  // The best final receipt signalled so far; it may arrive before the send returns (the provider raced us).
+  let receipt: DeliveryStatus | undefined;
   setHandler(deliveryStatusSignal, (update) => {
-    inbox.push(update);
+    if (!receipt || rank(update.status) > rank(receipt.status)) receipt = update;
   });
   setHandler(statusQuery, () => status);
-
-  const moveTo = (next: MessageStatus, detail: string): void => {
-    status = next;
-    upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.messageStatus, value: next }]);
-    setCurrentDetails(`**${next}** · ${detail}`);
+  // MessageStatus is `queued` from the start and set once, here, at the end: Running = in flight.
+  const finish = (detail: string): void => {
+    upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.messageStatus, value: status }]);
+    setCurrentDetails(`**${status}** · ${detail}`);
   };
 
-  const { sendMessage } = proxyActivities<Pick<Activities, 'sendMessage'>>({
-    taskQueue: sendTaskQueue(input.channelType),
+  const { sendMessage } = proxyLocalActivities<Pick<Activities, 'sendMessage'>>({
     startToCloseTimeout: '30 seconds',
     retry: {
       maximumAttempts: input.retry.maxAttempts,
@@ -73,9 +70,9 @@ export async function dispatchMessage(input: DispatchMessageInput): Promise<Disp
   });
 
   // Wait for this message's slot on the channel's shared limiter; the sleep is durable and
-  // shows in the UI as a timer.
+  // shows in the UI as a named timer.
   for (;;) {
-    const slot = await limiter.reserveSendSlot(input.channelId, input.channelType);
+    const slot = await local.reserveSendSlot(input.channelId, input.channelType);
     if (slot.waitMs <= 0) break;
     setCurrentDetails(`**${status}** · rate limited (${slot.reason ?? 'channel rate'}): waiting ${slot.waitMs} ms`);
     await sleep(slot.waitMs, { summary: RATE_LIMIT_TIMER });
@@ -85,43 +82,34 @@ export async function dispatchMessage(input: DispatchMessageInput): Promise<Disp
   try {
     const sent = await sendMessage(input.messageId);
     providerMessageId = sent.providerMessageId;
-    inbox.push(...sent.early);
-    moveTo('sent', `provider id ${sent.providerMessageId}`);
+    // The send recorded `sent` on the row and applied any receipt that came before it.
+    status = higher(status, sent.status);
+    setCurrentDetails(`**${status}** · provider id ${sent.providerMessageId}`);
   } catch (err) {
     const failure = sendFailure(err);
-    await record.recordFailure(input.messageId, failure, input.channelType);
-    moveTo('failed', `${failure.code}: ${failure.message}`);
+    await local.recordFailure(input.messageId, failure, input.channelType);
+    status = 'failed';
+    finish(`${failure.code}: ${failure.message}`);
     throw ApplicationFailure.nonRetryable(`send failed (${failure.code}): ${failure.message}`, 'MessageSendFailed', failure);
   }
 
-  // Applies the highest receipt waiting in the inbox, if it moves the message forward.
-  const applyInbox = async (): Promise<void> => {
-    const best = inbox.splice(0).reduce<DeliveryStatus | undefined>(
-      (acc, u) => (STATUS_RANK[u.status] > STATUS_RANK[acc?.status ?? status] ? u : acc),
-      undefined,
-    );
-    if (!best) return;
-    await record.recordStatus(input.messageId, best, input.channelType);
-    moveTo(best.status, best.errorCode ? `error ${best.errorCode}` : `at ${best.occurredAt}`);
-  };
-
-  const deadline = Date.now() + input.deliveryWaitSeconds * 1000;
-  let timedOut = false;
-  while (!isFinal(status)) {
-    const remaining = deadline - Date.now();
-    if (remaining <= 0 || !(await condition(() => inbox.length > 0, remaining, { summary: 'waiting for a delivery receipt' }))) {
-      timedOut = true;
-      break;
+  let detail = `provider id ${providerMessageId}`;
+  if (!isFinal(status) && !(await condition(() => receipt !== undefined && isFinal(receipt.status), input.deliveryWaitSeconds * 1000, { summary: 'waiting for a delivery receipt' }))) {
+    // Before giving up, the row: it is the record, and a receipt's signal may have been lost
+    // or be waiting in the sweeper while Temporal was unreachable.
+    status = higher(status, await local.readStatus(input.messageId));
+    if (!isFinal(status) && input.onDeliveryTimeout === 'undelivered') {
+      const update: DeliveryStatus = { status: 'undelivered', errorCode: 'delivery_timeout', errorMessage: `no receipt within ${input.deliveryWaitSeconds} s`, occurredAt: new Date().toISOString() };
+      // The row's status after the attempt: a receipt written just now outranks the timeout.
+      status = higher(status, await local.recordStatus(input.messageId, update, input.channelType));
+      detail = status === 'undelivered' ? 'no delivery receipt in time' : detail;
     }
-    await applyInbox();
   }
-  // A receipt that arrived with the last one (e.g. read right after delivered) is not dropped.
-  await applyInbox();
-  if (timedOut && !isFinal(status) && input.onDeliveryTimeout === 'undelivered') {
-    const update: DeliveryStatus = { status: 'undelivered', errorCode: 'delivery_timeout', errorMessage: `no receipt within ${input.deliveryWaitSeconds} s`, occurredAt: new Date().toISOString() };
-    await record.recordStatus(input.messageId, update, input.channelType);
-    moveTo('undelivered', 'no delivery receipt in time');
+  if (receipt) {
+    status = higher(status, receipt.status);
+    if (receipt.status === status) detail = receipt.errorCode ? `error ${receipt.errorCode}` : `at ${receipt.occurredAt}`;
   }
+  finish(detail);
   return { status, providerMessageId };
 }
 

@@ -13,11 +13,12 @@ import {
 import {
   cancelGroupSignal,
   DISPATCH_TASK_QUEUE,
+  messageSearchAttributes,
+  messageTaskQueue,
   groupProgressQuery,
   messageWorkflowId,
   pauseGroupSignal,
   resumeGroupSignal,
-  SEARCH_ATTRIBUTES,
   type GroupFanoutInput,
   type GroupFanoutResult,
   type GroupProgress,
@@ -90,23 +91,16 @@ export async function groupFanout(input: GroupFanoutInput): Promise<GroupFanoutR
   details();
 
   const startOne = async (r: MaterializedRecipient): Promise<void> => {
-    const sa = SEARCH_ATTRIBUTES;
     try {
       await startChild('dispatchMessage', {
         workflowId: messageWorkflowId(r.messageId),
-        taskQueue: DISPATCH_TASK_QUEUE,
+        taskQueue: messageTaskQueue(input.dispatch.channelType),
         args: [{ ...input.dispatch, messageId: r.messageId }],
         // The child outlives this run (continue-as-new) and the group; it is its own message.
         parentClosePolicy: ParentClosePolicy.ABANDON,
         // A message that already ran (sweeper, earlier attempt) must never run again from here.
         workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-        typedSearchAttributes: [
-          { key: sa.accountId, value: input.accountId },
-          { key: sa.channelId, value: input.dispatch.channelId },
-          { key: sa.channelType, value: input.dispatch.channelType },
-          { key: sa.messageStatus, value: 'queued' },
-          { key: sa.groupMessageId, value: groupId },
-        ],
+        typedSearchAttributes: messageSearchAttributes({ accountId: input.accountId, channelId: input.dispatch.channelId, channelType: input.dispatch.channelType, status: 'queued', groupMessageId: groupId }),
         memo: { trace_id: input.traceId },
         staticSummary: `${input.dispatch.channelType} to ${r.to}`,
         staticDetails: `message ${r.messageId} · group ${groupId} · channel ${input.dispatch.channelId} · trace ${input.traceId}`,

@@ -1,4 +1,4 @@
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import type { FastifyBaseLogger, FastifyPluginAsync } from 'fastify';
 import type { ChannelAdapter, TemplateRef } from '../../adapters/types';
 import {
@@ -13,23 +13,19 @@ import {
   type GroupContent,
   type RecipientInput,
 } from '../../db/groups';
-import type { GroupMessageRow, MessageRow } from '../../db/schema';
+import type { GroupMessageRow } from '../../db/schema';
 import { isUuid } from '../../db/uuidv7';
 import {
   cancelGroupSignal,
-  DISPATCH_TASK_QUEUE,
-  GROUP_FANOUT_WORKFLOW,
   groupWorkflowId,
   pauseGroupSignal,
   resumeGroupSignal,
-  SEARCH_ATTRIBUTES,
-  type GroupFanoutInput,
 } from '../../workflows/definitions';
 import { CONTENT_PROPERTIES } from '../content-schema';
 import { ApiError, badRequest, notFound } from '../errors';
 import { idempotencyKey, withIdempotency } from '../idempotency';
 import { checkContent, sendableChannel } from '../sendable';
-import { dispatchInput, type DispatchSettings } from '../start-dispatch';
+import { startGroupFanout } from '../../dispatch/start';
 import { traceIdFrom } from '../trace';
 
 /** Per call; bigger lists arrive in several POST /:id/recipients calls. */
@@ -87,7 +83,7 @@ export const groupRoutes: FastifyPluginAsync = async (app) => {
     const running = group.status === 'running' ? group : await beginGroup(db, group.id);
     if (!running) throw group.total === 0 ? badRequest('recipients', 'the group has no recipients') : conflict(`group is ${group.status}`);
     try {
-      await startFanout(running, config);
+      await startGroupFanout(temporal, running, config);
       await markGroupWorkflowStarted(db, running.id);
     } catch (err) {
       log.error({ event: 'group_start_deferred', group_message_id: running.id, err: (err as Error).message });
@@ -97,31 +93,6 @@ export const groupRoutes: FastifyPluginAsync = async (app) => {
     return running;
   };
 
-  const startFanout = async (group: GroupMessageRow, settings: DispatchSettings): Promise<void> => {
-    const sa = SEARCH_ATTRIBUTES;
-    const traceId = group.metadata.trace_id ?? '';
-    const input: GroupFanoutInput = { groupId: group.id, accountId: group.accountId, total: group.total, traceId, dispatch: childInput(group, settings) };
-    try {
-      await temporal.workflow.start(GROUP_FANOUT_WORKFLOW, {
-        taskQueue: DISPATCH_TASK_QUEUE,
-        workflowId: groupWorkflowId(group.id),
-        args: [input],
-        // A finished fan-out never runs again: its recipients were sent.
-        workflowIdReusePolicy: 'REJECT_DUPLICATE',
-        typedSearchAttributes: [
-          { key: sa.accountId, value: group.accountId },
-          { key: sa.channelId, value: group.channelId },
-          { key: sa.channelType, value: group.channelType },
-          { key: sa.groupMessageId, value: group.id },
-        ],
-        memo: { trace_id: traceId },
-        staticSummary: `group of ${group.total} ${group.channelType} messages`,
-        staticDetails: `group ${group.id} · channel ${group.channelId} · trace ${traceId}`,
-      });
-    } catch (err) {
-      if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-    }
-  };
 
   const accepted = (g: GroupMessageRow) => ({ id: g.id, status: g.status, total: g.total, workflow_id: g.workflowId, trace_id: g.metadata.trace_id ?? null });
 
@@ -225,12 +196,6 @@ export const groupRoutes: FastifyPluginAsync = async (app) => {
  * Each child's input minus its id, from the same function single messages use,
  * so group and single sends cannot drift apart. It reads only channel fields.
  */
-function childInput(group: GroupMessageRow, settings: DispatchSettings): GroupFanoutInput['dispatch'] {
-  const asMessage = { ...group, id: '', groupMessageId: group.id } as unknown as MessageRow;
-  const { messageId: _, ...rest } = dispatchInput(asMessage, settings);
-  return rest;
-}
-
 function recipientsOf(body: unknown): unknown[] {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw badRequest('recipients', 'send {"recipients": [...]} or text/csv');
   const extra = Object.keys(body).find((k) => k !== 'recipients');

@@ -5,9 +5,9 @@ import type { MessageRow } from '../../db/schema';
 import { isUuid } from '../../db/uuidv7';
 import { CONTENT_PROPERTIES } from '../content-schema';
 import { ApiError, badRequest, notFound } from '../errors';
-import { replayMessage } from '../../activities/operations';
+import { replayMessage } from '../../dispatch/replay';
 import { idempotencyKey, withIdempotency } from '../idempotency';
-import { startDispatch } from '../start-dispatch';
+import { startDispatch } from '../../dispatch/start';
 import { checkContent, sendableChannel } from '../sendable';
 import { traceIdFrom } from '../trace';
 

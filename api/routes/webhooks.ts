@@ -1,4 +1,3 @@
-import { WorkflowNotFoundError } from '@temporalio/client';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import {
   isChannelType,
@@ -6,23 +5,19 @@ import {
   type ChannelType,
   type Credentials,
   type InboundMessage,
-  type MessageStatus,
   type StatusUpdate,
   type WebhookKind,
   type WebhookRequest,
 } from '../../adapters/types';
-import { advanceStatus, findMessageByProviderId, cachedChannelLookup, getMessage, messagesUpToWatermark, storeInbound, storePendingStatus } from '../../db/repo';
-import type { ChannelRow } from '../../db/schema';
+import { cachedChannelLookup, storeInbound } from '../../db/repo';
 import { isUuid } from '../../db/uuidv7';
-import { deliveryStatusSignal, messageWorkflowId, STATUS_RANK } from '../../workflows/definitions';
+import { createReceipts, type ReceiptResult } from '../../dispatch/receipts';
 import { traceIdFrom } from '../trace';
 
 interface Params {
   channel_type: string;
   channel_id: string;
 }
-
-type Outcome = 'applied' | 'signalled' | 'pending' | 'unmatched' | 'stale';
 
 const CHANNEL_CACHE_MS = 5_000;
 const MAX_KEY_BYTES = 1024;
@@ -69,62 +64,7 @@ export const webhookRoutes: FastifyPluginAsync = async (app) => {
     metrics.webhookRejected.inc({ channel_type: isChannelType(type) ? type : 'unknown', reason: REJECT_REASON[reply.statusCode] ?? `http_${reply.statusCode}` });
   });
 
-  /** Signals the message's workflow; when it has finished, applies the update to the row with the same forward-only rule. */
-  const signalOrApply = async (messageId: string, update: StatusUpdate, channelType: string): Promise<Outcome> => {
-    const signal = {
-      status: update.status,
-      providerMessageId: update.providerMessageId || undefined,
-      errorCode: update.errorCode,
-      errorMessage: update.errorMessage,
-      occurredAt: update.occurredAt.toISOString(),
-    };
-    try {
-      // A plain signal, never signalWithStart: a finished message must not run again.
-      await temporal.workflow.getHandle(messageWorkflowId(messageId)).signal(deliveryStatusSignal, signal);
-      return 'signalled';
-    } catch (err) {
-      if (!(err instanceof WorkflowNotFoundError)) throw err;
-      const applied = await advanceStatus(db, messageId, {
-        status: update.status,
-        at: update.occurredAt,
-        errorCode: update.errorCode,
-        errorMessage: update.errorMessage,
-        source: 'webhook',
-      });
-      // The workflow has ended, so no worker will count this one: the API does.
-      if (applied) metrics.messagesDispatched.inc({ channel_type: channelType, status: update.status });
-      return 'applied';
-    }
-  };
-
-  // The message each status update concerns, for the log line: its trace id is the one to follow.
-  const matched = new WeakMap<StatusUpdate, { messageId: string; traceId: string | undefined }>();
-
-  const deliver = async (channel: ChannelRow, update: StatusUpdate): Promise<Outcome[]> => {
-    if (update.watermark) {
-      const ids = await messagesUpToWatermark(db, channel.id, update.watermark.recipient, update.watermark.upTo, update.status);
-      return Promise.all(ids.map((id) => signalOrApply(id, update, channel.channelType)));
-    }
-    const message = update.messageId
-      ? await getMessage(db, update.messageId)
-      : await findMessageByProviderId(db, channel.id, update.providerMessageId);
-    if (message && message.channelId !== channel.id) return ['unmatched'];
-    if (message) matched.set(update, { messageId: message.id, traceId: message.metadata.trace_id });
-    // Duplicates and late, lower statuses are the common case under provider retries: the row
-    // already says as much or more, so neither the workflow nor the row would change.
-    if (message && STATUS_RANK[message.status as MessageStatus] >= STATUS_RANK[update.status]) return ['stale'];
-    if (message) return [await signalOrApply(message.id, update, channel.channelType)];
-    if (update.messageId || !update.providerMessageId) return ['unmatched'];
-    // The provider called back before our send recorded its id: keep it for the send to apply.
-    await storePendingStatus(db, channel.id, {
-      providerMessageId: update.providerMessageId,
-      status: update.status,
-      at: update.occurredAt,
-      errorCode: update.errorCode,
-      errorMessage: update.errorMessage,
-    });
-    return ['pending'];
-  };
+  const receipts = createReceipts({ db, temporal, metrics });
 
   // Providers call back in bursts for the same few channels: a short cache spares a query per
   // callback. A disabled channel stops answering within CHANNEL_CACHE_MS.
@@ -175,8 +115,8 @@ export const webhookRoutes: FastifyPluginAsync = async (app) => {
       return reject(reply, 400, 'malformed_payload', err.message);
     }
     const traceId = traceIdFrom(req.headers);
-    const [outcomes, stored] = await Promise.all([
-      Promise.all(updates.map((u) => deliver(channel, u))),
+    const [results, stored] = await Promise.all([
+      Promise.all(updates.map((u): Promise<ReceiptResult[]> => receipts.deliver(channel, u))),
       Promise.all(
         inbound.map((m) =>
           storeInbound(db, {
@@ -197,9 +137,10 @@ export const webhookRoutes: FastifyPluginAsync = async (app) => {
     const kind: WebhookKind = updates.length > 0 ? 'status' : inboundCount > 0 ? 'inbound' : 'empty';
     const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
     // A callback about one message logs under that message's trace id; the request's own id stays beside it.
-    const messageTraces = new Set(updates.map((u) => matched.get(u)?.traceId));
+    const first = (i: number): ReceiptResult | undefined => results[i]?.[0];
+    const messageTraces = new Set(updates.map((_u, i) => first(i)?.traceId));
     const [messageTrace] = messageTraces;
-    const messageIdOf = (u: StatusUpdate) => u.messageId ?? matched.get(u)?.messageId;
+    const messageIdOf = (u: StatusUpdate, i: number) => u.messageId ?? first(i)?.messageId;
     req.log.info({
       event: 'webhook_received',
       channel_id: channelId,
@@ -207,13 +148,13 @@ export const webhookRoutes: FastifyPluginAsync = async (app) => {
       kind,
       trace_id: messageTraces.size === 1 && messageTrace ? messageTrace : traceId,
       request_trace_id: traceId,
-      message_id: updates.length === 1 && updates[0] ? messageIdOf(updates[0]) : undefined,
+      message_id: updates.length === 1 && updates[0] ? messageIdOf(updates[0], 0) : undefined,
       statuses: updates.map((u, i) => ({
-        message_id: messageIdOf(u),
+        message_id: messageIdOf(u, i),
         provider_message_id: u.providerMessageId,
         status: u.status,
-        outcome: outcomes[i],
-        trace_id: matched.get(u)?.traceId,
+        outcome: results[i]?.map((r) => r.outcome),
+        trace_id: first(i)?.traceId,
       })),
       inbound: inbound.map((m, i) => ({ provider_message_id: m.providerMessageId, message_id: stored[i] ?? null, duplicate: stored[i] === undefined })),
       duration_ms: Math.round(durationMs * 100) / 100,

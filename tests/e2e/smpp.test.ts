@@ -97,7 +97,7 @@ describe('SMPP through Jasmin, through the whole engine (Temporal + Postgres + J
     const id = await send('+447700900001');
     const undelivered = await stack.waitForStatus(id, 'undelivered');
     expect(undelivered.error).toEqual({ code: '001', message: 'SMSC receipt UNDELIV (err 001)' });
-    // The row moves first (recordStatus), then the workflow finishes.
+    // The row moves first (the webhook route writes it), then the signalled workflow finishes.
     expect(await handle(id).result()).toMatchObject({ status: 'undelivered' });
     expect((await handle(id).describe()).status.name).toBe('COMPLETED');
   });

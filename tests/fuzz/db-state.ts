@@ -18,6 +18,7 @@ const SCOPED: Readonly<Record<string, string>> = {
   group_messages: 'account_id = ANY($1::uuid[])',
   group_recipients: 'group_message_id IN (SELECT id FROM group_messages WHERE account_id = ANY($1::uuid[]))',
   idempotency_keys: 'account_id = ANY($1::uuid[])',
+  pending_signals: 'message_id IN (SELECT id FROM messages WHERE account_id = ANY($1::uuid[]))',
 };
 
 export type DbState = Readonly<Record<string, string>>;

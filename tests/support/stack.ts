@@ -139,6 +139,7 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
     publicBaseUrl: config.publicBaseUrl,
     temporal,
     dispatch: config,
+    sendsPerChannelType: config.sendsPerChannelType,
   });
   const running = workers.map((w) => w.run());
 

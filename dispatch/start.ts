@@ -1,0 +1,102 @@
+import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowIdReusePolicy } from '@temporalio/client';
+import type { ChannelType, MessageStatus } from '../adapters/types';
+import type { Config } from '../config';
+import type { GroupMessageRow, MessageRow } from '../db/schema';
+import {
+  DISPATCH_TASK_QUEUE,
+  GROUP_FANOUT_WORKFLOW,
+  groupWorkflowId,
+  messageSearchAttributes,
+  messageTaskQueue,
+  SEARCH_ATTRIBUTES,
+  type DispatchMessageInput,
+  type GroupFanoutInput,
+} from '../workflows/definitions';
+
+export type DispatchSettings = Pick<Config, 'delivery' | 'sendMaxAttempts' | 'sendInitialIntervalMs' | 'sendMaxIntervalMs'>;
+
+export function dispatchInput(message: MessageRow, settings: DispatchSettings): DispatchMessageInput {
+  const channelType = message.channelType as ChannelType;
+  return {
+    messageId: message.id,
+    channelId: message.channelId,
+    channelType,
+    deliveryWaitSeconds: settings.delivery[channelType].waitSeconds,
+    onDeliveryTimeout: settings.delivery[channelType].onTimeout,
+    retry: {
+      maxAttempts: settings.sendMaxAttempts,
+      initialIntervalMs: settings.sendInitialIntervalMs,
+      maxIntervalMs: settings.sendMaxIntervalMs,
+    },
+  };
+}
+
+/** Keeps enough of the address to recognise it in the Web UI, not enough to read it. */
+export function maskAddress(to: string): string {
+  const at = to.indexOf('@');
+  if (at > 0) return `${to.slice(0, 1)}***${to.slice(at)}`;
+  return to.length <= 6 ? '***' : `${to.slice(0, 4)}***${to.slice(-2)}`;
+}
+
+/**
+ * Starts `message-<id>`. A first start rejects duplicates (a message that ran never runs
+ * again by accident, e.g. when the outbox sweeper races the API); a start that already
+ * happened counts as started ('already'). Replays pass their own reuse policy.
+ */
+export async function startDispatch(
+  client: Client,
+  message: MessageRow,
+  settings: DispatchSettings,
+  reusePolicy: WorkflowIdReusePolicy = 'REJECT_DUPLICATE',
+): Promise<'started' | 'already'> {
+  try {
+    await client.workflow.start('dispatchMessage', {
+      taskQueue: messageTaskQueue(message.channelType as ChannelType),
+      workflowId: message.workflowId ?? `message-${message.id}`,
+      workflowIdReusePolicy: reusePolicy,
+      args: [dispatchInput(message, settings)],
+      typedSearchAttributes: messageSearchAttributes({ ...message, status: message.status as MessageStatus }),
+      memo: { trace_id: message.metadata.trace_id ?? '' },
+      staticSummary: `${message.channelType} to ${maskAddress(message.toAddress)}`,
+      staticDetails: `message ${message.id} · channel ${message.channelId} · trace ${message.metadata.trace_id ?? '-'}`,
+    });
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return 'already';
+    throw err;
+  }
+  return 'started';
+}
+
+/** What every message of a group starts with but its id: computed from the config, so the fan-out workflow needs none. */
+export function groupChildInput(group: GroupMessageRow, settings: DispatchSettings): GroupFanoutInput['dispatch'] {
+  const asMessage = { ...group, id: '', groupMessageId: group.id } as unknown as MessageRow;
+  const { messageId: _, ...rest } = dispatchInput(asMessage, settings);
+  return rest;
+}
+
+/** Starts `group-<id>`; a fan-out that already started (or finished) is not started again. */
+export async function startGroupFanout(client: Client, group: GroupMessageRow, settings: DispatchSettings): Promise<void> {
+  const sa = SEARCH_ATTRIBUTES;
+  const traceId = group.metadata.trace_id ?? '';
+  const input: GroupFanoutInput = { groupId: group.id, accountId: group.accountId, total: group.total, traceId, dispatch: groupChildInput(group, settings) };
+  try {
+    await client.workflow.start(GROUP_FANOUT_WORKFLOW, {
+      taskQueue: DISPATCH_TASK_QUEUE,
+      workflowId: groupWorkflowId(group.id),
+      args: [input],
+      // A finished fan-out never runs again: its recipients were sent.
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      typedSearchAttributes: [
+        { key: sa.accountId, value: group.accountId },
+        { key: sa.channelId, value: group.channelId },
+        { key: sa.channelType, value: group.channelType },
+        { key: sa.groupMessageId, value: group.id },
+      ],
+      memo: { trace_id: traceId },
+      staticSummary: `group of ${group.total} ${group.channelType} messages`,
+      staticDetails: `group ${group.id} · channel ${group.channelId} · trace ${traceId}`,
+    });
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+  }
+}
