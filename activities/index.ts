@@ -3,8 +3,9 @@ import type { AdapterRegistry } from '../adapters/registry';
 import { SendError, type ChannelType, type MessageStatus, type TemplateRef } from '../adapters/types';
 import type { Db } from '../db/client';
 import { reserveSlot } from '../db/rate-limiter';
-import { advanceStatus, cachedChannelLookup, getChannel, getMessage, lastInboundAt, messageStatus, recordSent, takePendingStatuses } from '../db/repo';
+import { advanceStatus, cachedChannelLookup, getMessage, lastInboundAt, messageStatus, recordSent, takePendingStatuses } from '../db/repo';
 import type { ChannelRow } from '../db/schema';
+import type { StatusChange } from '../db/repo';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import { currentTraceId } from '../observability/trace-context';
@@ -33,10 +34,9 @@ export function createActivities(deps: ActivityDeps) {
    * Applies the receipts that arrived before the provider id was recorded (kept by the webhook
    * route) and returns the row's status after them.
    */
-  const applyEarly = async (messageId: string, channelType: ChannelType, channelId: string, providerMessageId: string, status: MessageStatus): Promise<MessageStatus> => {
+  const applyEarly = async (messageId: string, channelType: ChannelType, status: MessageStatus, early: StatusChange[]): Promise<MessageStatus> => {
     let now = status;
-    const pending = (await takePendingStatuses(db, channelId, providerMessageId)).sort((a, b) => STATUS_RANK[a.status] - STATUS_RANK[b.status]);
-    for (const p of pending) {
+    for (const p of [...early].sort((a, b) => STATUS_RANK[a.status] - STATUS_RANK[b.status])) {
       if (STATUS_RANK[p.status] <= STATUS_RANK[now]) continue;
       if (await advanceStatus(db, messageId, { ...p, source: 'webhook' })) {
         metrics.messagesDispatched.inc({ channel_type: channelType, status: p.status });
@@ -99,15 +99,17 @@ export function createActivities(deps: ActivityDeps) {
       const known = message.metadata.provider_message_id;
       if (known && message.status !== 'queued' && message.status !== 'sending') {
         log.info({ event: 'send_skipped_already_sent', provider_message_id: known });
-        return { providerMessageId: known, status: await applyEarly(messageId, channelType, message.channelId, known, message.status as MessageStatus) };
+        const early = await takePendingStatuses(db, message.channelId, known);
+        return { providerMessageId: known, status: await applyEarly(messageId, channelType, message.status as MessageStatus, early) };
       }
-      const channel = await getChannel(db, message.channelId);
+      // Settings and credentials change rarely; a disabled channel stops sending within the cache's 5 s.
+      const channel = await cachedChannel(message.channelId);
       if (!channel || !channel.enabled) {
         throw ApplicationFailure.nonRetryable('channel missing or disabled', SEND_ERROR_TYPES.permanent, detail('channel_disabled', 'channel missing or disabled'));
       }
       const adapter = adapters.get(channelType, channel.provider);
       const [windowAt] = await Promise.all([
-        lastInboundAt(db, channel.id, message.toAddress),
+        adapter.usesConversationWindow ? lastInboundAt(db, channel.id, message.toAddress) : undefined,
         advanceStatus(db, messageId, { status: 'sending', at: new Date() }),
       ]);
 
@@ -139,9 +141,11 @@ export function createActivities(deps: ActivityDeps) {
         metrics.dispatchDuration.observe({ channel_type: channelType }, seconds);
         metrics.recordSendAttempt(channelType, 'ok');
         const recorded = await recordSent(db, messageId, new Date(), result.providerMessageId);
+        // After the provider id is on the row: a receipt kept before then is taken here, one after it finds the row.
+        const early = await takePendingStatuses(db, channel.id, result.providerMessageId);
         if (recorded?.applied) metrics.messagesDispatched.inc({ channel_type: channelType, status: 'sent' });
         log.info({ event: 'message_dispatched', provider_message_id: result.providerMessageId, duration_ms: Math.round(seconds * 1000) });
-        const status = await applyEarly(messageId, channelType, channel.id, result.providerMessageId, recorded?.status ?? 'sent');
+        const status = await applyEarly(messageId, channelType, recorded?.status ?? 'sent', early);
         return { providerMessageId: result.providerMessageId, status };
       } catch (err) {
         metrics.dispatchDuration.observe({ channel_type: channelType }, elapsed());

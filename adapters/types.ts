@@ -109,6 +109,8 @@ export interface ChannelAdapter {
   readonly defaultRateLimitPerSecond: number;
   /** Credential keys a channel of this adapter must have (checked when the channel is created). */
   readonly requiredCredentials?: readonly string[];
+  /** True when what may be sent depends on the contact's last inbound message (Meta's 24 h window): the send gets `lastInboundAt`. */
+  readonly usesConversationWindow?: boolean;
   /** Checks a recipient address for this channel (e.g. E.164); returns the reason it is invalid. */
   validateAddress?(to: string): string | undefined;
   send(payload: DispatchPayload, credentials: Credentials, ctx: SendContext): Promise<DispatchResult>;

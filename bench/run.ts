@@ -144,6 +144,7 @@ function report(r: { legs: LegResult[]; history: Record<string, HistoryCost>; cp
           `${k('workflowTaskCompleted')} workflow tasks, ${k('activityTaskScheduled')} activity tasks, ${k('markerRecorded')} local activities, ` +
           `${k('workflowExecutionSignaled')} signals, ${k('upsertWorkflowSearchAttributes')} search-attribute upserts`,
         `    events by kind: ${Object.entries(h.breakdown).map(([kind, v]) => `${kind} ${v}`).join(', ')}`,
+        ...Object.entries(h.taskFailures).map(([cause, n]) => `    failed workflow tasks: ${n} × ${cause}`),
       ];
     }),
     `  engine rate-limit refusals (turumba_rate_limit_hits_total, all engine legs): ${r.rateLimitHits}`,

@@ -10,11 +10,12 @@ import { startEngine } from './processes';
 
 // Webhook latency under a steady 1,000 signed Twilio status callbacks per second
 // (open loop: requests are fired on schedule whatever the answers do), over HTTP,
-// against the real route → Temporal signal / conditional UPDATE path.
+// against the real route: the forward-only UPDATE on the row, and a Temporal signal only for the
+// receipt that ends a message's wait.
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { rate: { type: 'string', default: '1000' }, seconds: { type: 'string', default: '10' }, messages: { type: 'string', default: '500' } },
+    options: { rate: { type: 'string', default: '1000' }, seconds: { type: 'string', default: '30' }, messages: { type: 'string', default: '500' } },
   });
   const rate = Number(values.rate);
   const seconds = Number(values.seconds);
@@ -63,6 +64,9 @@ async function main(): Promise<void> {
     });
 
     const statuses = ['sent', 'delivered', 'delivered', 'read'];
+    const RANK: Record<string, number> = { sent: 2, delivered: 3, read: 4 };
+    // The highest status each message was sent a callback for: where its row must end.
+    const highest = new Map<string, string>();
     const total = rate * seconds;
     const latencies: number[] = [];
     const codes = new Map<number, number>();
@@ -84,6 +88,8 @@ async function main(): Promise<void> {
             MessageStatus: statuses[fired % statuses.length] ?? 'delivered',
             ApiVersion: '2010-04-01',
           };
+          const before = highest.get(t.pid);
+          if (!before || (RANK[params.MessageStatus] ?? 0) > (RANK[before] ?? 0)) highest.set(t.pid, params.MessageStatus);
           const t0 = performance.now();
           const p = fetch(t.url, {
             method: 'POST',
@@ -113,13 +119,21 @@ async function main(): Promise<void> {
     const metricsText = await (await fetch(`${engine.apiUrl}/metrics`)).text();
     const metric = (name: string) =>
       metricsText.split('\n').filter((l) => l.startsWith(name)).reduce((a, l) => a + Number(l.split(' ').at(-1)), 0);
+    const ended = await database.pool.query<{ pid: string; status: string }>(
+      `SELECT metadata_->>'provider_message_id' AS pid, status FROM messages WHERE id = ANY($1::uuid[])`,
+      [ids],
+    );
+    const wrong = ended.rows.filter((r) => highest.has(r.pid) && highest.get(r.pid) !== r.status).length;
     const sum = metric('turumba_webhook_response_seconds_sum');
     const count = metric('turumba_webhook_response_seconds_count');
     const rows = [
       ['machine', machineLine()],
       ['offered load', `${rate}/s for ${seconds} s (${total} signed callbacks over HTTP, ${targets.length} messages)`],
       ['achieved', `${(latencies.length / elapsed).toFixed(0)}/s`],
+      ['achieved / offered', `${((latencies.length / elapsed / rate) * 100).toFixed(1)} %`],
       ['responses', JSON.stringify(Object.fromEntries(codes))],
+      ['failed requests', `${(codes.get(0) ?? 0) + [...codes].filter(([c]) => c >= 500).reduce((a, [, n]) => a + n, 0)} (no connection or 5xx)`],
+      ['rows at their highest', `${ended.rows.length - wrong} of ${ended.rows.length} messages end at the highest status they were sent`],
       ['client latency p50', `${percentile(latencies, 50).toFixed(2)} ms`],
       ['client latency p99', `${percentile(latencies, 99).toFixed(2)} ms`],
       ['client latency max', `${(latencies.at(-1) ?? NaN).toFixed(2)} ms`],

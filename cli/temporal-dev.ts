@@ -37,6 +37,12 @@ export interface TemporalDevServer {
   stop(): Promise<void>;
 }
 
+/**
+ * The dev server re-reads the namespace's search attributes from its store on every start
+ * and upsert unless told otherwise; ours are registered once, at start, above.
+ */
+export const DEV_SERVER_DYNAMIC_CONFIG: readonly string[] = ['system.forceSearchAttributesCacheRefreshOnRead=false'];
+
 export interface TemporalDevOptions {
   cliPath?: string;
   port?: number;
@@ -66,6 +72,7 @@ export async function startTemporalDevServer(opts: TemporalDevOptions = {}): Pro
     // fsync per commit, which on a small disk made the file-backed server several times slower.
     ...(opts.dbFile ? ['--db-filename', opts.dbFile, '--sqlite-pragma', 'journal_mode=wal', '--sqlite-pragma', 'synchronous=normal'] : []),
     ...SEARCH_ATTRIBUTE_NAMES.flatMap((name) => ['--search-attribute', `${name}=Keyword`]),
+    ...DEV_SERVER_DYNAMIC_CONFIG.flatMap((v) => ['--dynamic-config-value', v]),
   ];
   const child = spawn(cli, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   if (opts.logFile) {

@@ -209,28 +209,42 @@ export interface StatusChange {
  * Returns whether it applied.
  */
 export async function advanceStatus(db: Db, id: string, change: StatusChange): Promise<boolean> {
-  if (!isUuidv7(id)) return false;
+  return (await advanceStatusFrom(db, id, change)) !== undefined;
+}
+
+/**
+ * advanceStatus that also says what the row held just before: the status it moved from, or
+ * undefined when it did not move. Concurrent receipts for one message serialise on the row
+ * lock, so exactly one of them sees a given previous status.
+ */
+export async function advanceStatusFrom(db: Db, id: string, change: StatusChange): Promise<MessageStatus | undefined> {
+  if (!isUuidv7(id)) return undefined;
   const col = STATUS_TIME_COLUMN[change.status];
   const setTime = col ? sql`, ${sql.raw(col)} = ${change.at.toISOString()}::timestamptz` : sql``;
   const setError =
     change.errorCode !== undefined ? sql`, error_code = ${change.errorCode}, error_message = ${change.errorMessage ?? null}` : sql``;
   const setProvider =
     change.providerMessageId !== undefined
-      ? sql`, metadata_ = metadata_ || jsonb_build_object('provider_message_id', ${change.providerMessageId}::text)`
+      ? sql`, metadata_ = m.metadata_ || jsonb_build_object('provider_message_id', ${change.providerMessageId}::text)`
       : sql``;
-  const result = await db.execute<{ n: string }>(sql`
-    WITH upd AS (
-      UPDATE messages SET status = ${change.status}, updated_at = now() ${setTime} ${setError} ${setProvider}
-      WHERE id = ${id} AND created_at = ${uuidv7Time(id).toISOString()}::timestamptz
-        AND message_status_rank(status) < message_status_rank(${change.status})
-      RETURNING id, replays
+  const createdAt = uuidv7Time(id).toISOString();
+  const result = await db.execute<{ previous: MessageStatus }>(sql`
+    WITH old AS (
+      SELECT id, created_at, status FROM messages
+      WHERE id = ${id} AND created_at = ${createdAt}::timestamptz FOR UPDATE
+    ), upd AS (
+      UPDATE messages m SET status = ${change.status}, updated_at = now() ${setTime} ${setError} ${setProvider}
+      FROM old
+      WHERE m.id = old.id AND m.created_at = old.created_at
+        AND message_status_rank(old.status) < message_status_rank(${change.status})
+      RETURNING m.id, m.replays, old.status AS previous
     ), ev AS (
       INSERT INTO message_events (message_id, run, status, occurred_at, source, error_code)
       SELECT id, replays, ${change.status}, ${change.at.toISOString()}::timestamptz, ${change.source ?? 'worker'}, ${change.errorCode ?? null} FROM upd
       ON CONFLICT DO NOTHING
     )
-    SELECT count(*)::text AS n FROM upd`);
-  return result.rows[0]?.n === '1';
+    SELECT previous FROM upd`);
+  return result.rows[0]?.previous;
 }
 
 /**

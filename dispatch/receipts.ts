@@ -2,7 +2,7 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { MessageStatus, StatusUpdate } from '../adapters/types';
 import type { Db } from '../db/client';
 import { deletePendingSignal, duePendingSignals, pendingSignalCount, postponePendingSignal, storePendingSignal } from '../db/pending-signals';
-import { advanceStatus, findMessageByProviderId, getMessage, messagesUpToWatermark, storePendingStatus } from '../db/repo';
+import { advanceStatusFrom, findMessageByProviderId, getMessage, messagesUpToWatermark, storePendingStatus } from '../db/repo';
 import type { ChannelRow } from '../db/schema';
 import type { Metrics } from '../observability/metrics';
 import { deliveryStatusSignal, isFinal, messageWorkflowId, STATUS_RANK, type DeliveryStatus } from '../workflows/definitions';
@@ -61,16 +61,17 @@ export function createReceipts(deps: ReceiptDeps) {
   };
 
   const apply = async (messageId: string, update: StatusUpdate, channelType: string): Promise<ReceiptOutcome> => {
-    const applied = await advanceStatus(db, messageId, {
+    const previous = await advanceStatusFrom(db, messageId, {
       status: update.status,
       at: update.occurredAt,
       errorCode: update.errorCode,
       errorMessage: update.errorMessage,
       source: 'webhook',
     });
-    if (!applied) return 'stale';
+    if (previous === undefined) return 'stale';
     metrics.messagesDispatched.inc({ channel_type: channelType, status: update.status });
-    if (!isFinal(update.status)) return 'applied';
+    // Only the receipt that ends the wait wakes the workflow: a `read` after `delivered` moves the row, not it.
+    if (!isFinal(update.status) || isFinal(previous)) return 'applied';
     const wake: DeliveryStatus = {
       status: update.status,
       providerMessageId: update.providerMessageId || undefined,

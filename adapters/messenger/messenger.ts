@@ -34,6 +34,7 @@ interface PageAccount extends GraphTarget {
 export class MessengerAdapter extends MetaWebhookAdapter implements ChannelAdapter {
   readonly channelType = 'messenger' as const;
   readonly provider = 'default';
+  readonly usesConversationWindow = true;
   /** Well under the Send API's per-Page ceiling (~250 requests/s), which Meta scales with audience. */
   readonly defaultRateLimitPerSecond = 40;
   readonly requiredCredentials = ['page_access_token', 'app_secret'] as const;

@@ -26,6 +26,7 @@ interface WhatsAppAccount extends GraphTarget {
 export class WhatsAppAdapter extends MetaWebhookAdapter implements ChannelAdapter {
   readonly channelType = 'whatsapp' as const;
   readonly provider = 'default';
+  readonly usesConversationWindow = true;
   /** Cloud API's default throughput per business phone number. */
   readonly defaultRateLimitPerSecond = 80;
   readonly requiredCredentials = ['access_token', 'phone_number_id', 'app_secret'] as const;

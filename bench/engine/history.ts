@@ -25,15 +25,26 @@ export interface HistoryCost {
   actionsPerMessage: number;
   /** Event attribute kinds and their mean count per workflow, to show where events go. */
   breakdown: Record<string, number>;
+  /** Failed workflow tasks by cause, over the sample (each costs three events and a retry). */
+  taskFailures: Record<string, number>;
 }
 
 export async function historyCost(client: Client, workflowIds: string[]): Promise<HistoryCost> {
   let events = 0;
   let actions = 0;
   const kinds: Record<string, number> = {};
+  const taskFailures: Record<string, number> = {};
   for (const id of workflowIds) {
-    const history = await client.workflow.getHandle(id).fetchHistory();
+    const handle = client.workflow.getHandle(id);
+    // A delivered row comes a moment before its workflow's last task: read whole histories.
+    await handle.result().catch(() => undefined);
+    const history = await handle.fetchHistory();
     for (const ev of history.events ?? []) {
+      const failed = ev.workflowTaskFailedEventAttributes;
+      if (failed) {
+        const cause = `${String(failed.cause ?? 'unknown')}${failed.failure?.message ? `: ${failed.failure.message.slice(0, 120)}` : ''}`;
+        taskFailures[cause] = (taskFailures[cause] ?? 0) + 1;
+      }
       events++;
       const kind = Object.keys(ev).find((k) => k.endsWith('EventAttributes') && ev[k as keyof HistoryEvent] != null);
       if (kind) kinds[kind.replace(/EventAttributes$/, '')] = (kinds[kind.replace(/EventAttributes$/, '')] ?? 0) + 1;
@@ -42,5 +53,5 @@ export async function historyCost(client: Client, workflowIds: string[]): Promis
   }
   const n = Math.max(1, workflowIds.length);
   const breakdown = Object.fromEntries(Object.entries(kinds).map(([k, v]) => [k, Math.round((v / n) * 10) / 10]));
-  return { sampled: workflowIds.length, eventsPerMessage: events / n, actionsPerMessage: actions / n, breakdown };
+  return { sampled: workflowIds.length, eventsPerMessage: events / n, actionsPerMessage: actions / n, breakdown, taskFailures };
 }

@@ -7,6 +7,8 @@ export interface CallbackRecord {
   status: string;
   /** 0 when the receiver could not be reached (refused, reset, timed out). */
   httpStatus: number;
+  /** When the answer came (ms since the epoch). */
+  at: number;
 }
 
 const RETRIES: RetryPolicy = { attempts: 4, timeoutMs: 5_000, delayMs: (attempt) => 100 * 2 ** (attempt - 1) };
@@ -36,7 +38,7 @@ export class CallbackDispatcher extends CallbackSender {
       RETRIES,
       (signal) => fetch(url, { method: 'POST', headers, body, signal }),
       ({ httpStatus }, attempt) => {
-        this.sent.push({ url, status, httpStatus });
+        this.sent.push({ url, status, httpStatus, at: Date.now() });
         this.log(`callback ${status} → ${url} attempt ${attempt}: ${httpStatus || 'unreachable'}`);
         return httpStatus >= 200 && httpStatus < 300;
       },

@@ -195,6 +195,9 @@ describe('the partition-maintenance schedule on the engine worker', () => {
 
   beforeAll(async () => {
     stack = await startStack();
+    // Files share the run's Temporal server: a worker process started by an earlier file
+    // (rate-limit, graceful-shutdown) has created the schedule already.
+    await stack.temporal.schedule.getHandle(PARTITION_SCHEDULE_ID).delete().catch(() => undefined);
   });
   afterAll(async () => {
     await stack?.temporal.schedule.getHandle(PARTITION_SCHEDULE_ID).delete().catch(() => undefined);
