@@ -183,9 +183,15 @@ until [ "$(http_status "http://127.0.0.1:$API_PORT/ready")" = 200 ]; do
 done
 echo "GET /ready -> 200 after $(($(date +%s) - started))s"
 
+# Docker retries a HEALTHCHECK through its start period: the worker serves /metrics once its
+# workers (one per channel type) are created, a few seconds after the API is ready.
 for role in api worker; do
-  TURUMBA_RUN_DIR="$WORK/run-$role" sh "$WORK/app/scripts/docker/healthcheck.sh" \
-    || fail "healthcheck.sh reports the $role unhealthy" "$WORK/$role.log"
+  healthy=0
+  for _ in $(seq 1 $((READY_TIMEOUT * 2))); do
+    if TURUMBA_RUN_DIR="$WORK/run-$role" sh "$WORK/app/scripts/docker/healthcheck.sh"; then healthy=1; break; fi
+    sleep 0.5
+  done
+  [ "$healthy" = 1 ] || fail "healthcheck.sh reports the $role unhealthy" "$WORK/$role.log"
 done
 echo "healthcheck.sh: api and worker healthy"
 
