@@ -1,6 +1,5 @@
 import { Context } from '@temporalio/activity';
-import { Pool } from 'pg';
-import type { Db } from '../db/client';
+import { poolOf, type Db } from '../db/client';
 import { archivePartition, ensurePartitions, planRetirement, retirePartition, type StepOptions } from '../db/archive/lifecycle';
 import { DirectoryArchiveStore, type ArchiveStore } from '../db/archive/store';
 import type { Logger } from '../observability/logger';
@@ -111,9 +110,3 @@ const NO_STORE: ArchiveStore = {
   rename: () => Promise.reject(new Error('no archive store configured')),
 };
 
-/** DETACH ... CONCURRENTLY and cursors need plain connections: the pool under the drizzle handle. */
-function poolOf(db: Db): Pool {
-  const client = (db as { $client?: unknown }).$client;
-  if (!(client instanceof Pool)) throw new Error('partition activities need a drizzle handle over a pg Pool');
-  return client;
-}

@@ -17,3 +17,10 @@ export function connect(databaseUrl: string, opts: { max?: number } = {}): Datab
   const db = drizzle(pool, { schema });
   return { db, pool, close: () => pool.end() };
 }
+
+/** The pool under a drizzle handle, for what drizzle does not do: plain connections, cursors, named statements. */
+export function poolOf(db: Db): Pool {
+  const client = (db as { $client?: unknown }).$client;
+  if (!(client instanceof Pool)) throw new Error('expected a drizzle handle over a pg Pool');
+  return client;
+}

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { and, eq, isNull, sql } from 'drizzle-orm';
 import type { MessageStatus } from '../adapters/types';
-import type { Db } from './client';
+import { poolOf, type Db } from './client';
 import { keyring } from './credentials-crypto';
 import { accounts, apiKeys, channels, messages, type ChannelRow, type MessageMetadata, type MessageRow } from './schema';
 import { isUuidv7, uuidv7, uuidv7Time } from './uuidv7';
@@ -247,6 +247,83 @@ export async function advanceStatusFrom(db: Db, id: string, change: StatusChange
   return result.rows[0]?.previous;
 }
 
+export interface ReceiptApplied {
+  id: string;
+  traceId: string | undefined;
+  /** The row's status as the statement first read it. */
+  seen: MessageStatus;
+  /** The status the row moved from; undefined when it did not move (it already said as much or more). */
+  previous: MessageStatus | undefined;
+}
+
+// Fixed texts, so every connection prepares each once: each time column is set only for its
+// status. `found` is the message the receipt names: by provider id in a window of months ($1, $3,
+// $4), or by id and created_at ($1, $3); on the receipt's channel ($2) either way.
+const FOUND_BY_PROVIDER_ID = `SELECT id, created_at, status, metadata_->>'trace_id' AS trace_id FROM messages
+    WHERE metadata_->>'provider_message_id' = $1 AND channel_id = $2 AND created_at >= $3::timestamptz AND created_at < $4::timestamptz
+    LIMIT 1`;
+const FOUND_BY_ID = `SELECT id, created_at, status, metadata_->>'trace_id' AS trace_id FROM messages
+    WHERE id = $1::uuid AND channel_id = $2 AND created_at = $3::timestamptz AND $4::timestamptz IS NULL`;
+const applyReceiptSql = (found: string) => `
+  WITH found AS (
+    ${found}
+  ), old AS (
+    SELECT m.id, m.created_at, m.status FROM messages m JOIN found f ON m.id = f.id AND m.created_at = f.created_at
+    WHERE message_status_rank(f.status) < message_status_rank($5::text)
+    FOR UPDATE OF m
+  ), upd AS (
+    UPDATE messages m SET status = $5::text, updated_at = now(),
+      sending_at = CASE WHEN $5::text = 'sending' THEN $6::timestamptz ELSE m.sending_at END,
+      sent_at = CASE WHEN $5::text = 'sent' THEN $6::timestamptz ELSE m.sent_at END,
+      delivered_at = CASE WHEN $5::text = 'delivered' THEN $6::timestamptz ELSE m.delivered_at END,
+      read_at = CASE WHEN $5::text = 'read' THEN $6::timestamptz ELSE m.read_at END,
+      failed_at = CASE WHEN $5::text IN ('undelivered', 'failed') THEN $6::timestamptz ELSE m.failed_at END,
+      error_code = CASE WHEN $7::boolean THEN $8::text ELSE m.error_code END,
+      error_message = CASE WHEN $7::boolean THEN $9::text ELSE m.error_message END
+    FROM old
+    WHERE m.id = old.id AND m.created_at = old.created_at AND message_status_rank(old.status) < message_status_rank($5::text)
+    RETURNING m.id, m.replays, old.status AS previous
+  ), ev AS (
+    INSERT INTO message_events (message_id, run, status, occurred_at, source, error_code)
+    SELECT id, replays, $5::text, $6::timestamptz, 'webhook', $8::text FROM upd
+    ON CONFLICT DO NOTHING
+  )
+  SELECT f.id, f.trace_id, f.status AS seen, (SELECT previous FROM upd) AS previous FROM found f`;
+const APPLY_RECEIPT = {
+  byProviderId: { name: 'turumba_receipt_by_provider_id', text: applyReceiptSql(FOUND_BY_PROVIDER_ID) },
+  byId: { name: 'turumba_receipt_by_id', text: applyReceiptSql(FOUND_BY_ID) },
+};
+
+/** Which message a receipt names: our id (carried in the callback URL), or the provider's. */
+export type ReceiptTarget = { messageId: string } | { providerMessageId: string; now?: Date };
+
+/**
+ * A provider's receipt in one round trip, the common case of the webhook route: finds the
+ * message on this channel (by our id, or by provider id in the partitions a live message is in:
+ * findMessageByProviderId's recent window) and moves it forward to the receipt's status with
+ * advanceStatusFrom's statement. Undefined when no such message is there: by id that means none
+ * on this channel; by provider id the caller looks in older months.
+ */
+export async function applyReceipt(db: Db, channelId: string, target: ReceiptTarget, change: StatusChange): Promise<ReceiptApplied | undefined> {
+  let statement: { name: string; text: string };
+  let key: [string, string, string | null];
+  if ('messageId' in target) {
+    if (!isUuidv7(target.messageId)) return undefined;
+    statement = APPLY_RECEIPT.byId;
+    key = [target.messageId, uuidv7Time(target.messageId).toISOString(), null];
+  } else {
+    const { from, to } = recentWindow(target.now ?? new Date());
+    statement = APPLY_RECEIPT.byProviderId;
+    key = [target.providerMessageId, from, to];
+  }
+  const r = await poolOf(db).query<{ id: string; trace_id: string | null; seen: MessageStatus; previous: MessageStatus | null }>({
+    ...statement,
+    values: [key[0], channelId, key[1], key[2], change.status, change.at.toISOString(), change.errorCode !== undefined, change.errorCode ?? null, change.errorMessage ?? null],
+  });
+  const row = r.rows[0];
+  return row ? { id: row.id, traceId: row.trace_id ?? undefined, seen: row.seen, previous: row.previous ?? undefined } : undefined;
+}
+
 /**
  * Records the provider's acceptance: the provider id and `sent_at` always (a receipt that
  * raced the send may already have moved the row past `sent`), the `sent` status only while
@@ -406,6 +483,14 @@ export async function messagesUpToWatermark(
   return r.rows.map((x) => x.id);
 }
 
+/** The partitions a message still waiting for receipts lives in: last month's, this month's, and the next (clock skew). */
+function recentWindow(now: Date): { from: string; to: string } {
+  const from = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1)).toISOString();
+  const skewed = new Date(now.getTime() + 86_400_000);
+  const to = new Date(Date.UTC(skewed.getUTCFullYear(), skewed.getUTCMonth() + 1, 1)).toISOString();
+  return { from, to };
+}
+
 /**
  * Webhook lookup by (channel_id, provider_message_id). Receipts arrive within
  * hours or days of the send, so the first query reads only the previous and the
@@ -417,18 +502,19 @@ export async function findMessageByProviderId(
   channelId: string,
   providerMessageId: string,
   now: Date = new Date(),
+  opts: { olderOnly?: boolean } = {},
 ): Promise<MessageRow | undefined> {
-  const from = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 1, 1)).toISOString();
-  const skewed = new Date(now.getTime() + 86_400_000);
-  const to = new Date(Date.UTC(skewed.getUTCFullYear(), skewed.getUTCMonth() + 1, 1)).toISOString();
+  const { from, to } = recentWindow(now);
   const lookup = (window: ReturnType<typeof sql>) =>
     db
       .select()
       .from(messages)
       .where(and(sql`${messages.metadata}->>'provider_message_id' = ${providerMessageId}`, eq(messages.channelId, channelId), window))
       .limit(1);
-  const [recent] = await lookup(sql`${messages.createdAt} >= ${from}::timestamptz AND ${messages.createdAt} < ${to}::timestamptz`);
-  if (recent) return recent;
+  if (!opts.olderOnly) {
+    const [recent] = await lookup(sql`${messages.createdAt} >= ${from}::timestamptz AND ${messages.createdAt} < ${to}::timestamptz`);
+    if (recent) return recent;
+  }
   const [older] = await lookup(sql`(${messages.createdAt} < ${from}::timestamptz OR ${messages.createdAt} >= ${to}::timestamptz)`);
   return older;
 }

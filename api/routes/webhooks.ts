@@ -64,7 +64,17 @@ export const webhookRoutes: FastifyPluginAsync = async (app) => {
     metrics.webhookRejected.inc({ channel_type: isChannelType(type) ? type : 'unknown', reason: REJECT_REASON[reply.statusCode] ?? `http_${reply.statusCode}` });
   });
 
-  const receipts = createReceipts({ db, temporal, metrics });
+  const receipts = createReceipts({
+    db,
+    temporal,
+    metrics,
+    onSignal: (messageId, result, err) => {
+      if (result === 'lost') app.log.error({ event: 'receipt_signal', message_id: messageId, result, err }, 'a receipt signal could be neither sent nor kept: the workflow reads the row at its deadline');
+      else app.log.info({ event: 'receipt_signal', message_id: messageId, result, reason: err instanceof Error ? err.message : undefined });
+    },
+  });
+  // Signals leave the request: closing waits until each was sent or kept for the sweeper.
+  app.addHook('onClose', async () => receipts.drain());
 
   // Providers call back in bursts for the same few channels: a short cache spares a query per
   // callback. A disabled channel stops answering within CHANNEL_CACHE_MS.

@@ -72,7 +72,7 @@ export function cpuPerMessage(before: CpuSample, after: CpuSample, messages: num
   const used = Object.fromEntries(Object.keys(after).map((k) => [k, Math.max(0, (after[k] ?? 0) - (before[k] ?? 0))]));
   const total = Object.values(used).reduce((s, v) => s + v, 0) || 1;
   return {
-    msPerMessage: Object.fromEntries(Object.entries(used).map(([k, v]) => [k, Math.round((v * 1000 * 10) / messages) / 10])),
+    msPerMessage: Object.fromEntries(Object.entries(used).map(([k, v]) => [k, Math.round((v * 1000 * 100) / messages) / 100])),
     share: Object.fromEntries(Object.entries(used).map(([k, v]) => [k, Math.round((v / total) * 1000) / 10])),
   };
 }

@@ -216,7 +216,10 @@ describe('observability on the running engine (metrics, trace_id, logs)', () => 
     expect(delta(apiBefore, api, 'turumba_messages_dispatched_total', { channel_type: 'sms', status: 'delivered' })).toBe(1);
     expect(delta(workerBefore, worker, 'turumba_messages_dispatched_total', { channel_type: 'sms', status: 'delivered' })).toBe(0);
     const line = stack.logs.find((l) => l.event === 'webhook_received' && l.message_id === id);
-    expect(line?.statuses).toEqual([{ message_id: id, provider_message_id: params.MessageSid, status: 'delivered', outcome: ['applied'], trace_id: sent.body.trace_id }]);
+    expect(line?.statuses).toEqual([{ message_id: id, provider_message_id: params.MessageSid, status: 'delivered', outcome: ['signalling'], trace_id: sent.body.trace_id }]);
+    // The signal leaves the request; the workflow had ended, so it was not needed.
+    const signalled = await eventually(async () => stack.logs.find((l) => l.event === 'receipt_signal' && l.message_id === id), 10_000, 50);
+    expect(signalled.result).toBe('closed');
   });
 
   it('follows one message by its trace_id: API → workflow headers and memo → activity logs → provider → webhook log', async () => {
