@@ -9,7 +9,7 @@ import { replayMessage } from '../dispatch/replay';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import { createReceipts } from '../dispatch/receipts';
-import { startDispatch, type DispatchSettings } from '../dispatch/start';
+import { startQueuedMessage, type DispatchSettings } from '../dispatch/start';
 
 export interface OperationDeps {
   db: Db;
@@ -54,10 +54,12 @@ export function createOperationActivities(deps: OperationDeps) {
       const stuck = await outboxMessages(db, new Date(Date.now() - olderThanSeconds * 1000), OUTBOX_LOOKBACK_DAYS, limit);
       let started = 0;
       for (const message of stuck) {
-        await startDispatch(deps.temporal, message, deps.dispatch);
+        const outcome = await startQueuedMessage(deps.temporal, message, deps.dispatch);
         await markWorkflowStarted(db, message.id);
-        started++;
-        logger.info({ event: 'outbox_started', message_id: message.id, channel_type: message.channelType, trace_id: message.metadata.trace_id });
+        if (outcome === 'started') started++;
+        // The run for this row's replay closed without moving it (terminated before it sent): an operator's case.
+        if (outcome === 'ran') logger.warn({ event: 'outbox_run_closed', message_id: message.id, run: message.replays, reason: 'the run for this replay closed and left the row queued' });
+        logger.info({ event: 'outbox_started', message_id: message.id, channel_type: message.channelType, trace_id: message.metadata.trace_id, run: message.replays, outcome });
       }
       const pending = await outboxCount(db, OUTBOX_LOOKBACK_DAYS);
       metrics.outboxPending.set(pending);

@@ -63,6 +63,8 @@ export const messages = pgTable(
     groupMessageId: uuid('group_message_id'),
     workflowId: text('workflow_id'),
     workflowStartedAt: timestamp('workflow_started_at', { withTimezone: true }),
+    /** Times the message was replayed: its current run's number (db/migrations/0002_delivery_state.sql). */
+    replays: integer('replays').notNull().default(0),
     metadata: jsonb('metadata_').$type<MessageMetadata>().notNull(),
     sendingAt: timestamp('sending_at', { withTimezone: true }),
     sentAt: timestamp('sent_at', { withTimezone: true }),

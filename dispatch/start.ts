@@ -1,4 +1,4 @@
-import { WorkflowExecutionAlreadyStartedError, type Client, type WorkflowIdReusePolicy } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client, type WorkflowExecutionDescription, type WorkflowIdReusePolicy } from '@temporalio/client';
 import type { ChannelType, MessageStatus } from '../adapters/types';
 import type { Config } from '../config';
 import type { GroupMessageRow, MessageRow } from '../db/schema';
@@ -56,7 +56,8 @@ export async function startDispatch(
       workflowIdReusePolicy: reusePolicy,
       args: [dispatchInput(message, settings)],
       typedSearchAttributes: messageSearchAttributes({ ...message, status: message.status as MessageStatus }),
-      memo: { trace_id: message.metadata.trace_id ?? '' },
+      // `replays`: which of the row's runs this is, so a sweep can tell a replay's run from an earlier one.
+      memo: { trace_id: message.metadata.trace_id ?? '', replays: message.replays },
       staticSummary: `${message.channelType} to ${maskAddress(message.toAddress)}`,
       staticDetails: `message ${message.id} · channel ${message.channelId} · trace ${message.metadata.trace_id ?? '-'}`,
     });
@@ -65,6 +66,26 @@ export async function startDispatch(
     throw err;
   }
   return 'started';
+}
+
+/**
+ * Starts the run a queued row waits for, as the outbox sweeper does: 'started', 'open' (a run is
+ * running: it holds the row), or 'ran' (the run for this row's replay number has already run).
+ * A replayed row (replays > 0) shares its workflow id with the closed run it replays: that run is
+ * told apart by its memo, and the row's own run is started beside it.
+ */
+export async function startQueuedMessage(client: Client, message: MessageRow, settings: DispatchSettings): Promise<'started' | 'open' | 'ran'> {
+  if (message.replays === 0) return (await startDispatch(client, message, settings)) === 'started' ? 'started' : 'open';
+  let latest: WorkflowExecutionDescription | undefined;
+  try {
+    latest = await client.workflow.getHandle(message.workflowId ?? `message-${message.id}`).describe();
+  } catch (err) {
+    if (!(err instanceof WorkflowNotFoundError)) throw err;
+  }
+  if (latest?.status.name === 'RUNNING') return 'open';
+  if (latest && Number(latest.memo?.replays ?? 0) >= message.replays) return 'ran';
+  // ALLOW_DUPLICATE still refuses while a run is open: a replay that started one meanwhile wins.
+  return (await startDispatch(client, message, settings, latest ? 'ALLOW_DUPLICATE' : 'REJECT_DUPLICATE')) === 'started' ? 'started' : 'open';
 }
 
 /** What every message of a group starts with but its id: computed from the config, so the fan-out workflow needs none. */

@@ -2,7 +2,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findTemporalCli } from '../../cli/temporal-dev';
+import { resetForReplay } from '../../db/replay';
 import { insertMessage } from '../../db/repo';
+import { DISPATCH_TASK_QUEUE } from '../../workflows/definitions';
+import type { sweepOutboxWorkflow } from '../../workflows/outbox-sweeper';
 import { OUTBOX_SCHEDULE_ID } from '../../workflows/replay-definitions';
 import { ensureOutboxSchedule } from '../../worker/outbox-schedule';
 import { eventually, startStack, type TestStack } from '../support/stack';
@@ -107,6 +110,36 @@ describe('replay of failed sends, the outbox sweeper and UI search', () => {
     const other = await stack.newAccount('someone else');
     const foreign = await stack.app.inject({ method: 'POST', url: `/v1/messages/${id}/replay`, headers: { authorization: `Bearer ${other.apiKey}` } });
     expect(foreign.statusCode).toBe(404);
+  });
+
+  it('the outbox sweeper starts the run of a replayed message whose start failed after the reset (not the closed earlier run)', async () => {
+    const r = await stack.sendMessage({ channel_id: channelId, to: '+15005550606', body: 'replay, start lost' });
+    const id = r.body.id ?? '';
+    await stack.waitForStatus(id, 'undelivered');
+    const first = await stack.temporal.workflow.getHandle(`message-${id}`).describe();
+    await stack.temporal.workflow.getHandle(`message-${id}`).result();
+    // As the replay would leave it when its workflow start fails after the row's reset.
+    const reset = await resetForReplay(stack.database.db, id, stack.accountId, 'test');
+    expect(reset?.status).toBe('queued');
+    const sweep: { started: number } = await stack.temporal.workflow.execute<typeof sweepOutboxWorkflow>('sweepOutboxWorkflow', {
+      taskQueue: DISPATCH_TASK_QUEUE,
+      workflowId: `sweep-replay-${id}`,
+      args: [{ olderThanSeconds: 0, limit: 500 }],
+    });
+    expect(sweep.started).toBeGreaterThanOrEqual(1);
+    // A second send went out, and the row ends where the simulator's number always ends.
+    await eventually(async () => (stack.twilio.requests.filter((q) => (q.form.StatusCallback ?? '').includes(id)).length === 2 ? true : undefined), 30_000);
+    await stack.waitForStatus(id, 'undelivered', 30_000);
+    const second = await stack.temporal.workflow.getHandle(`message-${id}`).describe();
+    expect(second.runId).not.toBe(first.runId);
+    expect(second.memo?.replays).toBe(1);
+    // A sweep after it starts nothing more: the replay's run has run.
+    await stack.temporal.workflow.getHandle(`message-${id}`).result();
+    await stack.database.pool.query(`UPDATE messages SET workflow_started_at = NULL WHERE id = $1`, [id]);
+    await stack.database.pool.query(`UPDATE messages SET status = 'queued' WHERE id = $1`, [id]);
+    await stack.temporal.workflow.execute('sweepOutboxWorkflow', { taskQueue: DISPATCH_TASK_QUEUE, workflowId: `sweep-replay-again-${id}`, args: [{ olderThanSeconds: 0, limit: 500 }] });
+    expect((await stack.temporal.workflow.getHandle(`message-${id}`).describe()).runId).toBe(second.runId);
+    expect(stack.twilio.requests.filter((q) => (q.form.StatusCallback ?? '').includes(id)).length).toBe(2);
   });
 
   it('the outbox sweeper starts a message whose API died between insert and workflow start', async () => {
