@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HTML_TEXT_INPUT_LIMIT, HTML_TEXT_TRUNCATED, htmlToText } from './html-text';
+import { HTML_TEXT_INPUT_LIMIT, HTML_TEXT_TAG_LIMIT, HTML_TEXT_TRUNCATED, htmlToText } from './html-text';
 
 const MIB = 1024 * 1024;
 const fill = (unit: string): string => unit.repeat(Math.ceil(MIB / unit.length)).slice(0, MIB);
@@ -30,6 +30,15 @@ describe('htmlToText', () => {
     expect(text.endsWith(`\n${HTML_TEXT_TRUNCATED}`)).toBe(true);
   });
 
+  it('converts up to the tag limit whole and says where it cut past it', () => {
+    const paragraphs = (n: number) => Array.from({ length: n }, (_, i) => `<p>w${i}</p>`).join('');
+    const within = htmlToText(paragraphs(HTML_TEXT_TAG_LIMIT / 2));
+    expect(within.endsWith(`w${HTML_TEXT_TAG_LIMIT / 2 - 1}`)).toBe(true);
+    const beyond = htmlToText(`${paragraphs(HTML_TEXT_TAG_LIMIT / 2)}<p>TAIL</p>`);
+    expect(beyond).not.toContain('TAIL');
+    expect(beyond.endsWith(`w${HTML_TEXT_TAG_LIMIT / 2 - 1}\n${HTML_TEXT_TRUNCATED}`)).toBe(true);
+  });
+
   // Each of these froze the regex converter for seconds to minutes (the first at 3,600
   // characters took 9 s); at 1 MiB each must stay far below a second of CPU.
   const hostile: Record<string, string> = {
@@ -37,6 +46,7 @@ describe('htmlToText', () => {
     'spaces before a newline': `${' '.repeat(MIB - 1)}\n`,
     'nested <div>': fill('<div>'),
     'nested <span>': fill('<span>'),
+    'nested inline elements': fill('<b><i>'),
     'nested table cells': fill('<table><tr><td>'),
     'open comments': fill('<!--'),
     'unterminated <script': fill('<script '),

@@ -4,7 +4,7 @@ import { startStack, type TestStack } from '../support/stack';
 import type { FuzzRequest } from './arbitraries';
 import { stateDiff, stateProbe, type DbState, type StateProbe } from './db-state';
 import { createFixtures } from './fixtures';
-import { strayRequest, V1_ROUTES, v1Request, type Fixtures } from './v1-requests';
+import { hostileHtmlMessage, strayRequest, V1_ROUTES, v1Request, type Fixtures } from './v1-requests';
 import { handshake, junkWebhook, signedWebhook, WEBHOOK_TYPES, type WebhookKeys } from './webhook-requests';
 
 // Bad input against every /v1 and webhook route, on the real engine: never a 5xx,
@@ -16,6 +16,10 @@ const TOTAL_RUNS = Number(process.env.FUZZ_RUNS ?? 1_000);
 const SEED = Number(process.env.FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
 
 type Arb = (f: Fixtures, k: WebhookKeys) => fc.Arbitrary<FuzzRequest>;
+/** Each hostile email is retried against a closed SMTP port until it fails (~2 s): a fixed count. */
+const HOSTILE_HTML_RUNS = 24;
+/** The longest the worker's event loop may stall during the run (nodejs_eventloop_lag_max_seconds). */
+const MAX_EVENT_LOOP_STALL_SECONDS = 1;
 const BIG = new Set(['POST /v1/messages', 'POST /v1/group-messages', 'POST /v1/channels', 'POST /v1/group-messages/:id/recipients']);
 const PROPERTIES: Array<{ name: string; weight: number; arb: Arb }> = [
   ...V1_ROUTES.map((r) => ({ name: r.name, weight: BIG.has(r.name) ? 3 : 1, arb: ((f: Fixtures) => v1Request(r, f)) })),
@@ -94,7 +98,7 @@ describe(`API fuzz: ${TOTAL_RUNS} generated requests, seed ${SEED}`, () => {
   beforeAll(async () => {
     process.on('unhandledRejection', onCrash);
     process.on('uncaughtException', onCrash);
-    stack = await startStack({ logLevel: 'warn' });
+    stack = await startStack({ logLevel: 'warn', workerProcessMetrics: true });
     ({ fixtures, keys } = await createFixtures(stack));
     probe = await stateProbe(stack.database.pool, fixtures.accountIds);
     baseline = await settle();
@@ -117,6 +121,26 @@ describe(`API fuzz: ${TOTAL_RUNS} generated requests, seed ${SEED}`, () => {
     expect(probe.unscoped).toEqual([]);
   });
 
+  it('hostile email HTML: accepted, sent (and failed at the closed SMTP port) without stalling the worker', async () => {
+    const before = await stack.app.inject({ method: 'GET', url: '/ready' });
+    expect(before.statusCode).toBe(200);
+    await fc.assert(
+      fc.asyncProperty(hostileHtmlMessage(fixtures).map(summarised), async (req) => {
+        const res = await stack.app.inject({ method: req.method, url: req.url, headers: req.headers, payload: req.payload });
+        const counts = tally.get(req.route) ?? new Map<number, number>();
+        counts.set(res.statusCode, (counts.get(res.statusCode) ?? 0) + 1);
+        tally.set(req.route, counts);
+        expect(res.statusCode, res.body.slice(0, 300)).toBe(202);
+        baseline = await settle();
+        const row = await stack.database.pool.query<{ status: string; error_code: string | null }>('SELECT status, error_code FROM messages WHERE id = $1', [res.json<{ id: string }>().id]);
+        // The closed port is the only reason it fails: the conversion itself never does.
+        expect(row.rows[0]).toMatchObject({ status: 'failed' });
+        expect(row.rows[0]?.error_code).not.toMatch(/html|render|internal/i);
+      }),
+      { seed: SEED - 1, numRuns: HOSTILE_HTML_RUNS, endOnFailure: true },
+    );
+  }, HOSTILE_HTML_RUNS * 30_000);
+
   for (const [i, p] of PROPERTIES.entries()) {
     it(`${p.name}: no 5xx, no state change without a 2xx`, async () => {
       await fc.assert(
@@ -137,6 +161,15 @@ describe(`API fuzz: ${TOTAL_RUNS} generated requests, seed ${SEED}`, () => {
     expect(total).toBeGreaterThanOrEqual(TOTAL_RUNS);
     expect(crashes).toEqual([]);
     expect((await stack.app.inject({ method: 'GET', url: '/ready' })).statusCode).toBe(200);
+  });
+
+  it(`the worker's event loop never stalled over ${MAX_EVENT_LOOP_STALL_SECONDS} s during the run`, async () => {
+    // The gauge holds the longest delay since the last collection, and nothing collected it before.
+    const metrics = await stack.workerMetrics.registry.getMetricsAsJSON();
+    const lag = metrics.find((m) => m.name === 'nodejs_eventloop_lag_max_seconds')?.values[0]?.value;
+    expect(lag, 'nodejs_eventloop_lag_max_seconds is collected').toBeTypeOf('number');
+    process.stdout.write(`api fuzz: worker event-loop lag max ${String(lag)} s\n`);
+    expect(lag).toBeLessThan(MAX_EVENT_LOOP_STALL_SECONDS);
   });
 });
 

@@ -172,6 +172,40 @@ export function v1Request(route: RouteSpec, f: Fixtures): fc.Arbitrary<FuzzReque
     });
 }
 
+/**
+ * Markup built to make an HTML-to-text converter backtrack or go quadratic: one pattern
+ * repeated up to the API's 1 MiB `html` limit, sometimes inside a valid document.
+ */
+const hostileMarkup = fc
+  .record({
+    unit: fc.constantFrom('<a href="', '<a href=', ' ', ' \t', '<div>', '<b><i>', '<!--', '<', '&#', '&#x', '&amp', '<td>', '<table><tr><td>', '<img src="', '<p class="', '<![CDATA[', '<?', '<a ', '="'),
+    tail: fc.constantFrom('', '\n', '>', '"', '</a>', '-->'),
+    size: fc.integer({ min: 1_000, max: 1_000_000 }),
+    wrap: fc.boolean(),
+  })
+  .map(({ unit, tail, size, wrap }) => {
+    const core = `${unit.repeat(Math.floor(size / unit.length))}${tail}`;
+    return wrap ? `<html><body><p>Hello</p>${core}</body></html>`.slice(0, 1_048_576) : core;
+  });
+
+/** A message to an email channel whose HTML is hostile: accepted, and converted by the worker at send time. */
+export function hostileHtmlMessage(f: Fixtures): fc.Arbitrary<FuzzRequest> {
+  const bodyOf = (html: string) => JSON.stringify({ channel_id: f.channels.email, to: 'fuzz@turumba.test', subject: 'hostile', html });
+  return hostileMarkup.map((markup) => {
+    // Escapes (\t, ") can double the JSON: cut the markup until the body fits the API's 1 MiB limit.
+    let html = markup;
+    while (Buffer.byteLength(bodyOf(html)) > 1_040_000) html = html.slice(0, Math.floor(html.length * 0.9));
+    return {
+      route: 'POST /v1/messages (hostile email html)',
+      method: 'POST',
+      url: '/v1/messages',
+      headers: { authorization: `Bearer ${f.apiKey}`, 'content-type': 'application/json' },
+      payload: bodyOf(html),
+      mutating: true,
+    };
+  });
+}
+
 /** Requests to paths that match no route, or the API's own non-/v1 routes with junk. */
 export function strayRequest(f: Fixtures): fc.Arbitrary<FuzzRequest> {
   return fc

@@ -67,6 +67,8 @@ export interface StackOptions {
   logLevel?: string;
   /** false: run no worker in this process (the test starts worker processes itself). */
   inProcessWorker?: boolean;
+  /** The worker's registry also collects Node's process metrics (event-loop lag, heap). */
+  workerProcessMetrics?: boolean;
 }
 
 async function infraFromVitest(): Promise<StackInfra> {
@@ -123,7 +125,7 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
   });
   const adapters = defaultRegistry();
   const apiMetrics = createMetrics({ defaults: false });
-  const workerMetrics = createMetrics({ defaults: false });
+  const workerMetrics = createMetrics({ defaults: opts.workerProcessMetrics === true });
 
   const connection = await Connection.connect({ address: config.temporalAddress });
   const temporal = new Client({ connection, namespace: config.temporalNamespace });
