@@ -183,15 +183,6 @@ export async function markWorkflowStarted(db: Db, id: string): Promise<void> {
   await db.update(messages).set({ workflowStartedAt: sql`now()` }).where(byId(id));
 }
 
-const STATUS_TIME_COLUMN: Partial<Record<MessageStatus, string>> = {
-  sending: 'sending_at',
-  sent: 'sent_at',
-  delivered: 'delivered_at',
-  read: 'read_at',
-  undelivered: 'failed_at',
-  failed: 'failed_at',
-};
-
 export interface StatusChange {
   status: MessageStatus;
   at: Date;
@@ -219,32 +210,7 @@ export async function advanceStatus(db: Db, id: string, change: StatusChange): P
  */
 export async function advanceStatusFrom(db: Db, id: string, change: StatusChange): Promise<MessageStatus | undefined> {
   if (!isUuidv7(id)) return undefined;
-  const col = STATUS_TIME_COLUMN[change.status];
-  const setTime = col ? sql`, ${sql.raw(col)} = ${change.at.toISOString()}::timestamptz` : sql``;
-  const setError =
-    change.errorCode !== undefined ? sql`, error_code = ${change.errorCode}, error_message = ${change.errorMessage ?? null}` : sql``;
-  const setProvider =
-    change.providerMessageId !== undefined
-      ? sql`, metadata_ = m.metadata_ || jsonb_build_object('provider_message_id', ${change.providerMessageId}::text)`
-      : sql``;
-  const createdAt = uuidv7Time(id).toISOString();
-  const result = await db.execute<{ previous: MessageStatus }>(sql`
-    WITH old AS (
-      SELECT id, created_at, status FROM messages
-      WHERE id = ${id} AND created_at = ${createdAt}::timestamptz FOR UPDATE
-    ), upd AS (
-      UPDATE messages m SET status = ${change.status}, updated_at = now() ${setTime} ${setError} ${setProvider}
-      FROM old
-      WHERE m.id = old.id AND m.created_at = old.created_at
-        AND message_status_rank(old.status) < message_status_rank(${change.status})
-      RETURNING m.id, m.replays, old.status AS previous
-    ), ev AS (
-      INSERT INTO message_events (message_id, run, status, occurred_at, source, error_code)
-      SELECT id, replays, ${change.status}, ${change.at.toISOString()}::timestamptz, ${change.source ?? 'worker'}, ${change.errorCode ?? null} FROM upd
-      ON CONFLICT DO NOTHING
-    )
-    SELECT previous FROM upd`);
-  return result.rows[0]?.previous;
+  return (await runStatusStatement(db, ADVANCE_BY_ID, [id, null, uuidv7Time(id).toISOString(), null], change))?.previous ?? undefined;
 }
 
 export interface ReceiptApplied {
@@ -256,15 +222,17 @@ export interface ReceiptApplied {
   previous: MessageStatus | undefined;
 }
 
-// Fixed texts, so every connection prepares each once: each time column is set only for its
-// status. `found` is the message the receipt names: by provider id in a window of months ($1, $3,
-// $4), or by id and created_at ($1, $3); on the receipt's channel ($2) either way.
+// One statement moves a message forward, for the worker and for receipts alike. Its texts are
+// fixed, so every connection prepares each once: each time column is set only for its status.
+// `found` is the message named: by provider id in a window of months ($1, $3, $4), or by id and
+// created_at ($1, $3); on the receipt's channel ($2; NULL: any). $5 status, $6 its time, $7 whether
+// the error columns are set, to $8 / $9; $10 who applied it; $11 the provider id to record (NULL: keep).
 const FOUND_BY_PROVIDER_ID = `SELECT id, created_at, status, metadata_->>'trace_id' AS trace_id FROM messages
-    WHERE metadata_->>'provider_message_id' = $1 AND channel_id = $2 AND created_at >= $3::timestamptz AND created_at < $4::timestamptz
+    WHERE metadata_->>'provider_message_id' = $1 AND channel_id = $2::uuid AND created_at >= $3::timestamptz AND created_at < $4::timestamptz
     LIMIT 1`;
 const FOUND_BY_ID = `SELECT id, created_at, status, metadata_->>'trace_id' AS trace_id FROM messages
-    WHERE id = $1::uuid AND channel_id = $2 AND created_at = $3::timestamptz AND $4::timestamptz IS NULL`;
-const applyReceiptSql = (found: string) => `
+    WHERE id = $1::uuid AND ($2::uuid IS NULL OR channel_id = $2::uuid) AND created_at = $3::timestamptz AND $4::timestamptz IS NULL`;
+const advanceStatusSql = (found: string) => `
   WITH found AS (
     ${found}
   ), old AS (
@@ -279,23 +247,51 @@ const applyReceiptSql = (found: string) => `
       read_at = CASE WHEN $5::text = 'read' THEN $6::timestamptz ELSE m.read_at END,
       failed_at = CASE WHEN $5::text IN ('undelivered', 'failed') THEN $6::timestamptz ELSE m.failed_at END,
       error_code = CASE WHEN $7::boolean THEN $8::text ELSE m.error_code END,
-      error_message = CASE WHEN $7::boolean THEN $9::text ELSE m.error_message END
+      error_message = CASE WHEN $7::boolean THEN $9::text ELSE m.error_message END,
+      metadata_ = CASE WHEN $11::text IS NULL THEN m.metadata_ ELSE m.metadata_ || jsonb_build_object('provider_message_id', $11::text) END
     FROM old
     WHERE m.id = old.id AND m.created_at = old.created_at AND message_status_rank(old.status) < message_status_rank($5::text)
     RETURNING m.id, m.replays, old.status AS previous
   ), ev AS (
     INSERT INTO message_events (message_id, run, status, occurred_at, source, error_code)
-    SELECT id, replays, $5::text, $6::timestamptz, 'webhook', $8::text FROM upd
+    SELECT id, replays, $5::text, $6::timestamptz, $10::text, $8::text FROM upd
     ON CONFLICT DO NOTHING
   )
   SELECT f.id, f.trace_id, f.status AS seen, (SELECT previous FROM upd) AS previous FROM found f`;
-const APPLY_RECEIPT = {
-  byProviderId: { name: 'turumba_receipt_by_provider_id', text: applyReceiptSql(FOUND_BY_PROVIDER_ID) },
-  byId: { name: 'turumba_receipt_by_id', text: applyReceiptSql(FOUND_BY_ID) },
-};
+const ADVANCE_BY_ID = { name: 'turumba_advance_by_id', text: advanceStatusSql(FOUND_BY_ID) };
+const ADVANCE_BY_PROVIDER_ID = { name: 'turumba_advance_by_provider_id', text: advanceStatusSql(FOUND_BY_PROVIDER_ID) };
+
+interface StatusStatementRow {
+  id: string;
+  trace_id: string | null;
+  seen: MessageStatus;
+  previous: MessageStatus | null;
+}
+
+async function runStatusStatement(
+  db: Db,
+  statement: { name: string; text: string },
+  key: [string, string | null, string, string | null],
+  change: StatusChange,
+): Promise<StatusStatementRow | undefined> {
+  const r = await poolOf(db).query<StatusStatementRow>({
+    ...statement,
+    values: [
+      ...key,
+      change.status,
+      change.at.toISOString(),
+      change.errorCode !== undefined,
+      change.errorCode ?? null,
+      change.errorMessage ?? null,
+      change.source ?? 'worker',
+      change.providerMessageId ?? null,
+    ],
+  });
+  return r.rows[0];
+}
 
 /** Which message a receipt names: our id (carried in the callback URL), or the provider's. */
-export type ReceiptTarget = { messageId: string } | { providerMessageId: string; now?: Date };
+export type ReceiptTarget = { messageId: string } | { providerMessageId: string };
 
 /**
  * A provider's receipt in one round trip, the common case of the webhook route: finds the
@@ -305,22 +301,15 @@ export type ReceiptTarget = { messageId: string } | { providerMessageId: string;
  * on this channel; by provider id the caller looks in older months.
  */
 export async function applyReceipt(db: Db, channelId: string, target: ReceiptTarget, change: StatusChange): Promise<ReceiptApplied | undefined> {
-  let statement: { name: string; text: string };
-  let key: [string, string, string | null];
+  let row: StatusStatementRow | undefined;
+  const webhook: StatusChange = { ...change, source: 'webhook', providerMessageId: undefined };
   if ('messageId' in target) {
     if (!isUuidv7(target.messageId)) return undefined;
-    statement = APPLY_RECEIPT.byId;
-    key = [target.messageId, uuidv7Time(target.messageId).toISOString(), null];
+    row = await runStatusStatement(db, ADVANCE_BY_ID, [target.messageId, channelId, uuidv7Time(target.messageId).toISOString(), null], webhook);
   } else {
-    const { from, to } = recentWindow(target.now ?? new Date());
-    statement = APPLY_RECEIPT.byProviderId;
-    key = [target.providerMessageId, from, to];
+    const { from, to } = recentWindow(new Date());
+    row = await runStatusStatement(db, ADVANCE_BY_PROVIDER_ID, [target.providerMessageId, channelId, from, to], webhook);
   }
-  const r = await poolOf(db).query<{ id: string; trace_id: string | null; seen: MessageStatus; previous: MessageStatus | null }>({
-    ...statement,
-    values: [key[0], channelId, key[1], key[2], change.status, change.at.toISOString(), change.errorCode !== undefined, change.errorCode ?? null, change.errorMessage ?? null],
-  });
-  const row = r.rows[0];
   return row ? { id: row.id, traceId: row.trace_id ?? undefined, seen: row.seen, previous: row.previous ?? undefined } : undefined;
 }
 
