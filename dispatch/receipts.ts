@@ -156,7 +156,12 @@ export function createReceipts(deps: ReceiptDeps) {
     // The common case in one round trip: the message named by our id, or found by the
     // provider's among the recent months, and written.
     const target = update.messageId ? { messageId: update.messageId } : update.providerMessageId ? { providerMessageId: update.providerMessageId } : undefined;
-    const hit = target ? await applyReceipt(db, channel.id, target, change(update)) : undefined;
+    let hit = target ? await applyReceipt(db, channel.id, target, change(update)) : undefined;
+    if (!hit && !update.messageId && update.providerMessageId) {
+      // A receipt for a message of an older month.
+      const older = await findMessageByProviderId(db, channel.id, update.providerMessageId, new Date(), { olderOnly: true });
+      if (older) hit = await applyReceipt(db, channel.id, { messageId: older.id }, change(update));
+    }
     if (hit) {
       const found = { messageId: hit.id, traceId: hit.traceId };
       // Duplicates and late, lower statuses are the common case under provider retries: the row
@@ -166,13 +171,6 @@ export function createReceipts(deps: ReceiptDeps) {
     }
     // By our id, a miss is a message of another channel or none at all.
     if (update.messageId) return [{ outcome: 'unmatched' }];
-    // A receipt for a message of an older month.
-    const message = target ? await findMessageByProviderId(db, channel.id, update.providerMessageId, new Date(), { olderOnly: true }) : undefined;
-    if (message) {
-      const found = { messageId: message.id, traceId: message.metadata.trace_id };
-      if (STATUS_RANK[message.status as MessageStatus] >= STATUS_RANK[update.status]) return [{ outcome: 'stale', ...found }];
-      return [{ outcome: await apply(message.id, update, channel.channelType), ...found }];
-    }
     if (!update.providerMessageId) return [{ outcome: 'unmatched' }];
     // The provider called back before our send recorded its id: keep it for the send to apply.
     await storePendingStatus(db, channel.id, {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { twilioSignature } from '../../sandbox/twilio/wire';
+import { advanceStatus, insertMessage } from '../../db/repo';
 import { eventually, startStack, type TestStack } from '../support/stack';
 
 // Receipts as providers really send them: duplicated, out of order, before the
@@ -92,6 +93,24 @@ describe('delivery state under real-world webhooks', () => {
       [channelId, 'SM0123456789abcdef0123456789abcdef'],
     );
     expect(rows.map((r) => r.status)).toEqual(['delivered']);
+  });
+
+  it('a receipt by provider id alone for a message of an older month moves its row, once', async () => {
+    // Four months back: outside the recent window the first lookup reads.
+    const then = Date.now() - 120 * 86_400_000;
+    await stack.database.pool.query('SELECT ensure_message_partitions($1::date, 0)', [new Date(then).toISOString().slice(0, 10)]);
+    const m = await insertMessage(stack.database.db, { accountId: stack.accountId, channelId, channelType: 'sms', to: NO_CALLBACKS, body: 'old', metadata: {} }, then);
+    const sid = 'SMa1d0a1d0a1d0a1d0a1d0a1d0a1d0a1d0';
+    expect(await advanceStatus(stack.database.db, m.id, { status: 'sent', at: new Date(then), providerMessageId: sid })).toBe(true);
+    const url = `${stack.config.publicBaseUrl}/webhooks/sms/${channelId}`;
+    expect(await postStatus(url, statusParams(sid, 'delivered'))).toBe(204);
+    expect(await postStatus(url, statusParams(sid, 'delivered'))).toBe(204);
+    expect((await stack.getMessage(m.id)).body.status).toBe('delivered');
+    expect((await events(m.id)).map((e) => [e.status, e.source])).toEqual([
+      ['queued', 'api'],
+      ['sent', 'worker'],
+      ['delivered', 'webhook'],
+    ]);
   });
 
   it('inbound: the same inbound webhook three times stores one message and opens the window', async () => {
