@@ -12,13 +12,14 @@ import { registerOpenApi } from './openapi';
 import { authPlugin } from './routes/auth';
 import { channelRoutes } from './routes/channels';
 import { groupRoutes } from './routes/groups';
+import { apiKeyRoutes } from './routes/api-keys';
 import { healthRoutes } from './routes/health';
 import { messageRoutes } from './routes/messages';
 import { replayRoutes } from './routes/replays';
 import { webhookRoutes } from './routes/webhooks';
 
 export interface AppDeps {
-  config: Pick<Config, 'publicBaseUrl' | 'delivery' | 'sendMaxAttempts' | 'sendInitialIntervalMs' | 'sendMaxIntervalMs' | 'temporalNamespace'>;
+  config: Pick<Config, 'publicBaseUrl' | 'delivery' | 'sendMaxAttempts' | 'sendInitialIntervalMs' | 'sendMaxIntervalMs' | 'temporalNamespace' | 'webhookSecretOverlapSeconds'>;
   database: Database;
   temporal: Client;
   adapters: AdapterRegistry;
@@ -63,6 +64,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       await v1.register(authPlugin);
       v1.addHook('preValidation', guardBody);
       await v1.register(channelRoutes, { prefix: '/channels' });
+      await v1.register(apiKeyRoutes, { prefix: '/api-keys' });
       await v1.register(messageRoutes, { prefix: '/messages' });
       await v1.register(replayRoutes, { prefix: '/replays' });
       await v1.register(groupRoutes, { prefix: '/group-messages' });

@@ -2,13 +2,17 @@ import { parseArgs } from 'node:util';
 import { loadConfigOrExit, requireKeys } from '../config';
 import { connect } from '../db/client';
 import { Keyring, useKeyring } from '../db/credentials-crypto';
-import { createAccount, createApiKey, rotateChannelCredentials } from '../db/repo';
+import { createAccount, createApiKey, listApiKeys, revokeApiKey, rotateChannelCredentials, type ApiKeyInfo } from '../db/repo';
+import { isUuid } from '../db/uuidv7';
 import { createLogger } from '../observability/logger';
 import { runReplay } from './replay';
 
 const USAGE = `usage:
   cli account create --name <name>     create an account and print its API key (shown once)
-  cli key create --account <id>        issue another API key for an account
+  cli key create --account <id> [--name <label>]
+                                       issue another API key for an account
+  cli key list --account <id>          an account's keys: id, name, prefix, created_at, revoked_at (never the key)
+  cli key revoke --id <key id>         revoke a key: it is refused from its next request on
   cli credentials rotate               re-encrypt channel credentials under CREDENTIALS_KEY
   cli replay --status failed|undelivered --since <date> [--until <date>] [--channel <id>]
              [--api-url <url>] [--api-key <key>]
@@ -41,7 +45,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const [group, action, ...rest] = argv;
-  const { values } = parseArgs({ args: rest, options: { name: { type: 'string' }, account: { type: 'string' } }, strict: true });
+  const { values } = parseArgs({ args: rest, options: { name: { type: 'string' }, account: { type: 'string' }, id: { type: 'string' } }, strict: true });
   const config = loadConfigOrExit();
   requireKeys(config, [['databaseUrl', 'DATABASE_URL']]);
   if (config.credentialsKey) useKeyring(Keyring.fromBase64(config.credentialsKey, config.credentialsKeyPrevious));
@@ -62,8 +66,21 @@ async function main(argv: string[]): Promise<number> {
     }
     if (group === 'key' && action === 'create') {
       if (!values.account) throw new UsageError('--account is required');
-      const key = await createApiKey(database.db, values.account);
-      process.stdout.write(`${JSON.stringify({ account_id: values.account, api_key: key.key, key_prefix: key.prefix })}\n`);
+      const key = await createApiKey(database.db, values.account, values.name);
+      process.stdout.write(`${JSON.stringify({ account_id: values.account, id: key.id, api_key: key.key, key_prefix: key.prefix })}\n`);
+      return 0;
+    }
+    if (group === 'key' && action === 'list') {
+      if (!values.account || !isUuid(values.account)) throw new UsageError('--account <account id> is required');
+      const keys = (await listApiKeys(database.db, values.account)).map(keyLine);
+      process.stdout.write(`${JSON.stringify({ account_id: values.account, keys })}\n`);
+      return 0;
+    }
+    if (group === 'key' && action === 'revoke') {
+      if (!values.id || !isUuid(values.id)) throw new UsageError('--id <key id> is required (see `cli key list`)');
+      const key = await revokeApiKey(database.db, values.id);
+      if (!key) throw new Error(`no API key ${values.id}`);
+      process.stdout.write(`${JSON.stringify({ event: 'api_key_revoked', account_id: key.accountId, ...keyLine(key) })}\n`);
       return 0;
     }
     throw new UsageError(`unknown command: ${[group, action].filter(Boolean).join(' ') || '(none)'}`);
@@ -73,6 +90,8 @@ async function main(argv: string[]): Promise<number> {
 }
 
 class UsageError extends Error {}
+
+const keyLine = (k: ApiKeyInfo) => ({ id: k.id, name: k.name, prefix: k.prefix, created_at: k.createdAt.toISOString(), revoked_at: k.revokedAt?.toISOString() ?? null });
 
 // stdout carries a command's result (one JSON line, e.g. a new API key shown once); log lines go
 // to stderr as pino JSON, redacted like the API's and the worker's.

@@ -28,6 +28,13 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ DELIVERY_TIMEOUT_ACTION_EMAIL: 'explode' })).toThrow(/DELIVERY_TIMEOUT_ACTION_EMAIL/);
   });
 
+  it('reads WEBHOOK_SECRET_OVERLAP_SECONDS (default a day, at most 30 days)', () => {
+    expect(loadConfig({}).webhookSecretOverlapSeconds).toBe(86_400);
+    expect(loadConfig({ WEBHOOK_SECRET_OVERLAP_SECONDS: '0' }).webhookSecretOverlapSeconds).toBe(0);
+    expect(() => loadConfig({ WEBHOOK_SECRET_OVERLAP_SECONDS: '2592001' })).toThrow(/WEBHOOK_SECRET_OVERLAP_SECONDS must be an integer between 0 and 2592000/);
+    expect(() => loadConfig({ WEBHOOK_SECRET_OVERLAP_SECONDS: '1d' })).toThrow(/WEBHOOK_SECRET_OVERLAP_SECONDS/);
+  });
+
   it('checks that CREDENTIALS_KEY is a 32-byte base64 key', () => {
     expect(() => loadConfig({ CREDENTIALS_KEY: 'c2hvcnQ=' })).toThrow(/CREDENTIALS_KEY must be base64 of 32/);
     expect(loadConfig({ CREDENTIALS_KEY: Buffer.alloc(32, 7).toString('base64') }).credentialsKey).toBeDefined();

@@ -61,7 +61,12 @@ export interface Config {
   credentialsKey: string | undefined;
   /** Older keys, comma-separated, still accepted for decryption during a rotation. */
   credentialsKeyPrevious: string;
+  /** After a webhook secret rotation, how long the previous secret still passes (when the request names no overlap). */
+  webhookSecretOverlapSeconds: number;
 }
+
+/** The longest overlap a webhook secret rotation may keep the previous secret for. */
+export const MAX_WEBHOOK_SECRET_OVERLAP_SECONDS = 30 * 86_400;
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -170,6 +175,7 @@ export function loadConfig(env: Env = process.env): Config {
     archiveDir: str('ARCHIVE_DIR'),
     credentialsKey: key('CREDENTIALS_KEY'),
     credentialsKeyPrevious: key('CREDENTIALS_KEY_PREVIOUS') ?? '',
+    webhookSecretOverlapSeconds: int('WEBHOOK_SECRET_OVERLAP_SECONDS', 86_400, 0, MAX_WEBHOOK_SECRET_OVERLAP_SECONDS),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { and, eq, isNull, sql } from 'drizzle-orm';
+import { and, asc, eq, isNull, sql } from 'drizzle-orm';
 import type { MessageStatus } from '../adapters/types';
 import { poolOf, type Db } from './client';
 import { keyring } from './credentials-crypto';
@@ -10,8 +10,11 @@ import { isUuidv7, uuidv7, uuidv7Time } from './uuidv7';
 // also pins created_at (derived from the UUIDv7), so it touches one partition.
 
 export interface ApiKeyIssued {
+  id: string;
   key: string;
   prefix: string;
+  name: string;
+  createdAt: Date;
 }
 
 const KEY_PREFIX = 'tdk';
@@ -30,8 +33,9 @@ export async function createAccount(db: Db, name: string): Promise<{ id: string;
 export async function createApiKey(db: Db, accountId: string, name = 'default'): Promise<ApiKeyIssued> {
   const prefix = randomBytes(6).toString('hex');
   const key = `${KEY_PREFIX}_${prefix}_${randomBytes(24).toString('base64url')}`;
-  await db.insert(apiKeys).values({ id: uuidv7(), accountId, prefix, keyHash: hashKey(key), name });
-  return { key, prefix };
+  const id = uuidv7();
+  const [row] = await db.insert(apiKeys).values({ id, accountId, prefix, keyHash: hashKey(key), name }).returning({ createdAt: apiKeys.createdAt });
+  return { id, key, prefix, name, createdAt: row?.createdAt ?? new Date() };
 }
 
 export async function accountForApiKey(db: Db, key: string): Promise<string | undefined> {
@@ -45,6 +49,44 @@ export async function accountForApiKey(db: Db, key: string): Promise<string | un
   const a = Buffer.from(row.keyHash, 'hex');
   const b = Buffer.from(hashKey(key), 'hex');
   return a.length === b.length && timingSafeEqual(a, b) ? row.accountId : undefined;
+}
+
+export interface ApiKeyInfo {
+  id: string;
+  accountId: string;
+  name: string;
+  prefix: string;
+  createdAt: Date;
+  revokedAt: Date | null;
+}
+
+const apiKeyInfo = {
+  id: apiKeys.id,
+  accountId: apiKeys.accountId,
+  name: apiKeys.name,
+  prefix: apiKeys.prefix,
+  createdAt: apiKeys.createdAt,
+  revokedAt: apiKeys.revokedAt,
+};
+
+/** An account's keys, oldest first, revoked ones included; never the key or its hash. */
+export async function listApiKeys(db: Db, accountId: string): Promise<ApiKeyInfo[]> {
+  return db.select(apiKeyInfo).from(apiKeys).where(eq(apiKeys.accountId, accountId)).orderBy(asc(apiKeys.createdAt), asc(apiKeys.id));
+}
+
+/**
+ * Revokes a key (of `accountId` when given): it is refused from the next request on, since
+ * every request reads the key's row. Revoking a revoked key keeps its first revoked_at.
+ * Undefined when there is no such key (or it is another account's).
+ */
+export async function revokeApiKey(db: Db, id: string, accountId?: string): Promise<ApiKeyInfo | undefined> {
+  const where = accountId ? and(eq(apiKeys.id, id), eq(apiKeys.accountId, accountId)) : eq(apiKeys.id, id);
+  const [row] = await db
+    .update(apiKeys)
+    .set({ revokedAt: sql`coalesce(${apiKeys.revokedAt}, now())` })
+    .where(where)
+    .returning(apiKeyInfo);
+  return row;
 }
 
 export interface NewChannel {
@@ -85,16 +127,97 @@ export async function getChannel(db: Db, id: string, accountId?: string): Promis
  * getChannel behind a short cache, for hot paths that read the same few channels over and
  * over (webhook bursts, rate-limit slots). A change to a channel shows within `ttlMs`.
  */
-export function cachedChannelLookup(db: Db, ttlMs = 5_000, maxEntries = 10_000): (id: string) => Promise<ChannelRow | undefined> {
+export function cachedChannelLookup(db: Db, ttlMs = 5_000, maxEntries = 10_000): ChannelLookup {
   const cache = new Map<string, { row: ChannelRow | undefined; at: number }>();
-  return async (id) => {
-    const hit = cache.get(id);
-    if (hit && Date.now() - hit.at < ttlMs) return hit.row;
+  const read = async (id: string) => {
     const row = await getChannel(db, id);
     if (cache.size >= maxEntries) cache.clear();
     cache.set(id, { row, at: Date.now() });
     return row;
   };
+  const lookup = async (id: string) => {
+    const hit = cache.get(id);
+    if (hit && Date.now() - hit.at < ttlMs) return hit.row;
+    return read(id);
+  };
+  lookup.reread = async (id: string, minAgeMs: number) => {
+    const hit = cache.get(id);
+    if (hit && Date.now() - hit.at < minAgeMs) return undefined;
+    return read(id);
+  };
+  return lookup;
+}
+
+export interface ChannelLookup {
+  (id: string): Promise<ChannelRow | undefined>;
+  /**
+   * Reads the channel again when the cached copy is at least `minAgeMs` old (a changed secret
+   * or credential shows at once); undefined when it is younger, so a flood of bad callbacks
+   * costs at most one query per channel per `minAgeMs`.
+   */
+  reread(id: string, minAgeMs: number): Promise<ChannelRow | undefined>;
+}
+
+export interface ChannelChanges {
+  name?: string;
+  rateLimitPerSecond?: number | null;
+  dailyLimit?: number | null;
+  enabled?: boolean;
+  /** The whole new credential set, stored encrypted. */
+  credentials?: Record<string, string>;
+}
+
+/**
+ * Applies a PATCH. With new credentials, `expectedCredentials` (the stored ciphertext they were
+ * derived from) must still be what the row holds: undefined when it is not (a concurrent change)
+ * or when the channel is not the account's.
+ */
+export async function updateChannel(
+  db: Db,
+  id: string,
+  accountId: string,
+  changes: ChannelChanges,
+  expectedCredentials?: unknown,
+): Promise<ChannelRow | undefined> {
+  const { credentials, ...rest } = changes;
+  const set: Partial<typeof channels.$inferInsert> = { ...rest };
+  if (credentials) set.credentials = keyring().encrypt(credentials) as unknown as Record<string, string>;
+  const where = [eq(channels.id, id), eq(channels.accountId, accountId)];
+  if (credentials) where.push(sql`${channels.credentials} = ${JSON.stringify(expectedCredentials ?? null)}::jsonb`);
+  const [row] = Object.keys(set).length
+    ? await db.update(channels).set(set).where(and(...where)).returning()
+    : await db.select().from(channels).where(and(...where));
+  return row ? { ...row, credentials: keyring().decrypt(row.credentials) } : undefined;
+}
+
+/** An account's channel decrypted, with its credentials as stored (what updateChannel compares them to). */
+export async function getChannelForUpdate(db: Db, id: string, accountId: string): Promise<{ channel: ChannelRow; stored: unknown } | undefined> {
+  const [row] = await db.select().from(channels).where(and(eq(channels.id, id), eq(channels.accountId, accountId)));
+  return row ? { channel: { ...row, credentials: keyring().decrypt(row.credentials) }, stored: row.credentials } : undefined;
+}
+
+/**
+ * A new webhook secret; the current one stays valid for `overlapSeconds` more (0: not at all).
+ * A secret still in its overlap from an earlier rotation is dropped.
+ */
+export async function rotateWebhookSecret(db: Db, id: string, accountId: string, overlapSeconds: number): Promise<ChannelRow | undefined> {
+  const [row] = await db
+    .update(channels)
+    .set({
+      webhookSecret: randomBytes(24).toString('base64url'),
+      webhookSecretPrevious: overlapSeconds > 0 ? sql`${channels.webhookSecret}` : null,
+      webhookSecretPreviousUntil: overlapSeconds > 0 ? sql`now() + make_interval(secs => ${overlapSeconds})` : null,
+    })
+    .where(and(eq(channels.id, id), eq(channels.accountId, accountId)))
+    .returning();
+  return row ? { ...row, credentials: keyring().decrypt(row.credentials) } : undefined;
+}
+
+/** The webhook secrets a callback may carry now: the current one, then the previous one during its overlap. */
+export function acceptedWebhookSecrets(channel: Pick<ChannelRow, 'webhookSecret' | 'webhookSecretPrevious' | 'webhookSecretPreviousUntil'>, now = Date.now()): string[] {
+  const previous = channel.webhookSecretPrevious;
+  const until = channel.webhookSecretPreviousUntil;
+  return previous && until && until.getTime() > now ? [channel.webhookSecret, previous] : [channel.webhookSecret];
 }
 
 export async function updateChannelCredentials(db: Db, id: string, credentials: Record<string, string>): Promise<void> {

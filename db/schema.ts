@@ -27,6 +27,9 @@ export const channels = pgTable('channels', {
   name: text('name').notNull(),
   credentials: jsonb('credentials').$type<Record<string, string>>().notNull(),
   webhookSecret: text('webhook_secret').notNull(),
+  /** The secret before the last rotation, still accepted until webhookSecretPreviousUntil (0010_secret_rotation.sql). */
+  webhookSecretPrevious: text('webhook_secret_previous'),
+  webhookSecretPreviousUntil: timestamp('webhook_secret_previous_until', { withTimezone: true }),
   rateLimitPerSecond: integer('rate_limit_per_second'),
   dailyLimit: integer('daily_limit'),
   enabled: boolean('enabled').notNull().default(true),

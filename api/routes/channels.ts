@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { CHANNEL_TYPES, type ChannelType } from '../../adapters/types';
-import { createChannel, getChannel } from '../../db/repo';
+import { CHANNEL_TYPES, type ChannelAdapter, type ChannelType } from '../../adapters/types';
+import { MAX_WEBHOOK_SECRET_OVERLAP_SECONDS } from '../../config';
+import { createChannel, getChannel, getChannelForUpdate, rotateWebhookSecret, updateChannel, type ChannelChanges } from '../../db/repo';
 import type { ChannelRow } from '../../db/schema';
 import { isUuid } from '../../db/uuidv7';
 import { ApiError, badRequest, notFound } from '../errors';
@@ -38,6 +39,60 @@ const createSchema = {
   },
 } as const;
 
+interface PatchChannelBody {
+  name?: string;
+  rate_limit_per_second?: number | null;
+  daily_limit?: number | null;
+  enabled?: boolean;
+  /** Merged over the stored credentials; a key set to null is removed. */
+  credentials?: Record<string, string | null>;
+}
+
+const patchSchema = {
+  body: {
+    type: 'object',
+    additionalProperties: false,
+    minProperties: 1,
+    properties: {
+      name: createSchema.body.properties.name,
+      rate_limit_per_second: { ...createSchema.body.properties.rate_limit_per_second, nullable: true, description: 'null: the provider default' },
+      daily_limit: { ...createSchema.body.properties.daily_limit, nullable: true, description: 'null: no daily limit' },
+      enabled: { type: 'boolean' },
+      credentials: {
+        type: 'object',
+        minProperties: 1,
+        maxProperties: 50,
+        description: 'merged over the stored credentials (a key set to null is removed); verified with the provider before they are stored',
+        additionalProperties: { type: 'string', maxLength: 4096, nullable: true },
+      },
+    },
+  },
+} as const;
+
+const rotateSchema = {
+  body: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      overlap_seconds: {
+        type: 'integer',
+        minimum: 0,
+        maximum: MAX_WEBHOOK_SECRET_OVERLAP_SECONDS,
+        description: 'how long the previous secret still passes (default WEBHOOK_SECRET_OVERLAP_SECONDS); 0 ends it at once',
+      },
+    },
+  },
+} as const;
+
+/**
+ * What a channel's credentials must satisfy, on create and on every change of them (PATCH).
+ * Checks of where the credentials point belong here too, so both paths run them.
+ */
+export function checkChannelCredentials(adapter: ChannelAdapter, channelType: ChannelType, credentials: Readonly<Record<string, string>>): void {
+  const missing = (adapter.requiredCredentials ?? []).filter((k) => !credentials[k]);
+  if (missing.length > 0) throw badRequest(`credentials.${missing[0]}`, `is required for ${channelType}/${adapter.provider}`);
+}
+
 const idParams = {
   params: { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 64 } } },
 } as const;
@@ -58,6 +113,8 @@ export const channelRoutes: FastifyPluginAsync = async (app) => {
     sandbox: c.sandbox,
     webhook_signature: c.webhookSignatureRequired ? 'required' : 'disabled',
     webhook_url: `${config.publicBaseUrl}/webhooks/${c.channelType}/${c.id}`,
+    // When a rotated-out webhook secret stops passing; null when only the current one does.
+    previous_webhook_secret_expires_at: c.webhookSecretPrevious && c.webhookSecretPreviousUntil && c.webhookSecretPreviousUntil.getTime() > Date.now() ? c.webhookSecretPreviousUntil.toISOString() : null,
     created_at: c.createdAt.toISOString(),
   });
 
@@ -74,8 +131,7 @@ export const channelRoutes: FastifyPluginAsync = async (app) => {
       throw badRequest('provider', `no provider "${provider}" for channel_type ${b.channel_type}`);
     }
     const adapter = adapters.get(b.channel_type, provider);
-    const missing = (adapter.requiredCredentials ?? []).filter((k) => !b.credentials[k]);
-    if (missing.length > 0) throw badRequest(`credentials.${missing[0]}`, `is required for ${b.channel_type}/${adapter.provider}`);
+    checkChannelCredentials(adapter, b.channel_type, b.credentials);
     if (b.webhook_signature === 'disabled' && b.sandbox !== true) {
       throw badRequest('webhook_signature', 'can be disabled only on a sandbox channel (sandbox: true)');
     }
@@ -94,6 +150,63 @@ export const channelRoutes: FastifyPluginAsync = async (app) => {
   });
 
   app.get<{ Params: { id: string } }>('/:id', { schema: idParams }, async (req) => view(await load(req.params.id, req.accountId)));
+
+  app.patch<{ Params: { id: string }; Body: PatchChannelBody }>('/:id', { schema: { ...idParams, ...patchSchema } }, async (req) => {
+    const b = req.body;
+    const current = isUuid(req.params.id) ? await getChannelForUpdate(db, req.params.id, req.accountId) : undefined;
+    if (!current) throw notFound('channel');
+    const { channel, stored } = current;
+    const changes: ChannelChanges = {};
+    if (b.name !== undefined) changes.name = b.name;
+    if (b.rate_limit_per_second !== undefined) changes.rateLimitPerSecond = b.rate_limit_per_second;
+    if (b.daily_limit !== undefined) changes.dailyLimit = b.daily_limit;
+    if (b.enabled !== undefined) changes.enabled = b.enabled;
+    if (b.credentials) {
+      const merged: Record<string, string> = { ...channel.credentials };
+      for (const [k, v] of Object.entries(b.credentials)) {
+        if (v === null) delete merged[k];
+        else merged[k] = v;
+      }
+      const adapter = adapters.get(channel.channelType as ChannelType, channel.provider);
+      checkChannelCredentials(adapter, channel.channelType as ChannelType, merged);
+      // Nothing is stored that the provider has not just accepted.
+      let check;
+      try {
+        check = await adapter.verifyCredentials(merged);
+      } catch (err) {
+        req.log.warn({ event: 'channel_update_rejected', channel_id: channel.id, reason: 'provider_unreachable', err: (err as Error).message });
+        throw new ApiError(422, 'credentials_rejected', 'the provider could not be reached with the new credentials; nothing was changed', 'credentials');
+      }
+      if (!check.ok) {
+        req.log.warn({ event: 'channel_update_rejected', channel_id: channel.id, reason: 'credentials_refused' });
+        throw new ApiError(422, 'credentials_rejected', `the provider refused the new credentials (${check.detail}); nothing was changed`, 'credentials');
+      }
+      changes.credentials = merged;
+    }
+    const updated = await updateChannel(db, channel.id, req.accountId, changes, b.credentials ? stored : undefined);
+    if (!updated) throw new ApiError(409, 'conflict', 'the channel\'s credentials changed during this request; nothing was changed, try again', 'credentials');
+    req.log.info({ event: 'channel_updated', channel_id: channel.id, fields: Object.keys(b) });
+    return view(updated);
+  });
+
+  // Our own secret (Jasmin DLR tokens, Meta's verify token); provider-held signing secrets change with PATCH credentials.
+  app.post<{ Params: { id: string }; Body: { overlap_seconds?: number } }>(
+    '/:id/rotate-webhook-secret',
+    {
+      schema: { ...idParams, ...rotateSchema },
+      // A POST without a body takes the default overlap.
+      preValidation: async (req) => {
+        req.body ??= {};
+      },
+    },
+    async (req) => {
+      const overlap = req.body.overlap_seconds ?? config.webhookSecretOverlapSeconds;
+      const channel = isUuid(req.params.id) ? await rotateWebhookSecret(db, req.params.id, req.accountId, overlap) : undefined;
+      if (!channel) throw notFound('channel');
+      req.log.info({ event: 'webhook_secret_rotated', channel_id: channel.id, overlap_seconds: overlap });
+      return { ...view(channel), webhook_secret: channel.webhookSecret };
+    },
+  );
 
   app.post<{ Params: { id: string } }>('/:id/verify', { schema: idParams }, async (req) => {
     const channel = await load(req.params.id, req.accountId);

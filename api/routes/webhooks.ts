@@ -3,13 +3,13 @@ import {
   isChannelType,
   WebhookPayloadError,
   type ChannelType,
-  type Credentials,
   type InboundMessage,
   type StatusUpdate,
   type WebhookKind,
   type WebhookRequest,
 } from '../../adapters/types';
-import { cachedChannelLookup, storeInbound } from '../../db/repo';
+import { acceptedWebhookSecrets, cachedChannelLookup, storeInbound } from '../../db/repo';
+import type { ChannelRow } from '../../db/schema';
 import { isUuid } from '../../db/uuidv7';
 import { createReceipts, type ReceiptResult } from '../../dispatch/receipts';
 import { traceIdFrom } from '../trace';
@@ -20,6 +20,8 @@ interface Params {
 }
 
 const CHANNEL_CACHE_MS = 5_000;
+/** A callback that fails its check against a cached channel older than this reads the channel again (a just-rotated secret). */
+const REREAD_AFTER_MS = 1_000;
 const MAX_KEY_BYTES = 1024;
 /** 9999-12-31T23:59:59.999Z */
 const MAX_TIME_MS = 253_402_300_799_999;
@@ -83,10 +85,10 @@ export const webhookRoutes: FastifyPluginAsync = async (app) => {
   const handle = async (req: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => {
     const started = process.hrtime.bigint();
     const { channel_type: channelType, channel_id: channelId } = req.params;
-    const channel = isChannelType(channelType) && isUuid(channelId) ? await loadChannel(channelId) : undefined;
-    if (!channel || channel.channelType !== channelType || !channel.enabled) return reject(reply, 404, 'unknown_channel', 'channel not found');
+    const found = isChannelType(channelType) && isUuid(channelId) ? await loadChannel(channelId) : undefined;
+    if (!found || found.channelType !== channelType || !found.enabled) return reject(reply, 404, 'unknown_channel', 'channel not found');
+    let channel: ChannelRow = found;
     const adapter = adapters.get(channelType as ChannelType, channel.provider);
-    const credentials = channel.credentials as Credentials;
 
     const request: WebhookRequest = {
       method: req.method,
@@ -96,17 +98,39 @@ export const webhookRoutes: FastifyPluginAsync = async (app) => {
       body: req.body ?? {},
       query: req.query as Record<string, string | undefined>,
     };
-    const challenge = adapter.verificationChallenge?.(request, channel.webhookSecret);
+    // A handshake passes with any accepted webhook secret (the previous one during a rotation's overlap).
+    const handshake = (c: ChannelRow) => {
+      let answer;
+      for (const secret of acceptedWebhookSecrets(c)) {
+        answer = adapter.verificationChallenge?.(request, secret);
+        if (!answer || answer.status < 400) break;
+      }
+      return answer;
+    };
+    // The provider's signing secret when it is a credential (Twilio, Meta, email events); else ours, current or previous.
+    const signed = (c: ChannelRow) => {
+      const provider = adapter.webhookSigningSecret?.(c.credentials);
+      return (provider !== undefined ? [provider] : acceptedWebhookSecrets(c)).some((secret) => adapter.verifyWebhookSignature(request, secret));
+    };
+    let challenge = handshake(channel);
+    if (challenge && challenge.status >= 400) {
+      const fresh = await loadChannel.reread(channelId, REREAD_AFTER_MS);
+      if (fresh?.enabled) challenge = handshake((channel = fresh)) ?? challenge;
+    }
     if (challenge) {
       req.log.info({ event: 'webhook_verification', channel_id: channelId, channel_type: channelType, status: challenge.status });
       return reply.status(challenge.status).headers(challenge.headers).send(challenge.body);
     }
-    const secret = adapter.webhookSigningSecret?.(credentials) ?? channel.webhookSecret;
     // Only a sandbox channel can skip the check (enforced by a CHECK constraint too).
-    const mustVerify = channel.webhookSignatureRequired || !channel.sandbox;
-    if (mustVerify && !adapter.verifyWebhookSignature(request, secret)) {
-      req.log.warn({ event: 'webhook_rejected', channel_id: channelId, channel_type: channelType, reason: 'bad_signature' });
-      return reject(reply, 401, 'invalid_signature', 'webhook signature missing or invalid');
+    const mustVerify = (c: ChannelRow) => c.webhookSignatureRequired || !c.sandbox;
+    if (mustVerify(channel) && !signed(channel)) {
+      // A secret or credential changed since the channel was cached: the next read has it.
+      const fresh = await loadChannel.reread(channelId, REREAD_AFTER_MS);
+      if (!fresh?.enabled || fresh.channelType !== channelType || (mustVerify(fresh) && !signed(fresh))) {
+        req.log.warn({ event: 'webhook_rejected', channel_id: channelId, channel_type: channelType, reason: 'bad_signature' });
+        return reject(reply, 401, 'invalid_signature', 'webhook signature missing or invalid');
+      }
+      channel = fresh;
     }
 
     let updates: StatusUpdate[];
