@@ -105,7 +105,8 @@ export const webhookRoutes: FastifyPluginAsync = async (app) => {
     // Only a sandbox channel can skip the check (enforced by a CHECK constraint too).
     const mustVerify = channel.webhookSignatureRequired || !channel.sandbox;
     if (mustVerify && !adapter.verifyWebhookSignature(request, secret)) {
-      req.log.warn({ event: 'webhook_rejected', channel_id: channelId, channel_type: channelType, reason: 'bad_signature' });
+      // remote_ip is the socket's peer unless TRUST_PROXY names the proxies in front (a forged X-Forwarded-For is not believed).
+      req.log.warn({ event: 'webhook_rejected', channel_id: channelId, channel_type: channelType, reason: 'bad_signature', remote_ip: req.ip });
       return reject(reply, 401, 'invalid_signature', 'webhook signature missing or invalid');
     }
 
