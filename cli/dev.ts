@@ -12,6 +12,7 @@ import { createAccount, createApiKey, createChannel, getChannel, updateChannelCr
 import type { ChannelType } from '../adapters/types';
 import { createLogger } from '../observability/logger';
 import { createMetrics } from '../observability/metrics';
+import { startMetricsServer } from '../observability/metrics-server';
 import { installTemporalRuntime } from '../observability/temporal-runtime';
 import { sendgridKeyPair } from '../sandbox/email/sendgrid';
 import { startSmtpSink } from '../sandbox/email/server';
@@ -158,9 +159,12 @@ async function main(): Promise<void> {
       await running;
     });
 
-    const app = await buildApp({ config, database, temporal, adapters, logger: log.child({ name: 'api' }), metrics: createMetrics() });
+    const apiMetrics = createMetrics();
+    const app = await buildApp({ config, database, temporal, adapters, logger: log.child({ name: 'api' }), metrics: apiMetrics });
     await app.listen({ host: config.apiHost, port: config.apiPort });
     cleanups.push(() => app.close());
+    const apiMetricsServer = await startMetricsServer({ registry: apiMetrics.registry, port: config.apiMetricsPort, host: config.apiMetricsHost, logger: log });
+    cleanups.push(async () => void apiMetricsServer.close());
     const apiUrl = `http://127.0.0.1:${config.apiPort}`;
 
     // Credentials are rewritten on every start: simulator ports and the SendGrid key are per run.
