@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { CredentialsUnreadableError } from '../db/credentials-crypto';
 
 /** An error the client can act on: its status, a stable code, and the field at fault. */
 export class ApiError extends Error {
@@ -19,6 +20,13 @@ export const badRequest = (field: string, reason: string) => new ApiError(400, '
 export function errorHandler(err: FastifyError | ApiError | Error, req: FastifyRequest, reply: FastifyReply): void {
   if (err instanceof ApiError) {
     void reply.status(err.statusCode).send({ error: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) });
+    return;
+  }
+  if (err instanceof CredentialsUnreadableError) {
+    // The channel's stored credentials are unusable here (copied from another channel, or a key not
+    // configured): the caller can set them again; the message names the channel, never a secret.
+    req.log.error({ event: 'credentials_unreadable', channel_id: err.channelId, err: err.message });
+    void reply.status(409).send({ error: 'channel_credentials_unreadable', message: `${err.message}; the channel's credentials must be stored again` });
     return;
   }
   const fe = err as FastifyError;

@@ -9,7 +9,7 @@ import { runReplay } from './replay';
 const USAGE = `usage:
   cli account create --name <name>     create an account and print its API key (shown once)
   cli key create --account <id>        issue another API key for an account
-  cli credentials rotate               re-encrypt channel credentials under CREDENTIALS_KEY
+  cli credentials rotate               re-encrypt channel credentials under CREDENTIALS_KEY, bound to their channel
   cli replay --status failed|undelivered --since <date> [--until <date>] [--channel <id>]
              [--api-url <url>] [--api-key <key>]
                                        re-drive failed sends through the API, with a progress bar`;

@@ -61,13 +61,14 @@ export interface NewChannel {
 
 /** Stores a channel with its credentials encrypted; returns it with them in clear for the caller. */
 export async function createChannel(db: Db, input: NewChannel): Promise<ChannelRow> {
+  const id = uuidv7();
   const [row] = await db
     .insert(channels)
     .values({
-      id: uuidv7(),
+      id,
       webhookSecret: randomBytes(24).toString('base64url'),
       ...input,
-      credentials: keyring().encrypt(input.credentials) as unknown as Record<string, string>,
+      credentials: keyring().encrypt(input.credentials, id) as unknown as Record<string, string>,
     })
     .returning();
   if (!row) throw new Error('channel insert returned no row');
@@ -78,7 +79,7 @@ export async function createChannel(db: Db, input: NewChannel): Promise<ChannelR
 export async function getChannel(db: Db, id: string, accountId?: string): Promise<ChannelRow | undefined> {
   const where = accountId ? and(eq(channels.id, id), eq(channels.accountId, accountId)) : eq(channels.id, id);
   const [row] = await db.select().from(channels).where(where);
-  return row ? { ...row, credentials: keyring().decrypt(row.credentials) } : undefined;
+  return row ? { ...row, credentials: keyring().decrypt(row.credentials, row.id) } : undefined;
 }
 
 /**
@@ -100,18 +101,18 @@ export function cachedChannelLookup(db: Db, ttlMs = 5_000, maxEntries = 10_000):
 export async function updateChannelCredentials(db: Db, id: string, credentials: Record<string, string>): Promise<void> {
   await db
     .update(channels)
-    .set({ credentials: keyring().encrypt(credentials) as unknown as Record<string, string> })
+    .set({ credentials: keyring().encrypt(credentials, id) as unknown as Record<string, string> })
     .where(eq(channels.id, id));
 }
 
-/** Re-encrypts every channel not yet under the current key (after a key rotation); returns how many. */
+/** Re-encrypts every channel not yet under the current key and bound to its id (format 2); returns how many. */
 export async function rotateChannelCredentials(db: Db): Promise<number> {
   const ring = keyring();
   const rows = await db.select({ id: channels.id, credentials: channels.credentials }).from(channels);
   let n = 0;
   for (const r of rows) {
     if (!ring.needsRotation(r.credentials)) continue;
-    await updateChannelCredentials(db, r.id, ring.decrypt(r.credentials));
+    await updateChannelCredentials(db, r.id, ring.decrypt(r.credentials, r.id));
     n++;
   }
   return n;
