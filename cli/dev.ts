@@ -20,7 +20,7 @@ import { startGraphSimulator } from '../sandbox/graph/server';
 import { startJasminSimulator } from '../sandbox/jasmin/server';
 import { startTwilioSimulator, type TwilioSimAccount } from '../sandbox/twilio/server';
 import { ensureOutboxSchedule } from '../worker/outbox-schedule';
-import { ensurePartitionSchedule } from '../worker/schedules';
+import { ensurePartitionSchedule, ensureRecordExpirySchedule } from '../worker/schedules';
 import { createWorkers, runWorkers } from '../worker/workers';
 import { freePort, startTemporalDevServer, TEMPORAL_INSTALL_HINT, findTemporalCli } from './temporal-dev';
 
@@ -139,10 +139,12 @@ async function main(): Promise<void> {
     const temporal = new Client({ connection, namespace: config.temporalNamespace });
     await ensureOutboxSchedule(temporal);
     await ensurePartitionSchedule(temporal);
+    await ensureRecordExpirySchedule(temporal);
     const nativeConnection = await NativeConnection.connect({ address: temporalAddress });
     cleanups.push(() => nativeConnection.close());
     const workers = await createWorkers({
       partitions: { retentionMonths: config.partitionRetentionMonths, archiveDir: config.archiveDir },
+      retention: config.retention,
       connection: nativeConnection,
       namespace: config.temporalNamespace,
       db: database.db,

@@ -143,6 +143,7 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
     temporal,
     dispatch: config,
     sendsPerChannelType: config.sendsPerChannelType,
+    retention: config.retention,
   });
   const running = workers.map((w) => w.run());
 
