@@ -33,7 +33,7 @@ describe('loadConfig', () => {
     expect(c).toMatchObject({ apiRequestTimeoutMs: 30_000, apiConnectionTimeoutMs: 10_000, trustProxy: false, apiMetricsHost: '127.0.0.1', apiMetricsPort: 9465 });
     expect(c.retention).toEqual({ idempotencyKeysDays: 7, pendingStatusUpdatesDays: 7, inboundDedupDays: 7 });
     expect(() => loadConfig({ API_REQUEST_TIMEOUT_MS: '0' })).toThrow(/API_REQUEST_TIMEOUT_MS must be an integer between 100/);
-    expect(() => loadConfig({ RETENTION_DAYS_IDEMPOTENCY_KEYS: '0' })).toThrow(/RETENTION_DAYS_IDEMPOTENCY_KEYS must be an integer between 1/);
+    expect(() => loadConfig({ RETENTION_DAYS_IDEMPOTENCY: '0' })).toThrow(/RETENTION_DAYS_IDEMPOTENCY must be an integer between 1/);
   });
 
   it('reads TRUST_PROXY as Fastify does: true/false, a hop count, or proxy addresses and CIDRs', () => {

@@ -196,7 +196,7 @@ export function loadConfig(env: Env = process.env): Config {
     apiConnectionTimeoutMs: int('API_CONNECTION_TIMEOUT_MS', 10_000, 100, 3_600_000),
     trustProxy: trustProxy(),
     retention: {
-      idempotencyKeysDays: int('RETENTION_DAYS_IDEMPOTENCY_KEYS', DEFAULT_RETENTION.idempotencyKeysDays, 1, 3650),
+      idempotencyKeysDays: int('RETENTION_DAYS_IDEMPOTENCY', DEFAULT_RETENTION.idempotencyKeysDays, 1, 3650),
       pendingStatusUpdatesDays: int('RETENTION_DAYS_PENDING_STATUS_UPDATES', DEFAULT_RETENTION.pendingStatusUpdatesDays, 1, 3650),
       inboundDedupDays: int('RETENTION_DAYS_INBOUND_DEDUP', DEFAULT_RETENTION.inboundDedupDays, 1, 3650),
     },

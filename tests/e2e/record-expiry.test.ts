@@ -12,7 +12,7 @@ describe('record-expiry schedule', () => {
   let stack: TestStack;
 
   beforeAll(async () => {
-    stack = await startStack({ env: { RETENTION_DAYS_IDEMPOTENCY_KEYS: '2', RETENTION_DAYS_PENDING_STATUS_UPDATES: '3', RETENTION_DAYS_INBOUND_DEDUP: '4' } });
+    stack = await startStack({ env: { RETENTION_DAYS_IDEMPOTENCY: '2', RETENTION_DAYS_PENDING_STATUS_UPDATES: '3', RETENTION_DAYS_INBOUND_DEDUP: '4' } });
     // A worker process of an earlier file may have created it already.
     await stack.temporal.schedule.getHandle(RECORD_EXPIRY_SCHEDULE_ID).delete().catch(() => undefined);
   });
