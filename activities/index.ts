@@ -2,6 +2,7 @@ import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { AdapterRegistry } from '../adapters/registry';
 import { SendError, type ChannelType, type MessageStatus, type TemplateRef } from '../adapters/types';
 import type { Db } from '../db/client';
+import { CredentialsUnreadableError } from '../db/credentials-crypto';
 import { reserveSlot } from '../db/rate-limiter';
 import { advanceStatus, cachedChannelLookup, getMessage, lastInboundAt, messageStatus, recordSent, takePendingStatuses } from '../db/repo';
 import type { ChannelRow } from '../db/schema';
@@ -47,7 +48,17 @@ export function createActivities(deps: ActivityDeps) {
   };
 
   // Rate settings change rarely; reading the channel on every slot would double the limiter's queries.
-  const cachedChannel = cachedChannelLookup(db);
+  const lookup = cachedChannelLookup(db);
+  // Unreadable credentials (a ciphertext of another channel, a key not configured) are a
+  // configuration error: the send fails for good, with a code the operator can act on.
+  const cachedChannel = async (channelId: string): Promise<ChannelRow | undefined> => {
+    try {
+      return await lookup(channelId);
+    } catch (err) {
+      if (!(err instanceof CredentialsUnreadableError)) throw err;
+      throw ApplicationFailure.nonRetryable(err.message, SEND_ERROR_TYPES.permanent, detail('credentials_unreadable', err.message));
+    }
+  };
 
   /**
    * The workflow already waited for its slot; this gate spaces the provider calls themselves,
@@ -73,7 +84,11 @@ export function createActivities(deps: ActivityDeps) {
   return {
     /** Reserves this message's send slot on its channel's shared limiter. */
     reserveSendSlot: async (channelId: string, channelType: ChannelType): Promise<SendSlot> => {
-      const channel = await cachedChannel(channelId);
+      // A channel whose credentials cannot be read needs no slot: its send fails at once.
+      const channel = await lookup(channelId).catch((err: unknown) => {
+        if (err instanceof CredentialsUnreadableError) return undefined;
+        throw err;
+      });
       if (!channel) return { waitMs: 0, reserved: true };
       const perSecond = channel.rateLimitPerSecond ?? adapters.get(channelType, channel.provider).defaultRateLimitPerSecond;
       const slot = await reserveSlot(db, { channelId, perSecond, dailyLimit: channel.dailyLimit });

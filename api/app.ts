@@ -19,7 +19,19 @@ import { replayRoutes } from './routes/replays';
 import { webhookRoutes } from './routes/webhooks';
 
 export interface AppDeps {
-  config: Pick<Config, 'publicBaseUrl' | 'delivery' | 'sendMaxAttempts' | 'sendInitialIntervalMs' | 'sendMaxIntervalMs' | 'temporalNamespace' | 'webhookSecretOverlapSeconds'>;
+  config: Pick<
+    Config,
+    | 'publicBaseUrl'
+    | 'delivery'
+    | 'sendMaxAttempts'
+    | 'sendInitialIntervalMs'
+    | 'sendMaxIntervalMs'
+    | 'temporalNamespace'
+    | 'webhookSecretOverlapSeconds'
+    | 'apiRequestTimeoutMs'
+    | 'apiConnectionTimeoutMs'
+    | 'trustProxy'
+  >;
   database: Database;
   temporal: Client;
   adapters: AdapterRegistry;
@@ -45,7 +57,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: 1024 * 1024,
     // Routes log one event line each; fastify's per-request lines would double them.
     logController: new LogController({ disableRequestLogging: true }),
-    trustProxy: true,
+    trustProxy: trustProxyOption(deps.config.trustProxy),
+    // A client that sends its headers and then stalls (or trickles) the body must not hold a socket for ever.
+    requestTimeout: deps.config.apiRequestTimeoutMs,
+    connectionTimeout: deps.config.apiConnectionTimeoutMs,
+    // Node enforces requestTimeout only while headersTimeout (60 s by default) is not longer, and checks
+    // only every connectionsCheckingInterval (30 s by default): both follow the request timeout here.
+    http: {
+      requestTimeout: deps.config.apiRequestTimeoutMs,
+      headersTimeout: Math.min(60_000, deps.config.apiRequestTimeoutMs),
+      connectionsCheckingInterval: Math.max(50, Math.min(5_000, Math.floor(deps.config.apiRequestTimeoutMs / 4))),
+    },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   });
   // Every workflow this app starts carries its trace id in the Temporal headers, whoever built the client.
@@ -72,4 +94,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     { prefix: '/v1' },
   );
   return app;
+}
+
+/** A hop count as the function Fastify itself makes of one (its types take no number). */
+function trustProxyOption(setting: Config['trustProxy']): boolean | string[] | ((address: string, hop: number) => boolean) {
+  return typeof setting === 'number' ? (_address, hop) => hop < setting : setting;
 }

@@ -1,4 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { CredentialsUnreadableError } from '../db/credentials-crypto';
 
 /** An error the client can act on: its status, a stable code, and the field at fault. */
 export class ApiError extends Error {
@@ -21,6 +22,13 @@ export function errorHandler(err: FastifyError | ApiError | Error, req: FastifyR
     void reply.status(err.statusCode).send({ error: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) });
     return;
   }
+  if (err instanceof CredentialsUnreadableError) {
+    // The channel's stored credentials are unusable here (copied from another channel, or a key not
+    // configured): the caller can set them again; the message names the channel, never a secret.
+    req.log.error({ event: 'credentials_unreadable', channel_id: err.channelId, err: err.message });
+    void reply.status(409).send({ error: 'channel_credentials_unreadable', message: `${err.message}; the channel's credentials must be stored again` });
+    return;
+  }
   const fe = err as FastifyError;
   if (fe.validation) {
     const v = fe.validation[0];
@@ -41,6 +49,31 @@ export function errorHandler(err: FastifyError | ApiError | Error, req: FastifyR
     void reply.status(status).send({ error: fe.code ?? 'bad_request', message: fe.message });
     return;
   }
+  if (isDatabaseUnavailable(err)) {
+    // A PostgreSQL restart or failover (or a dropped connection): the request may well succeed in a moment.
+    req.log.warn({ event: 'service_unavailable', err: err.message, code: (err as { code?: unknown }).code });
+    void reply.status(503).header('retry-after', String(RETRY_AFTER_SECONDS)).send({ error: 'unavailable', message: 'temporarily unavailable; retry shortly' });
+    return;
+  }
   req.log.error({ event: 'request_failed', err }, 'unhandled error');
   void reply.status(500).send({ error: 'internal', message: 'internal error' });
+}
+
+const RETRY_AFTER_SECONDS = 2;
+
+// Socket errors of a connection to PostgreSQL that is refused, dropped or cannot be resolved.
+const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+// SQLSTATEs of a server that is shutting down, starting up or out of connections; class 08 is every connection exception.
+const SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300']);
+// What node-postgres says when the pool cannot hand out a connection or the server went away mid-query.
+const PG_MESSAGES = [/timeout exceeded when trying to connect/i, /^Connection terminated/i, /connection error and is not queryable/i];
+
+/** True when the error (or one it wraps: drizzle's query error, a dual-stack AggregateError) says PostgreSQL is unreachable. */
+export function isDatabaseUnavailable(err: unknown, depth = 0): boolean {
+  if (!(err instanceof Error) || depth > 5) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && (SOCKET_CODES.has(code) || SQLSTATES.has(code) || /^08[0-9A-Z]{3}$/.test(code))) return true;
+  if (PG_MESSAGES.some((m) => m.test(err.message))) return true;
+  if (err instanceof AggregateError && err.errors.some((e) => isDatabaseUnavailable(e, depth + 1))) return true;
+  return isDatabaseUnavailable(err.cause, depth + 1);
 }

@@ -6,6 +6,7 @@ import { connect } from '../db/client';
 import { Keyring, useKeyring } from '../db/credentials-crypto';
 import { createLogger } from '../observability/logger';
 import { createMetrics } from '../observability/metrics';
+import { startMetricsServer } from '../observability/metrics-server';
 import { buildApp } from './app';
 
 async function main(): Promise<void> {
@@ -20,13 +21,17 @@ async function main(): Promise<void> {
   const database = connect(config.databaseUrl ?? '');
   const connection = await Connection.connect(temporalConnectionOptions(config));
   const temporal = new Client({ connection, namespace: config.temporalNamespace });
-  const app = await buildApp({ config, database, temporal, adapters: defaultRegistry(), logger, metrics: createMetrics() });
+  const metrics = createMetrics();
+  const app = await buildApp({ config, database, temporal, adapters: defaultRegistry(), logger, metrics });
   await app.listen({ host: config.apiHost, port: config.apiPort });
-  logger.info({ event: 'api_started', port: config.apiPort, public_base_url: config.publicBaseUrl });
+  // Off the public port: only what can reach API_METRICS_HOST (Prometheus) reads the metrics.
+  const metricsServer = await startMetricsServer({ registry: metrics.registry, port: config.apiMetricsPort, host: config.apiMetricsHost, logger });
+  logger.info({ event: 'api_started', port: config.apiPort, metrics_port: config.apiMetricsPort, public_base_url: config.publicBaseUrl });
 
   const stop = async (signal: string) => {
     logger.info({ event: 'api_stopping', signal });
     await app.close();
+    metricsServer.close();
     await connection.close();
     await database.close();
   };

@@ -12,6 +12,7 @@ export interface EngineProcesses {
   api: ChildProcess;
   worker: ChildProcess;
   workerMetricsUrl: string;
+  apiMetricsUrl: string;
   stop(): Promise<void>;
 }
 
@@ -57,6 +58,7 @@ export async function startEngine(opts: {
 }): Promise<EngineProcesses> {
   const apiPort = await freePort();
   const metricsPort = await freePort();
+  const apiMetricsPort = await freePort();
   const env = {
     DATABASE_URL: opts.databaseUrl,
     TEMPORAL_ADDRESS: opts.temporalAddress,
@@ -64,6 +66,7 @@ export async function startEngine(opts: {
     API_PORT: String(apiPort),
     API_HOST: '127.0.0.1',
     WORKER_METRICS_PORT: String(metricsPort),
+    API_METRICS_PORT: String(apiMetricsPort),
     CREDENTIALS_KEY: process.env.CREDENTIALS_KEY ?? Keyring.generateKey(),
     ...opts.env,
   };
@@ -98,6 +101,7 @@ export async function startEngine(opts: {
     api,
     worker,
     workerMetricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
+    apiMetricsUrl: `http://127.0.0.1:${apiMetricsPort}/metrics`,
     stop: async () => {
       await Promise.all([stopChild(api), stopChild(worker)]);
       forgetSignals();

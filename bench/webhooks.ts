@@ -166,7 +166,7 @@ async function main(): Promise<void> {
     const worstBySecond = [...worst].sort((a, b) => a[0] - b[0]).map(([k, v]) => `${k}:${v.toFixed(0)}`).join(' ');
     const cpu = cpuPerMessage(cpuBefore, sampleCpu(groups), total);
     latencies.sort((a, b) => a - b);
-    const metricsText = await (await fetch(`${engine.apiUrl}/metrics`)).text();
+    const metricsText = await (await fetch(engine.apiMetricsUrl)).text();
     const metric = (name: string) =>
       metricsText.split('\n').filter((l) => l.startsWith(name)).reduce((a, l) => a + Number(l.split(' ').at(-1)), 0);
     const ended = await database.pool.query<{ pid: string; status: string }>(

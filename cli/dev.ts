@@ -12,6 +12,7 @@ import { createAccount, createApiKey, createChannel, getChannel, updateChannelCr
 import type { ChannelType } from '../adapters/types';
 import { createLogger } from '../observability/logger';
 import { createMetrics } from '../observability/metrics';
+import { startMetricsServer } from '../observability/metrics-server';
 import { installTemporalRuntime } from '../observability/temporal-runtime';
 import { sendgridKeyPair } from '../sandbox/email/sendgrid';
 import { startSmtpSink } from '../sandbox/email/server';
@@ -19,7 +20,7 @@ import { startGraphSimulator } from '../sandbox/graph/server';
 import { startJasminSimulator } from '../sandbox/jasmin/server';
 import { startTwilioSimulator, type TwilioSimAccount } from '../sandbox/twilio/server';
 import { ensureOutboxSchedule } from '../worker/outbox-schedule';
-import { ensurePartitionSchedule } from '../worker/schedules';
+import { ensurePartitionSchedule, ensureRecordExpirySchedule } from '../worker/schedules';
 import { createWorkers, runWorkers } from '../worker/workers';
 import { freePort, startTemporalDevServer, TEMPORAL_INSTALL_HINT, findTemporalCli } from './temporal-dev';
 
@@ -138,10 +139,12 @@ async function main(): Promise<void> {
     const temporal = new Client({ connection, namespace: config.temporalNamespace });
     await ensureOutboxSchedule(temporal);
     await ensurePartitionSchedule(temporal);
+    await ensureRecordExpirySchedule(temporal);
     const nativeConnection = await NativeConnection.connect({ address: temporalAddress });
     cleanups.push(() => nativeConnection.close());
     const workers = await createWorkers({
       partitions: { retentionMonths: config.partitionRetentionMonths, archiveDir: config.archiveDir },
+      retention: config.retention,
       connection: nativeConnection,
       namespace: config.temporalNamespace,
       db: database.db,
@@ -158,9 +161,12 @@ async function main(): Promise<void> {
       await running;
     });
 
-    const app = await buildApp({ config, database, temporal, adapters, logger: log.child({ name: 'api' }), metrics: createMetrics() });
+    const apiMetrics = createMetrics();
+    const app = await buildApp({ config, database, temporal, adapters, logger: log.child({ name: 'api' }), metrics: apiMetrics });
     await app.listen({ host: config.apiHost, port: config.apiPort });
     cleanups.push(() => app.close());
+    const apiMetricsServer = await startMetricsServer({ registry: apiMetrics.registry, port: config.apiMetricsPort, host: config.apiMetricsHost, logger: log });
+    cleanups.push(async () => void apiMetricsServer.close());
     const apiUrl = `http://127.0.0.1:${config.apiPort}`;
 
     // Credentials are rewritten on every start: simulator ports and the SendGrid key are per run.

@@ -13,7 +13,7 @@ const USAGE = `usage:
                                        issue another API key for an account
   cli key list --account <id>          an account's keys: id, name, prefix, created_at, revoked_at (never the key)
   cli key revoke --id <key id>         revoke a key: it is refused from its next request on
-  cli credentials rotate               re-encrypt channel credentials under CREDENTIALS_KEY
+  cli credentials rotate               re-encrypt channel credentials under CREDENTIALS_KEY, bound to their channel
   cli replay --status failed|undelivered --since <date> [--until <date>] [--channel <id>]
              [--api-url <url>] [--api-key <key>]
                                        re-drive failed sends through the API, with a progress bar`;

@@ -35,6 +35,24 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ WEBHOOK_SECRET_OVERLAP_SECONDS: '1d' })).toThrow(/WEBHOOK_SECRET_OVERLAP_SECONDS/);
   });
 
+  it('hardening defaults: request and connection timeouts, no trusted proxy, metrics on loopback port 9465, retention', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({ apiRequestTimeoutMs: 30_000, apiConnectionTimeoutMs: 10_000, trustProxy: false, apiMetricsHost: '127.0.0.1', apiMetricsPort: 9465 });
+    expect(c.retention).toEqual({ idempotencyKeysDays: 7, pendingStatusUpdatesDays: 7, inboundDedupDays: 7 });
+    expect(() => loadConfig({ API_REQUEST_TIMEOUT_MS: '0' })).toThrow(/API_REQUEST_TIMEOUT_MS must be an integer between 100/);
+    expect(() => loadConfig({ RETENTION_DAYS_IDEMPOTENCY: '0' })).toThrow(/RETENTION_DAYS_IDEMPOTENCY must be an integer between 1/);
+  });
+
+  it('reads TRUST_PROXY as Fastify does: true/false, a hop count, or proxy addresses and CIDRs', () => {
+    expect(loadConfig({ TRUST_PROXY: 'true' }).trustProxy).toBe(true);
+    expect(loadConfig({ TRUST_PROXY: 'false' }).trustProxy).toBe(false);
+    expect(loadConfig({ TRUST_PROXY: '2' }).trustProxy).toBe(2);
+    expect(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 127.0.0.1,::1,fd00::/8,loopback' }).trustProxy).toEqual(['10.0.0.0/8', '127.0.0.1', '::1', 'fd00::/8', 'loopback']);
+    for (const bad of ['yes', '0', '10.0.0.0/33', 'proxy.example.com', '1.2.3.4/8/1']) {
+      expect(() => loadConfig({ TRUST_PROXY: bad })).toThrow(/TRUST_PROXY must be true, false, a hop count/);
+    }
+  });
+
   it('checks that CREDENTIALS_KEY is a 32-byte base64 key', () => {
     expect(() => loadConfig({ CREDENTIALS_KEY: 'c2hvcnQ=' })).toThrow(/CREDENTIALS_KEY must be base64 of 32/);
     expect(loadConfig({ CREDENTIALS_KEY: Buffer.alloc(32, 7).toString('base64') }).credentialsKey).toBeDefined();

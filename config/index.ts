@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { CHANNEL_TYPES, type ChannelType } from '../adapters/types';
 
 // The one place that reads process.env. Everything else receives a typed Config.
@@ -42,6 +43,17 @@ export interface Config {
   /** Base URL providers use to reach our webhooks (e.g. https://dispatch.example.com). */
   publicBaseUrl: string;
   workerMetricsPort: number;
+  /** The API's /metrics listens here, never on the public API port. */
+  apiMetricsHost: string;
+  apiMetricsPort: number;
+  /** Longest time to receive a whole request (headers and body); a client that stalls is cut off. */
+  apiRequestTimeoutMs: number;
+  /** Longest silence on a connection before it is closed. */
+  apiConnectionTimeoutMs: number;
+  /** Fastify's trustProxy: whom to believe about X-Forwarded-For (false: the socket's address is the client). */
+  trustProxy: boolean | number | string[];
+  /** Days kept before the daily record-expiry run deletes them. */
+  retention: RetentionSettings;
   logLevel: string;
   /** Per channel type: how long a message workflow waits for receipts, and what happens then. */
   delivery: Record<ChannelType, DeliverySettings>;
@@ -67,6 +79,16 @@ export interface Config {
 
 /** The longest overlap a webhook secret rotation may keep the previous secret for. */
 export const MAX_WEBHOOK_SECRET_OVERLAP_SECONDS = 30 * 86_400;
+export interface RetentionSettings {
+  idempotencyKeysDays: number;
+  pendingStatusUpdatesDays: number;
+  inboundDedupDays: number;
+}
+
+export const DEFAULT_RETENTION: RetentionSettings = { idempotencyKeysDays: 7, pendingStatusUpdatesDays: 7, inboundDedupDays: 7 };
+
+// Names proxy-addr (Fastify's trustProxy) accepts besides addresses and CIDRs.
+const PROXY_RANGE_NAMES = ['loopback', 'linklocal', 'uniquelocal'];
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -124,6 +146,26 @@ export function loadConfig(env: Env = process.env): Config {
     return raw;
   };
 
+  const trustProxy = (): Config['trustProxy'] => {
+    const raw = str('TRUST_PROXY', 'false') ?? 'false';
+    if (raw === 'true' || raw === 'false') return raw === 'true';
+    if (/^\d+$/.test(raw)) {
+      if (Number(raw) >= 1 && Number(raw) <= 100) return Number(raw);
+    } else {
+      const entries = raw.split(',').map((e) => e.trim()).filter(Boolean);
+      const valid = (e: string): boolean => {
+        if (PROXY_RANGE_NAMES.includes(e)) return true;
+        const [addr = '', bits, ...rest] = e.split('/');
+        const family = isIP(addr);
+        if (family === 0 || rest.length > 0) return false;
+        return bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128));
+      };
+      if (entries.length > 0 && entries.every(valid)) return entries;
+    }
+    problems.push(`TRUST_PROXY must be true, false, a hop count (1-100) or a comma-separated list of proxy addresses or CIDRs (got "${raw}")`);
+    return false;
+  };
+
   const temporalTls = (): Config['temporalTls'] => {
     const tls = str('TEMPORAL_TLS');
     if (tls !== undefined && !['true', 'false'].includes(tls)) problems.push(`TEMPORAL_TLS must be true or false (got "${tls}")`);
@@ -152,6 +194,16 @@ export function loadConfig(env: Env = process.env): Config {
     apiPort,
     publicBaseUrl,
     workerMetricsPort: int('WORKER_METRICS_PORT', 9464, 0, 65535),
+    apiMetricsHost: str('API_METRICS_HOST', '127.0.0.1') ?? '127.0.0.1',
+    apiMetricsPort: int('API_METRICS_PORT', 9465, 0, 65535),
+    apiRequestTimeoutMs: int('API_REQUEST_TIMEOUT_MS', 30_000, 100, 3_600_000),
+    apiConnectionTimeoutMs: int('API_CONNECTION_TIMEOUT_MS', 10_000, 100, 3_600_000),
+    trustProxy: trustProxy(),
+    retention: {
+      idempotencyKeysDays: int('RETENTION_DAYS_IDEMPOTENCY', DEFAULT_RETENTION.idempotencyKeysDays, 1, 3650),
+      pendingStatusUpdatesDays: int('RETENTION_DAYS_PENDING_STATUS_UPDATES', DEFAULT_RETENTION.pendingStatusUpdatesDays, 1, 3650),
+      inboundDedupDays: int('RETENTION_DAYS_INBOUND_DEDUP', DEFAULT_RETENTION.inboundDedupDays, 1, 3650),
+    },
     logLevel,
     delivery: Object.fromEntries(
       CHANNEL_TYPES.map((t) => {

@@ -103,13 +103,14 @@ export interface NewChannel {
 
 /** Stores a channel with its credentials encrypted; returns it with them in clear for the caller. */
 export async function createChannel(db: Db, input: NewChannel): Promise<ChannelRow> {
+  const id = uuidv7();
   const [row] = await db
     .insert(channels)
     .values({
-      id: uuidv7(),
+      id,
       webhookSecret: randomBytes(24).toString('base64url'),
       ...input,
-      credentials: keyring().encrypt(input.credentials) as unknown as Record<string, string>,
+      credentials: keyring().encrypt(input.credentials, id) as unknown as Record<string, string>,
     })
     .returning();
   if (!row) throw new Error('channel insert returned no row');
@@ -120,7 +121,7 @@ export async function createChannel(db: Db, input: NewChannel): Promise<ChannelR
 export async function getChannel(db: Db, id: string, accountId?: string): Promise<ChannelRow | undefined> {
   const where = accountId ? and(eq(channels.id, id), eq(channels.accountId, accountId)) : eq(channels.id, id);
   const [row] = await db.select().from(channels).where(where);
-  return row ? { ...row, credentials: keyring().decrypt(row.credentials) } : undefined;
+  return row ? { ...row, credentials: keyring().decrypt(row.credentials, row.id) } : undefined;
 }
 
 /**
@@ -181,19 +182,19 @@ export async function updateChannel(
 ): Promise<ChannelRow | undefined> {
   const { credentials, ...rest } = changes;
   const set: Partial<typeof channels.$inferInsert> = { ...rest };
-  if (credentials) set.credentials = keyring().encrypt(credentials) as unknown as Record<string, string>;
+  if (credentials) set.credentials = keyring().encrypt(credentials, id) as unknown as Record<string, string>;
   const where = [eq(channels.id, id), eq(channels.accountId, accountId)];
   if (credentials) where.push(sql`${channels.credentials} = ${JSON.stringify(expectedCredentials ?? null)}::jsonb`);
   const [row] = Object.keys(set).length
     ? await db.update(channels).set(set).where(and(...where)).returning()
     : await db.select().from(channels).where(and(...where));
-  return row ? { ...row, credentials: keyring().decrypt(row.credentials) } : undefined;
+  return row ? { ...row, credentials: keyring().decrypt(row.credentials, row.id) } : undefined;
 }
 
 /** An account's channel decrypted, with its credentials as stored (what updateChannel compares them to). */
 export async function getChannelForUpdate(db: Db, id: string, accountId: string): Promise<{ channel: ChannelRow; stored: unknown } | undefined> {
   const [row] = await db.select().from(channels).where(and(eq(channels.id, id), eq(channels.accountId, accountId)));
-  return row ? { channel: { ...row, credentials: keyring().decrypt(row.credentials) }, stored: row.credentials } : undefined;
+  return row ? { channel: { ...row, credentials: keyring().decrypt(row.credentials, row.id) }, stored: row.credentials } : undefined;
 }
 
 /**
@@ -210,7 +211,7 @@ export async function rotateWebhookSecret(db: Db, id: string, accountId: string,
     })
     .where(and(eq(channels.id, id), eq(channels.accountId, accountId)))
     .returning();
-  return row ? { ...row, credentials: keyring().decrypt(row.credentials) } : undefined;
+  return row ? { ...row, credentials: keyring().decrypt(row.credentials, row.id) } : undefined;
 }
 
 /** The webhook secrets a callback may carry now: the current one, then the previous one during its overlap. */
@@ -223,18 +224,18 @@ export function acceptedWebhookSecrets(channel: Pick<ChannelRow, 'webhookSecret'
 export async function updateChannelCredentials(db: Db, id: string, credentials: Record<string, string>): Promise<void> {
   await db
     .update(channels)
-    .set({ credentials: keyring().encrypt(credentials) as unknown as Record<string, string> })
+    .set({ credentials: keyring().encrypt(credentials, id) as unknown as Record<string, string> })
     .where(eq(channels.id, id));
 }
 
-/** Re-encrypts every channel not yet under the current key (after a key rotation); returns how many. */
+/** Re-encrypts every channel not yet under the current key and bound to its id (format 2); returns how many. */
 export async function rotateChannelCredentials(db: Db): Promise<number> {
   const ring = keyring();
   const rows = await db.select({ id: channels.id, credentials: channels.credentials }).from(channels);
   let n = 0;
   for (const r of rows) {
     if (!ring.needsRotation(r.credentials)) continue;
-    await updateChannelCredentials(db, r.id, ring.decrypt(r.credentials));
+    await updateChannelCredentials(db, r.id, ring.decrypt(r.credentials, r.id));
     n++;
   }
   return n;

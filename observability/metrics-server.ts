@@ -4,9 +4,10 @@ import type { Registry } from 'prom-client';
 import type { Logger } from './logger';
 
 /**
- * The worker's /metrics: its own registry, followed by the Temporal SDK's exporter output
- * (`temporal_*`, fetched from `sdkMetricsUrl` on each scrape) so one scrape target per
- * worker carries both. Without the SDK exporter it serves the registry alone.
+ * A process's /metrics on a port of its own. The worker's: its registry, followed by the
+ * Temporal SDK's exporter output (`temporal_*`, fetched from `sdkMetricsUrl` on each scrape)
+ * so one scrape target per worker carries both. Without the SDK exporter (the API) it serves
+ * the registry alone.
  */
 export async function startMetricsServer(opts: {
   registry: Registry;

@@ -13,7 +13,7 @@ import { pollPartitionsAhead } from '../observability/partitions-ahead';
 import { pollQueueDepth } from '../observability/queue-depth';
 import { installTemporalRuntime } from '../observability/temporal-runtime';
 import { ensureOutboxSchedule } from './outbox-schedule';
-import { ensurePartitionSchedule, keepSchedules } from './schedules';
+import { ensurePartitionSchedule, ensureRecordExpirySchedule, keepSchedules } from './schedules';
 import { messageTaskQueue } from '../workflows/definitions';
 import { createWorkers, defaultBundlePath, runWorkers } from './workers';
 
@@ -37,11 +37,13 @@ async function main(): Promise<void> {
   const schedules = keepSchedules(async () => {
     await ensureOutboxSchedule(temporal);
     await ensurePartitionSchedule(temporal);
+    await ensureRecordExpirySchedule(temporal);
   }, logger);
   await schedules.firstAttempt;
   const adapters = defaultRegistry();
   const workers = await createWorkers({
     partitions: { retentionMonths: config.partitionRetentionMonths, archiveDir: config.archiveDir },
+    retention: config.retention,
     connection,
     namespace: config.temporalNamespace,
     workflowBundlePath: config.workflowBundlePath ?? defaultBundlePath(),

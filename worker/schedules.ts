@@ -9,6 +9,7 @@ import {
 import type { Logger } from '../observability/logger';
 import { DISPATCH_TASK_QUEUE } from '../workflows/definitions';
 import { PARTITION_MAINTENANCE_WORKFLOW, PARTITION_SCHEDULE_ID, type partitionMaintenance } from '../workflows/partition-maintenance';
+import { RECORD_EXPIRY_SCHEDULE_ID, RECORD_EXPIRY_WORKFLOW, type recordExpiry } from '../workflows/record-expiry';
 
 export interface PartitionScheduleOptions {
   /** Task queue of the worker that has the partition activities registered. */
@@ -45,6 +46,37 @@ export async function ensurePartitionSchedule(client: Client, opts: PartitionSch
     if (!(err instanceof ScheduleAlreadyRunning)) throw err;
   }
   await client.schedule.getHandle(PARTITION_SCHEDULE_ID).update((previous) => ({
+    spec,
+    action,
+    policies: { ...previous.policies, ...policies },
+    state: { paused: previous.state.paused, note: previous.state.note },
+  }));
+  return 'updated';
+}
+
+/**
+ * Creates the daily `record-expiry` schedule (idempotency keys, early receipts and inbound
+ * dedup ids past their retention), or brings an existing one to this definition while keeping
+ * its paused state and note. Safe at every worker start. Default 03:41 UTC, apart from the
+ * partition upkeep.
+ */
+export async function ensureRecordExpirySchedule(client: Client, opts: PartitionScheduleOptions = {}): Promise<'created' | 'updated'> {
+  const spec: ScheduleSpec = { calendars: [{ hour: opts.hour ?? 3, minute: opts.minute ?? 41, comment: 'daily record expiry' }] };
+  const action: ScheduleOptionsStartWorkflowAction<typeof recordExpiry> = {
+    type: 'startWorkflow',
+    workflowType: RECORD_EXPIRY_WORKFLOW,
+    args: [{}],
+    taskQueue: opts.taskQueue ?? DISPATCH_TASK_QUEUE,
+    workflowId: RECORD_EXPIRY_SCHEDULE_ID,
+  };
+  const policies: NonNullable<ScheduleOptions['policies']> = { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 day' };
+  try {
+    await client.schedule.create({ scheduleId: RECORD_EXPIRY_SCHEDULE_ID, spec, action, policies, state: { note: 'managed by ensureRecordExpirySchedule' } });
+    return 'created';
+  } catch (err) {
+    if (!(err instanceof ScheduleAlreadyRunning)) throw err;
+  }
+  await client.schedule.getHandle(RECORD_EXPIRY_SCHEDULE_ID).update((previous) => ({
     spec,
     action,
     policies: { ...previous.policies, ...policies },

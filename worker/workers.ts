@@ -7,6 +7,8 @@ import type { DispatchSettings } from '../dispatch/start';
 import { createOperationActivities } from '../activities/operations';
 import { createGroupActivities } from '../activities/groups';
 import { createPartitionActivities, type PartitionActivityOptions } from '../activities/partitions';
+import { createExpiryActivities } from '../activities/expiry';
+import type { RetentionSettings } from '../config';
 import { CHANNEL_TYPES } from '../adapters/types';
 import { bundleCarriesTraceInterceptors, traceActivityInterceptors, WORKFLOW_INTERCEPTOR_MODULES } from '../observability/trace-worker';
 import { withTraceHeaders } from '../observability/trace-client';
@@ -24,6 +26,8 @@ export interface WorkerSetup extends ActivityDeps {
   sendsPerChannelType?: number;
   /** Retention and archive store of the partition upkeep (PARTITION_RETENTION_MONTHS, ARCHIVE_DIR). */
   partitions?: PartitionActivityOptions;
+  /** Days kept of idempotency keys, early receipts and inbound dedup ids (RETENTION_DAYS_*). */
+  retention?: RetentionSettings;
 }
 
 /** The prebuilt bundle when one exists next to the compiled code, else undefined. */
@@ -76,6 +80,7 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
       ...createOperationActivities({ db: setup.db, temporal, adapters: setup.adapters, dispatch: setup.dispatch, logger: setup.logger, metrics: setup.metrics }),
       ...createGroupActivities({ db: setup.db, logger: setup.logger, metrics: setup.metrics }),
       ...createPartitionActivities({ db: setup.db, logger: setup.logger, ...setup.partitions }),
+      ...createExpiryActivities({ db: setup.db, logger: setup.logger, retention: setup.retention }),
     },
     shutdownGraceTime: '10 seconds',
   });

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 
 export const healthRoutes: FastifyPluginAsync = async (app) => {
-  const { database, temporal, metrics } = app.deps;
+  const { database, temporal } = app.deps;
 
   app.get('/health', async () => ({ status: 'ok' }));
 
@@ -13,9 +13,5 @@ export const healthRoutes: FastifyPluginAsync = async (app) => {
     const checks = { database: db.status === 'fulfilled' ? 'ok' : 'down', temporal: tmp.status === 'fulfilled' ? 'ok' : 'down' };
     const ready = checks.database === 'ok' && checks.temporal === 'ok';
     return reply.status(ready ? 200 : 503).send({ status: ready ? 'ready' : 'not_ready', checks });
-  });
-
-  app.get('/metrics', async (_req, reply) => {
-    return reply.header('content-type', metrics.registry.contentType).send(await metrics.registry.metrics());
   });
 };

@@ -127,7 +127,8 @@ export const webhookRoutes: FastifyPluginAsync = async (app) => {
       // A secret or credential changed since the channel was cached: the next read has it.
       const fresh = await loadChannel.reread(channelId, REREAD_AFTER_MS);
       if (!fresh?.enabled || fresh.channelType !== channelType || (mustVerify(fresh) && !signed(fresh))) {
-        req.log.warn({ event: 'webhook_rejected', channel_id: channelId, channel_type: channelType, reason: 'bad_signature' });
+        // remote_ip is the socket's peer unless TRUST_PROXY names the proxies in front (a forged X-Forwarded-For is not believed).
+        req.log.warn({ event: 'webhook_rejected', channel_id: channelId, channel_type: channelType, reason: 'bad_signature', remote_ip: req.ip });
         return reject(reply, 401, 'invalid_signature', 'webhook signature missing or invalid');
       }
       channel = fresh;

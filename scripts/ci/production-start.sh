@@ -159,7 +159,8 @@ DB_CREATED=1
 DATABASE_URL=$(node -e "const u=new URL(process.argv[1]);u.pathname='/'+process.argv[2];process.stdout.write(u.toString())" "$ADMIN_URL" "$DB_NAME")
 API_PORT=$(free_port)
 WORKER_METRICS_PORT=$(free_port)
-export DATABASE_URL API_PORT WORKER_METRICS_PORT NODE_ENV=production API_HOST=127.0.0.1 LOG_LEVEL=info
+API_METRICS_PORT=$(free_port)
+export DATABASE_URL API_PORT WORKER_METRICS_PORT API_METRICS_PORT NODE_ENV=production API_HOST=127.0.0.1 LOG_LEVEL=info
 export PUBLIC_BASE_URL="http://127.0.0.1:$API_PORT"
 CREDENTIALS_KEY=$(node -e "process.stdout.write(require('crypto').randomBytes(32).toString('base64'))")
 export CREDENTIALS_KEY

@@ -104,7 +104,7 @@ describe('observability on the running engine (metrics, trace_id, logs)', () => 
         credentials: stack.twilioCredentials,
       })
     ).id;
-  const scrapeApi = async () => parseMetrics(await (await fetch(`${stack.apiUrl}/metrics`)).text());
+  const scrapeApi = async () => parseMetrics(await (await fetch(stack.apiMetricsUrl)).text());
   const scrapeWorker = async () => parseMetrics(await (await fetch(workerMetricsUrl)).text());
   const send = async (to: string, traceId?: string) => {
     const r = await stack.sendMessage({ channel_id: channelId, to, body: 'Your code is 123456' }, traceId ? { traceparent: traceparent(traceId) } : {});

@@ -9,6 +9,7 @@ import { connect, type Database } from '../../db/client';
 import { createAccount, createApiKey } from '../../db/repo';
 import { createLogger, type Logger } from '../../observability/logger';
 import { createMetrics, type Metrics } from '../../observability/metrics';
+import { startMetricsServer } from '../../observability/metrics-server';
 import { installTemporalRuntime } from '../../observability/temporal-runtime';
 import { startTwilioSimulator, type TwilioSimAccount, type TwilioSimulator } from '../../sandbox/twilio/server';
 import { createWorkers } from '../../worker/workers';
@@ -17,6 +18,8 @@ export interface TestStack {
   config: Config;
   app: FastifyInstance;
   apiUrl: string;
+  /** The API's /metrics, on its own port (API_METRICS_PORT in production). */
+  apiMetricsUrl: string;
   database: Database;
   temporal: Client;
   twilio: TwilioSimulator;
@@ -142,12 +145,14 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
     temporal,
     dispatch: config,
     sendsPerChannelType: config.sendsPerChannelType,
+    retention: config.retention,
   });
   const running = workers.map((w) => w.run());
 
   const app = await buildApp({ config, database, temporal, adapters, logger: logger.child({ name: 'api' }), metrics: apiMetrics });
   await app.listen({ host: '127.0.0.1', port });
   const apiUrl = `http://127.0.0.1:${port}`;
+  const metricsServer = await startMetricsServer({ registry: apiMetrics.registry, port: 0, host: '127.0.0.1', logger });
 
   const newAccount = async (name = 'test account') => {
     const account = await createAccount(database.db, name);
@@ -185,6 +190,7 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
     config,
     app,
     apiUrl,
+    apiMetricsUrl: metricsServer.url,
     database,
     temporal,
     twilio,
@@ -210,6 +216,7 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
     },
     async close() {
       await app.close();
+      metricsServer.close();
       for (const w of workers) w.shutdown();
       await Promise.allSettled(running);
       await nativeConnection.close();

@@ -1,0 +1,35 @@
+import { Context } from '@temporalio/activity';
+import { DEFAULT_RETENTION, type RetentionSettings } from '../config';
+import { poolOf, type Db } from '../db/client';
+import { deleteExpired } from '../db/expiry';
+import type { Logger } from '../observability/logger';
+import type { ExpiringTableName, RecordExpiryActivities } from '../workflows/record-expiry';
+
+export interface ExpiryActivityDeps {
+  db: Db;
+  logger: Logger;
+  /** Days kept per table (RETENTION_DAYS_*). */
+  retention?: RetentionSettings;
+  batchSize?: number;
+}
+
+const DAY_MS = 86_400_000;
+
+export function createExpiryActivities(deps: ExpiryActivityDeps): RecordExpiryActivities {
+  const pool = poolOf(deps.db);
+  const retention = deps.retention ?? DEFAULT_RETENTION;
+  const days: Record<ExpiringTableName, number> = {
+    idempotency_keys: retention.idempotencyKeysDays,
+    pending_status_updates: retention.pendingStatusUpdatesDays,
+    inbound_dedup: retention.inboundDedupDays,
+  };
+  const log = deps.logger.child({ component: 'record_expiry' });
+  return {
+    async expireRecords(table, asOf) {
+      const cutoff = new Date(new Date(asOf).getTime() - days[table] * DAY_MS);
+      const deleted = await deleteExpired(pool, table, cutoff, { batchSize: deps.batchSize, onBatch: (n) => Context.current().heartbeat(n) });
+      log.info({ event: 'records_expired', table, cutoff: cutoff.toISOString(), deleted });
+      return { table, cutoff: cutoff.toISOString(), deleted };
+    },
+  };
+}

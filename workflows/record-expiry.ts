@@ -1,0 +1,46 @@
+import { proxyActivities, setCurrentDetails } from '@temporalio/workflow';
+
+// Daily expiry of bookkeeping rows (idempotency keys, early receipts, inbound dedup ids),
+// started by the Temporal schedule `record-expiry` (worker/schedules.ts). Each table is one
+// activity that deletes in bounded batches; a failed run is finished by the next one.
+
+export const RECORD_EXPIRY_WORKFLOW = 'recordExpiry';
+export const RECORD_EXPIRY_SCHEDULE_ID = 'record-expiry';
+
+export const EXPIRING_TABLE_NAMES = ['idempotency_keys', 'pending_status_updates', 'inbound_dedup'] as const;
+export type ExpiringTableName = (typeof EXPIRING_TABLE_NAMES)[number];
+
+export interface ExpiredRows {
+  table: ExpiringTableName;
+  /** Rows older than this went (ISO 8601). */
+  cutoff: string;
+  deleted: number;
+}
+
+/** Implemented by activities/expiry.ts. */
+export interface RecordExpiryActivities {
+  expireRecords(table: ExpiringTableName, asOf: string): Promise<ExpiredRows>;
+}
+
+export interface RecordExpiryInput {
+  /** The moment retention counts back from (ISO 8601). Default: the run's start. */
+  asOf?: string;
+}
+
+const { expireRecords } = proxyActivities<RecordExpiryActivities>({
+  startToCloseTimeout: '2 hours',
+  // Every batch heartbeats: a stuck delete is told from a long one.
+  heartbeatTimeout: '2 minutes',
+  retry: { initialInterval: '30 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes', maximumAttempts: 5 },
+});
+
+export async function recordExpiry(input: RecordExpiryInput = {}): Promise<{ asOf: string; expired: ExpiredRows[] }> {
+  const asOf = input.asOf ?? new Date().toISOString();
+  const expired: ExpiredRows[] = [];
+  for (const table of EXPIRING_TABLE_NAMES) {
+    setCurrentDetails(`expiring ${table} as of ${asOf}`);
+    expired.push(await expireRecords(table, asOf));
+  }
+  setCurrentDetails(`as of ${asOf}: ${expired.map((e) => `${e.table} ${e.deleted}`).join(', ')}`);
+  return { asOf, expired };
+}
