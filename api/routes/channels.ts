@@ -76,6 +76,8 @@ export const channelRoutes: FastifyPluginAsync = async (app) => {
     const adapter = adapters.get(b.channel_type, provider);
     const missing = (adapter.requiredCredentials ?? []).filter((k) => !b.credentials[k]);
     if (missing.length > 0) throw badRequest(`credentials.${missing[0]}`, `is required for ${b.channel_type}/${adapter.provider}`);
+    const problem = adapter.credentialsProblem?.(b.credentials);
+    if (problem) throw badRequest(`credentials.${problem.field}`, problem.reason);
     if (b.webhook_signature === 'disabled' && b.sandbox !== true) {
       throw badRequest('webhook_signature', 'can be disabled only on a sandbox channel (sandbox: true)');
     }
