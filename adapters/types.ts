@@ -109,16 +109,25 @@ export interface ChannelAdapter {
   readonly defaultRateLimitPerSecond: number;
   /** Credential keys a channel of this adapter must have (checked when the channel is created). */
   readonly requiredCredentials?: readonly string[];
+  /**
+   * What else a channel's credentials must satisfy, checked when the channel is created after
+   * `requiredCredentials`: the credential key at fault and why, or undefined when they are fine.
+   */
+  credentialsProblem?(credentials: Credentials): { field: string; reason: string } | undefined;
   /** True when what may be sent depends on the contact's last inbound message (Meta's 24 h window): the send gets `lastInboundAt`. */
   readonly usesConversationWindow?: boolean;
   /** Checks a recipient address for this channel (e.g. E.164); returns the reason it is invalid. */
   validateAddress?(to: string): string | undefined;
   send(payload: DispatchPayload, credentials: Credentials, ctx: SendContext): Promise<DispatchResult>;
   verifyCredentials(credentials: Credentials): Promise<CredentialCheck>;
-  /** Throws WebhookPayloadError when the body is not the provider's format. */
-  parseInbound(req: WebhookRequest): InboundMessage[];
-  /** Throws WebhookPayloadError when the body is not the provider's format. */
-  parseStatusUpdates(req: WebhookRequest): StatusUpdate[];
+  /**
+   * Throws WebhookPayloadError when the body is not the provider's format. `credentials` are the
+   * channel's: what the body says about another account (a Meta entry for another number or page)
+   * is left out.
+   */
+  parseInbound(req: WebhookRequest, credentials: Credentials): InboundMessage[];
+  /** Throws WebhookPayloadError when the body is not the provider's format; `credentials` as for parseInbound. */
+  parseStatusUpdates(req: WebhookRequest, credentials: Credentials): StatusUpdate[];
   verifyWebhookSignature(req: WebhookRequest, secret: string): boolean;
   /**
    * The secret the provider signs webhooks with, when it is one of the channel's

@@ -131,7 +131,7 @@ export function runAdapterContract(name: string, harnessFactory: () => Promise<C
     describe('webhooks', () => {
       it('parses a realistic status webhook into our message id or the provider id, with the mapped status', async () => {
         const { payload, result, request } = await statusWebhook();
-        const updates = h.adapter.parseStatusUpdates(request);
+        const updates = h.adapter.parseStatusUpdates(request, h.channel.credentials);
         expect(updates).toContainEqual(
           expect.objectContaining({
             providerMessageId: result.providerMessageId,
@@ -141,7 +141,7 @@ export function runAdapterContract(name: string, harnessFactory: () => Promise<C
           }),
         );
         // The route reads every webhook both ways: a receipt is no inbound message.
-        expect(h.adapter.parseInbound(request)).toEqual([]);
+        expect(h.adapter.parseInbound(request, h.channel.credentials)).toEqual([]);
       });
 
       const inbound = () => (h.inbound === 'out-of-scope' ? undefined : h.inbound);
@@ -149,13 +149,13 @@ export function runAdapterContract(name: string, harnessFactory: () => Promise<C
         const source = inbound();
         if (!source) {
           // Inbound is out of scope for this channel: nothing a webhook carries is an inbound message.
-          expect(h.adapter.parseInbound((await statusWebhook()).request)).toEqual([]);
+          expect(h.adapter.parseInbound((await statusWebhook()).request, h.channel.credentials)).toEqual([]);
           return;
         }
         const { request, expected } = await source.simulate();
-        const messages = h.adapter.parseInbound(request);
+        const messages = h.adapter.parseInbound(request, h.channel.credentials);
         expect(messages).toEqual([expect.objectContaining({ ...expected, receivedAt: expect.any(Date) as unknown })]);
-        expect(h.adapter.parseStatusUpdates(request)).toEqual([]);
+        expect(h.adapter.parseStatusUpdates(request, h.channel.credentials)).toEqual([]);
         expect(h.adapter.verifyWebhookSignature(request, signingSecret(h.adapter, h.channel))).toBe(true);
       });
 
@@ -185,7 +185,7 @@ export function runAdapterContract(name: string, harnessFactory: () => Promise<C
         expect(h.malformed.length).toBeGreaterThan(0);
         for (const { what, request } of h.malformed) {
           // The route's order: status updates, then inbound messages.
-          const parse = () => [h.adapter.parseStatusUpdates(request), h.adapter.parseInbound(request)];
+          const parse = () => [h.adapter.parseStatusUpdates(request, h.channel.credentials), h.adapter.parseInbound(request, h.channel.credentials)];
           expect(parse, what).toThrow(WebhookPayloadError);
         }
       });

@@ -90,10 +90,10 @@ runAdapterContract('messenger', async (): Promise<ContractHarness> => {
     malformed: [
       { what: 'not JSON', request: webhookRequest({ url: webhookUrl, headers: { 'content-type': 'text/plain' }, body: '<html>' }) },
       { what: 'another object', request: json('{"object":"whatsapp_business_account","entry":[]}') },
-      { what: 'messaging is not a list', request: json('{"object":"page","entry":[{"id":"1","time":1,"messaging":"x"}]}') },
+      { what: 'messaging is not a list', request: json(`{"object":"page","entry":[{"id":"${APP.pageId}","time":1,"messaging":"x"}]}`) },
       {
         what: 'a delivery without its watermark',
-        request: json('{"object":"page","entry":[{"id":"1","time":1,"messaging":[{"sender":{"id":"2"},"recipient":{"id":"1"},"delivery":{"mids":["m_1"]}}]}]}'),
+        request: json(`{"object":"page","entry":[{"id":"${APP.pageId}","time":1,"messaging":[{"sender":{"id":"2"},"recipient":{"id":"${APP.pageId}"},"delivery":{"mids":["m_1"]}}]}]}`),
       },
     ],
     async close() {

@@ -3,7 +3,7 @@
 // would build (raw bytes kept, body parsed by content type, full URL).
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ChannelAdapter, WebhookKind, WebhookRequest } from '../types';
+import type { ChannelAdapter, Credentials, WebhookKind, WebhookRequest } from '../types';
 
 export interface WebhookReceiver {
   /** http://127.0.0.1:<port> */
@@ -14,8 +14,11 @@ export interface WebhookReceiver {
   close(): Promise<void>;
 }
 
-/** Answers like the route does for this adapter (Jasmin retries anything but ACK/Jasmin). */
-export async function startWebhookReceiver(adapter: ChannelAdapter): Promise<WebhookReceiver> {
+/**
+ * Answers like the route does for this adapter (Jasmin retries anything but ACK/Jasmin).
+ * `credentials` only pick the answer's kind; no adapter's answer depends on them today.
+ */
+export async function startWebhookReceiver(adapter: ChannelAdapter, credentials: Credentials = {}): Promise<WebhookReceiver> {
   const received: WebhookRequest[] = [];
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -25,7 +28,7 @@ export async function startWebhookReceiver(adapter: ChannelAdapter): Promise<Web
       for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(',') : v;
       const request = webhookRequest({ method: req.method ?? 'POST', url: `${receiver.url}${req.url ?? '/'}`, headers, body: Buffer.concat(chunks) });
       received.push(request);
-      const answer = adapter.webhookResponse?.(kindOf(adapter, request)) ?? { status: 200, headers: {}, body: '' };
+      const answer = adapter.webhookResponse?.(kindOf(adapter, request, credentials)) ?? { status: 200, headers: {}, body: '' };
       res.writeHead(answer.status, answer.headers).end(answer.body);
     });
   });
@@ -51,10 +54,10 @@ export async function startWebhookReceiver(adapter: ChannelAdapter): Promise<Web
   return receiver;
 }
 
-function kindOf(adapter: ChannelAdapter, req: WebhookRequest): WebhookKind {
+function kindOf(adapter: ChannelAdapter, req: WebhookRequest, credentials: Credentials): WebhookKind {
   try {
-    if (adapter.parseStatusUpdates(req).length > 0) return 'status';
-    return adapter.parseInbound(req).length > 0 ? 'inbound' : 'empty';
+    if (adapter.parseStatusUpdates(req, credentials).length > 0) return 'status';
+    return adapter.parseInbound(req, credentials).length > 0 ? 'inbound' : 'empty';
   } catch {
     return 'empty';
   }

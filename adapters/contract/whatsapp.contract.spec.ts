@@ -91,7 +91,7 @@ runAdapterContract('whatsapp', async (): Promise<ContractHarness> => {
       {
         what: 'a status without its id',
         request: json(
-          '{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"messaging_product":"whatsapp","statuses":[{"status":"delivered","timestamp":"1700000000"}]}}]}]}',
+          `{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"phone_number_id":"${APP.phoneNumberId}"},"statuses":[{"status":"delivered","timestamp":"1700000000"}]}}]}]}`,
         ),
       },
     ],

@@ -356,6 +356,12 @@ describe('EmailAdapter.verifyCredentials', () => {
     expect(check.detail).toMatch(/sendgrid_verification_key is unusable/);
   });
 
+  it('reports an SES channel without sns_topic_arn even when SMTP is fine', async () => {
+    const check = await fresh().verifyCredentials(creds({ events_provider: 'ses', sns_signing_cert_pem: 'PEM' }));
+    expect(check.ok).toBe(false);
+    expect(check.detail).toMatch(/sns_topic_arn is required when events_provider is ses/);
+  });
+
   it('names missing credentials', async () => {
     expect(await fresh().verifyCredentials({ host: 'smtp.example.test' })).toEqual({ ok: false, detail: 'missing email credentials: port, from_address' });
   });
@@ -384,6 +390,15 @@ describe('EmailAdapter channel checks', () => {
     ['ada@example.com\r\nBcc: eve@example.com', false],
   ])('validateAddress(%j) accepts=%s', (address, ok) => {
     expect(fresh().validateAddress(address) === undefined).toBe(ok);
+  });
+
+  it('refuses an SES channel without an SNS topic ARN, naming the credential', () => {
+    const ses = { host: 'smtp.example.test', port: '587', from_address: 'a@example.test', events_provider: 'ses', sns_signing_cert_pem: 'PEM' };
+    expect(fresh().credentialsProblem(ses)).toEqual({ field: 'sns_topic_arn', reason: expect.stringMatching(/^is required when events_provider is ses/) as unknown });
+    expect(fresh().credentialsProblem({ ...ses, sns_topic_arn: 'my-topic' })).toEqual({ field: 'sns_topic_arn', reason: expect.stringMatching(/^must be an SNS topic ARN/) as unknown });
+    expect(fresh().credentialsProblem({ ...ses, sns_topic_arn: 'arn:aws:sns:eu-west-1:123456789012:ses-events' })).toBeUndefined();
+    expect(fresh().credentialsProblem({ ...ses, events_provider: 'sendgrid' })).toBeUndefined();
+    expect(fresh().credentialsProblem({ host: 'smtp.example.test' })).toBeUndefined();
   });
 
   it('has no inbound messages', () => {

@@ -16,7 +16,7 @@ import { buildMessageId, invalidEmailAddress } from './address';
 import { eventKeysOf, eventKeysProblem, verifierFor } from './event-keys';
 import { htmlToText } from './html-text';
 import { SENDGRID_ID_ARG, parseSendGridEvents, verifySendGridSignature } from './sendgrid-events';
-import { ID_HEADER, SES_ID_TAG, parseSesEvents, verifySnsSignature } from './ses-events';
+import { ID_HEADER, SES_ID_TAG, parseSesEvents, topicArnProblem, verifySnsSignature } from './ses-events';
 import { toSendError } from './smtp-errors';
 import { readSmtpSettings, type SmtpSettings } from './smtp-settings';
 import { TransportPool, createSingle } from './smtp-transport';
@@ -32,8 +32,17 @@ export class EmailAdapter implements ChannelAdapter {
 
   private readonly pool = new TransportPool();
 
+  /** `now` dates the events' signatures (SNS Timestamp, SendGrid's signed timestamp). */
+  constructor(private readonly now: () => number = Date.now) {}
+
   validateAddress(to: string): string | undefined {
     return invalidEmailAddress(to);
+  }
+
+  credentialsProblem(credentials: Credentials): { field: string; reason: string } | undefined {
+    if (credentials.events_provider !== 'ses') return undefined;
+    const reason = topicArnProblem(credentials.sns_topic_arn);
+    return reason ? { field: 'sns_topic_arn', reason } : undefined;
   }
 
   async send(payload: DispatchPayload, credentials: Credentials, ctx: SendContext): Promise<DispatchResult> {
@@ -106,7 +115,8 @@ export class EmailAdapter implements ChannelAdapter {
   verifyWebhookSignature(req: WebhookRequest, secret: string): boolean {
     try {
       const v = verifierFor(secret);
-      return v.provider === 'sendgrid' ? verifySendGridSignature(req, v.key) : verifySnsSignature(req, v.certs, v.topicArn);
+      const now = new Date(this.now());
+      return v.provider === 'sendgrid' ? verifySendGridSignature(req, v.key, now) : verifySnsSignature(req, v.certs, v.topicArn, now);
     } catch {
       return false;
     }

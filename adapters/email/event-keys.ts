@@ -1,7 +1,7 @@
 import type { KeyObject, X509Certificate } from 'node:crypto';
 import type { Credentials } from '../types';
 import { sendgridPublicKey } from './sendgrid-events';
-import { parseCertificates } from './ses-events';
+import { parseCertificates, topicArnProblem } from './ses-events';
 
 /**
  * What verifies this channel's event webhooks. The route hands an adapter one
@@ -48,6 +48,8 @@ export function verifierFor(packed: string): Verifier {
 export function eventKeysProblem(c: Credentials): string | undefined {
   const keys = eventKeysOf(c);
   if (keys.provider === 'none') return undefined;
+  const topic = keys.provider === 'ses' ? topicArnProblem(keys.snsTopicArn) : undefined;
+  if (topic) return `sns_topic_arn ${topic}`;
   try {
     verifierFor(JSON.stringify(keys));
     return undefined;

@@ -4,7 +4,9 @@ import { sendgridKeyPair, signedSendGridPost } from '../../sandbox/email/sendgri
 import { WebhookPayloadError, type WebhookRequest } from '../types';
 import { EmailAdapter } from './email';
 
-const adapter = new EmailAdapter();
+// SendGrid's test vector was signed in 2020: the adapter's clock reads a minute after it.
+const VECTOR_TIME_MS = (1588788367 + 60) * 1000;
+const adapter = new EmailAdapter(() => VECTOR_TIME_MS);
 
 // sendgrid/sendgrid-nodejs packages/eventwebhook/src/eventwebhook.spec.js: SendGrid's own known answer.
 const SDK = {
@@ -73,8 +75,20 @@ describe('SendGrid signed Event Webhook verification', () => {
   it('verifies what the sandbox signs with a fresh key pair, and only that body', () => {
     const keys = sendgridKeyPair();
     const post = signedSendGridPost(keys.privateKey, [{ event: 'delivered', email: 'a@example.test', timestamp: 1 }]);
-    expect(adapter.verifyWebhookSignature(request(post.body, post.headers), secretFor(keys.verificationKey))).toBe(true);
-    expect(adapter.verifyWebhookSignature(request(post.body.replace('delivered', 'bounce'), post.headers), secretFor(keys.verificationKey))).toBe(false);
+    const now = new EmailAdapter();
+    expect(now.verifyWebhookSignature(request(post.body, post.headers), secretFor(keys.verificationKey))).toBe(true);
+    expect(now.verifyWebhookSignature(request(post.body.replace('delivered', 'bounce'), post.headers), secretFor(keys.verificationKey))).toBe(false);
+  });
+
+  it('refuses a signed timestamp older than 10 minutes or more than 5 minutes ahead', () => {
+    const secret = secretFor(SDK.publicKey);
+    const at = (offsetS: number) => new EmailAdapter(() => (Number(SDK.timestamp) + offsetS) * 1000);
+    expect(at(10 * 60).verifyWebhookSignature(sdkRequest(), secret)).toBe(true);
+    expect(at(10 * 60 + 1).verifyWebhookSignature(sdkRequest(), secret)).toBe(false);
+    expect(at(-5 * 60).verifyWebhookSignature(sdkRequest(), secret)).toBe(true);
+    expect(at(-5 * 60 - 1).verifyWebhookSignature(sdkRequest(), secret)).toBe(false);
+    // Years later, the same genuine POST is a replay.
+    expect(new EmailAdapter().verifyWebhookSignature(sdkRequest(), secret)).toBe(false);
   });
 });
 

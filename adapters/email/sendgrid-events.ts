@@ -9,6 +9,10 @@ export const SENDGRID_SIGNATURE_HEADER = 'X-Twilio-Email-Event-Webhook-Signature
 export const SENDGRID_TIMESTAMP_HEADER = 'X-Twilio-Email-Event-Webhook-Timestamp';
 /** The custom argument (X-SMTPAPI unique_args) that carries our id into every event, opens included. */
 export const SENDGRID_ID_ARG = 'turumba_message_id';
+/** SendGrid signs each POST when it sends it (retries included): an older timestamp is a replay. */
+export const SENDGRID_MAX_AGE_S = 10 * 60;
+/** Clocks differ a little; a timestamp further ahead than this was not signed now. */
+export const SENDGRID_MAX_SKEW_S = 5 * 60;
 
 /**
  * Events that move a message. Not here, so ignored: processed (accepted by SendGrid,
@@ -37,10 +41,12 @@ export function sendgridPublicKey(key: string): KeyObject {
   return k;
 }
 
-export function verifySendGridSignature(req: WebhookRequest, key: KeyObject): boolean {
+export function verifySendGridSignature(req: WebhookRequest, key: KeyObject, now = new Date()): boolean {
   const signature = header(req, SENDGRID_SIGNATURE_HEADER);
   const timestamp = header(req, SENDGRID_TIMESTAMP_HEADER);
   if (!signature || !timestamp || !/^\d{1,12}$/.test(timestamp)) return false;
+  const age = Math.floor(now.getTime() / 1000) - Number(timestamp);
+  if (age > SENDGRID_MAX_AGE_S || age < -SENDGRID_MAX_SKEW_S) return false;
   const signed = Buffer.concat([Buffer.from(timestamp, 'utf8'), req.rawBody]);
   return verify('sha256', signed, { key, dsaEncoding: 'der' }, Buffer.from(signature, 'base64'));
 }

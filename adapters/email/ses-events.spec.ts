@@ -25,8 +25,8 @@ function request(envelope: unknown): WebhookRequest {
   return { method: 'POST', url: 'https://dispatch.test/webhooks/email/c', headers: { 'content-type': 'text/plain; charset=UTF-8' }, rawBody: Buffer.from(raw), body: raw, query: {} };
 }
 
-function secret(over: Record<string, string> = {}): string {
-  return adapter.webhookSigningSecret({ events_provider: 'ses', sns_signing_cert_pem: aws.cert, ...over });
+function secret(over: Record<string, string | undefined> = {}): string {
+  return adapter.webhookSigningSecret({ events_provider: 'ses', sns_signing_cert_pem: aws.cert, sns_topic_arn: TOPIC, ...over });
 }
 
 // AWS's documented SES Delivery notification (notification-examples.html), verbatim in content.
@@ -121,10 +121,29 @@ describe('SNS signature verification', () => {
     expect(adapter.verifyWebhookSignature(request({ ...env, SigningCertURL: 'http://sns.us-east-1.amazonaws.com/cert.pem' }), secret())).toBe(false);
   });
 
-  it('checks the topic when sns_topic_arn is set', () => {
+  it("refuses another topic's notifications, and every notification on a channel without sns_topic_arn", () => {
+    // Any AWS account gets its topics' messages signed with the same certificate.
     const env = snsNotification(signer, DOC_DELIVERY);
     expect(adapter.verifyWebhookSignature(request(env), secret({ sns_topic_arn: TOPIC }))).toBe(true);
     expect(adapter.verifyWebhookSignature(request(env), secret({ sns_topic_arn: `${TOPIC}-other` }))).toBe(false);
+    expect(adapter.verifyWebhookSignature(request(env), secret({ sns_topic_arn: undefined }))).toBe(false);
+    expect(adapter.verifyWebhookSignature(request(env), secret({ sns_topic_arn: '' }))).toBe(false);
+    const { TopicArn: _topic, ...noTopic } = env;
+    expect(adapter.verifyWebhookSignature(request(noTopic), secret())).toBe(false);
+  });
+
+  it('refuses a notification published over an hour ago, or more than 5 minutes ahead', () => {
+    const certs = parseCertificates(aws.cert);
+    const now = new Date();
+    const at = (offsetMs: number) => request(snsNotification(signer, DOC_DELIVERY, undefined, new Date(now.getTime() + offsetMs)));
+    expect(verifySnsSignature(at(-3_600_000), certs, TOPIC, now)).toBe(true);
+    expect(verifySnsSignature(at(-3_600_001), certs, TOPIC, now)).toBe(false);
+    expect(verifySnsSignature(at(300_000), certs, TOPIC, now)).toBe(true);
+    expect(verifySnsSignature(at(300_001), certs, TOPIC, now)).toBe(false);
+    // The adapter reads its own clock: a day-old genuine notification is refused.
+    expect(adapter.verifyWebhookSignature(at(-86_400_000), secret())).toBe(false);
+    const { Timestamp: _ts, ...undated } = snsNotification(signer, DOC_DELIVERY);
+    expect(verifySnsSignature(request(undated), certs, TOPIC, now)).toBe(false);
   });
 
   it('accepts any certificate of a pasted bundle (rotation), none outside it', () => {
@@ -134,10 +153,10 @@ describe('SNS signature verification', () => {
   });
 
   it('refuses a certificate outside its validity period', () => {
-    const env = snsNotification(signer, DOC_DELIVERY);
+    const later = new Date(Date.now() + 30 * 86_400_000);
     const certs = parseCertificates(aws.cert);
-    expect(verifySnsSignature(request(env), certs, undefined)).toBe(true);
-    expect(verifySnsSignature(request(env), certs, undefined, new Date(Date.now() + 30 * 86_400_000))).toBe(false);
+    expect(verifySnsSignature(request(snsNotification(signer, DOC_DELIVERY)), certs, TOPIC)).toBe(true);
+    expect(verifySnsSignature(request(snsNotification(signer, DOC_DELIVERY, undefined, later)), certs, TOPIC, later)).toBe(false);
   });
 
   it('returns false, never throws, on garbage', () => {
@@ -188,7 +207,27 @@ describe('SES notification parsing', () => {
     expect(parse({ eventType: 'Click', mail, click: { timestamp: '2016-01-27T15:00:00.000Z' } })[0]).toMatchObject({ status: 'read' });
     expect(parse({ eventType: 'Reject', mail, reject: { reason: 'Bad content' } })[0]).toMatchObject({ status: 'undelivered', errorCode: 'ses_reject', errorMessage: 'Bad content' });
     expect(parse({ eventType: 'Send', mail, send: {} })).toEqual([]);
+    expect(parse({ eventType: 'Complaint', mail, complaint: {} })).toEqual([]);
     expect(parse({ eventType: 'DeliveryDelay', mail, deliveryDelay: {} })).toEqual([]);
+  });
+
+  it('marks the message failed on a Rendering Failure, with the error SES gives', () => {
+    // AWS's documented event-publishing example (event-publishing-retrieving-sns-examples.html).
+    const renderingFailure = {
+      eventType: 'Rendering Failure',
+      mail: { timestamp: '2018-01-22T18:43:06.197Z', source: 'sender@example.com', messageId: 'EXAMPLE7c191be45-e9aedb9a-02f9-4d12-a87d-dd0099a07f8a-000000', destination: ['recipient@example.com'], tags: { turumba_message_id: [OURS] } },
+      failure: { errorMessage: 'Attribute \'attributeName\' is not present in the rendering data.', templateName: 'MyTemplate' },
+    };
+    expect(parse(renderingFailure)).toEqual([
+      {
+        providerMessageId: 'EXAMPLE7c191be45-e9aedb9a-02f9-4d12-a87d-dd0099a07f8a-000000',
+        messageId: OURS,
+        status: 'failed',
+        errorCode: 'ses_rendering_failure',
+        errorMessage: "Attribute 'attributeName' is not present in the rendering data.",
+        occurredAt: new Date('2018-01-22T18:43:06.197Z'),
+      },
+    ]);
   });
 
   it("has nothing to apply for a SubscriptionConfirmation or SES's subscription test message", () => {

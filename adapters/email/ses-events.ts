@@ -18,6 +18,17 @@ const SIGNED_FIELDS: Readonly<Record<string, readonly string[]>> = {
 };
 const DIGESTS: Readonly<Record<string, string>> = { '1': 'sha1', '2': 'sha256' };
 const SNS_CERT_HOST = /^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$/;
+/** SNS retries an HTTP delivery for up to an hour at most; anything older is a replay. */
+export const SNS_MAX_AGE_MS = 60 * 60 * 1000;
+/** Clocks differ a little; a message stamped further ahead than this was not signed by SNS now. */
+export const SNS_MAX_SKEW_MS = 5 * 60 * 1000;
+const TOPIC_ARN = /^arn:aws(-cn|-us-gov)?:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$/;
+
+/** Why `value` cannot be a channel's sns_topic_arn, or undefined when it can. */
+export function topicArnProblem(value: string | undefined): string | undefined {
+  if (!value) return 'is required when events_provider is ses: the SNS signing certificate is shared by every AWS customer, so only the topic tells our events from anyone else\'s';
+  return TOPIC_ARN.test(value) ? undefined : 'must be an SNS topic ARN (arn:aws:sns:<region>:<account id>:<topic name>)';
+}
 
 /** The certificates in a PEM bundle (pasting old + new during a rotation keeps events flowing). */
 export function parseCertificates(pem: string): X509Certificate[] {
@@ -36,10 +47,16 @@ export function snsStringToSign(envelope: Json): string | undefined {
     .join('');
 }
 
+/**
+ * True only for a message SNS signed, from the channel's own topic, stamped within the last
+ * hour. Any account can make SNS sign for its topics with the same certificate, so without
+ * a topic to match nothing is genuine.
+ */
 export function verifySnsSignature(req: WebhookRequest, certs: readonly X509Certificate[], topicArn: string | undefined, now = new Date()): boolean {
   const envelope = jsonBody(req);
   if (!isObject(envelope)) return false;
-  if (topicArn && envelope.TopicArn !== topicArn) return false;
+  if (!topicArn || envelope.TopicArn !== topicArn) return false;
+  if (!isRecent(str(envelope, 'Timestamp'), now)) return false;
   const digest = DIGESTS[str(envelope, 'SignatureVersion') ?? ''];
   const signature = str(envelope, 'Signature');
   const canonical = snsStringToSign(envelope);
@@ -51,6 +68,12 @@ export function verifySnsSignature(req: WebhookRequest, certs: readonly X509Cert
       now.getTime() <= Date.parse(cert.validTo) &&
       verify(digest, Buffer.from(canonical, 'utf8'), cert.publicKey, sig),
   );
+}
+
+function isRecent(timestamp: string | undefined, now: Date): boolean {
+  const at = timestamp ? Date.parse(timestamp) : Number.NaN;
+  const age = now.getTime() - at;
+  return age <= SNS_MAX_AGE_MS && age >= -SNS_MAX_SKEW_MS;
 }
 
 /** We verify against the pasted certificate, but a message naming a non-SNS certificate is not SNS's. */
@@ -82,7 +105,8 @@ export function parseSesEvents(req: WebhookRequest): StatusUpdate[] {
 
 function sesStatus(ses: Json): StatusUpdate | undefined {
   const type = str(ses, 'eventType') ?? str(ses, 'notificationType');
-  const key = type ? type.charAt(0).toLowerCase() + type.slice(1) : '';
+  // Each event's details sit under its name in camel case, except a rendering failure's (`failure`).
+  const key = type === 'Rendering Failure' ? 'failure' : type ? type.charAt(0).toLowerCase() + type.slice(1) : '';
   const detail = obj(ses, key);
   let status: MessageStatus;
   let errorCode: string | undefined;
@@ -107,13 +131,19 @@ function sesStatus(ses: Json): StatusUpdate | undefined {
       errorCode = 'ses_reject';
       errorMessage = str(detail, 'reason');
       break;
+    case 'Rendering Failure':
+      // A template the message named could not be rendered: SES sent nothing, and never will.
+      status = 'failed';
+      errorCode = 'ses_rendering_failure';
+      errorMessage = str(detail, 'errorMessage') ?? 'SES could not render the template';
+      break;
     case 'Open':
     case 'Click':
       status = 'read';
       break;
     default:
       // Complaint (about the contact, who did receive it), Send, DeliveryDelay, Subscription,
-      // RenderingFailure, and whatever SES adds later: no lifecycle move.
+      // and whatever SES adds later: no lifecycle move.
       return undefined;
   }
   const mail = obj(ses, 'mail');

@@ -4,16 +4,23 @@
 import type { InboundMessage, StatusUpdate, WebhookRequest } from '../types';
 import { envelope, epoch, list, optionalText, record, text, type Json } from '../meta/webhook';
 
-function events(req: WebhookRequest): Json[] {
+/**
+ * The messaging events of the channel's own page. One app secret signs the events of every
+ * page the app serves, so an entry whose `id` is another page (or none) is left out.
+ */
+function events(req: WebhookRequest, pageId: string | undefined): Json[] {
   const root = envelope(req, 'page');
-  return list(root.entry, 'entry').flatMap((entry, i) =>
+  return list(root.entry, 'entry').flatMap((entry, i) => {
+    const e = record(entry, `entry[${i}]`);
+    if (pageId === undefined || pageId === '' || optionalText(e.id) !== pageId) return [];
     // Entries without `messaging` (standby, feed changes) carry nothing for us.
-    list(record(entry, `entry[${i}]`).messaging, `entry[${i}].messaging`).map((e, j) => record(e, `entry[${i}].messaging[${j}]`)),
-  );
+    return list(e.messaging, `entry[${i}].messaging`).map((m, j) => record(m, `entry[${i}].messaging[${j}]`));
+  });
 }
 
-export function parseInbound(req: WebhookRequest): InboundMessage[] {
-  return events(req).flatMap((event): InboundMessage[] => {
+/** `pageId`: the channel's page_id; messages to any other page are left out. */
+export function parseInbound(req: WebhookRequest, pageId: string | undefined): InboundMessage[] {
+  return events(req, pageId).flatMap((event): InboundMessage[] => {
     if (event.message === undefined) return [];
     const message = record(event.message, 'messaging.message');
     // Our own sends come back as echoes when the page subscribes to message_echoes.
@@ -36,8 +43,8 @@ export function parseInbound(req: WebhookRequest): InboundMessage[] {
  * before it is delivered (or read). Deliveries may also list message ids; both are
  * reported, because old Messenger clients send the watermark alone.
  */
-export function parseStatusUpdates(req: WebhookRequest): StatusUpdate[] {
-  return events(req).flatMap((event): StatusUpdate[] => {
+export function parseStatusUpdates(req: WebhookRequest, pageId: string | undefined): StatusUpdate[] {
+  return events(req, pageId).flatMap((event): StatusUpdate[] => {
     const receipt = event.delivery ?? event.read;
     if (receipt === undefined) return [];
     const status = event.delivery !== undefined ? 'delivered' : 'read';

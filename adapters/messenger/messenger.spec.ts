@@ -193,6 +193,9 @@ function webhook(body: unknown, headers?: Record<string, string>): WebhookReques
   return jsonWebhook('https://dispatch.example.com/webhooks/messenger/ch_2', body, headers);
 }
 
+/** The channel the webhooks arrive on: the page of the events below. */
+const CREDENTIALS = credentials('https://graph.example.test', { page_id: PAGE_ID });
+
 const page = (...messaging: unknown[]) => ({ object: 'page', entry: [{ id: PAGE_ID, time: 1458692752478, messaging }] });
 
 // Meta's examples from the Messenger webhook event reference (messages, message_deliveries, message_reads).
@@ -217,7 +220,7 @@ const ECHO = {
 
 describe('MessengerAdapter.parseInbound', () => {
   it("reads Meta's text message example", () => {
-    expect(adapter.parseInbound(webhook(page(TEXT_MESSAGE)))).toEqual([
+    expect(adapter.parseInbound(webhook(page(TEXT_MESSAGE)), CREDENTIALS)).toEqual([
       {
         providerMessageId: 'mid.1457764197618:41d102a3e1ae206a38',
         from: PSID,
@@ -231,15 +234,15 @@ describe('MessengerAdapter.parseInbound', () => {
 
   it('stores attachments as placeholders', () => {
     const image = { ...TEXT_MESSAGE, message: { mid: 'm_1', attachments: [{ type: 'image', payload: { url: 'https://scontent.example/x.jpg' } }] } };
-    expect(adapter.parseInbound(webhook(page(image)))[0]?.body).toBe('[image]');
+    expect(adapter.parseInbound(webhook(page(image)), CREDENTIALS)[0]?.body).toBe('[image]');
   });
 
   it('ignores echoes of our own sends and receipts', () => {
-    expect(adapter.parseInbound(webhook(page(ECHO, DELIVERY, READ)))).toEqual([]);
+    expect(adapter.parseInbound(webhook(page(ECHO, DELIVERY, READ)), CREDENTIALS)).toEqual([]);
   });
 
   it('ignores entries without messaging (standby, feed changes)', () => {
-    expect(adapter.parseInbound(webhook({ object: 'page', entry: [{ id: PAGE_ID, time: 1, standby: [] }] }))).toEqual([]);
+    expect(adapter.parseInbound(webhook({ object: 'page', entry: [{ id: PAGE_ID, time: 1, standby: [] }] }), CREDENTIALS)).toEqual([]);
   });
 
   it.each([
@@ -249,13 +252,13 @@ describe('MessengerAdapter.parseInbound', () => {
     ['a message without sender', page({ ...TEXT_MESSAGE, sender: undefined })],
     ['not JSON', 'object=page'],
   ])('rejects %s', (_label, body) => {
-    expect(() => adapter.parseInbound(webhook(body))).toThrow(WebhookPayloadError);
+    expect(() => adapter.parseInbound(webhook(body), CREDENTIALS)).toThrow(WebhookPayloadError);
   });
 });
 
 describe('MessengerAdapter.parseStatusUpdates', () => {
   it('reports each delivered mid and the delivery watermark for the person', () => {
-    expect(adapter.parseStatusUpdates(webhook(page(DELIVERY)))).toEqual([
+    expect(adapter.parseStatusUpdates(webhook(page(DELIVERY)), CREDENTIALS)).toEqual([
       { providerMessageId: 'mid.1458668856218:ed81099e15d3f4f233', status: 'delivered', occurredAt: new Date(1458668856253) },
       {
         providerMessageId: '',
@@ -268,20 +271,42 @@ describe('MessengerAdapter.parseStatusUpdates', () => {
 
   it('reports the watermark alone when an old client sends no mids', () => {
     const { mids: _omit, ...watermarkOnly } = DELIVERY.delivery;
-    expect(adapter.parseStatusUpdates(webhook(page({ ...DELIVERY, delivery: watermarkOnly })))).toEqual([
+    expect(adapter.parseStatusUpdates(webhook(page({ ...DELIVERY, delivery: watermarkOnly })), CREDENTIALS)).toEqual([
       { providerMessageId: '', status: 'delivered', occurredAt: new Date(1458668856253), watermark: { recipient: PSID, upTo: new Date(1458668856253) } },
     ]);
   });
 
   it('turns a read receipt into a read watermark', () => {
-    expect(adapter.parseStatusUpdates(webhook(page(READ)))).toEqual([
+    expect(adapter.parseStatusUpdates(webhook(page(READ)), CREDENTIALS)).toEqual([
       { providerMessageId: '', status: 'read', occurredAt: new Date(1458668856463), watermark: { recipient: PSID, upTo: new Date(1458668856253) } },
     ]);
   });
 
   it('ignores messages and rejects a receipt without a watermark', () => {
-    expect(adapter.parseStatusUpdates(webhook(page(TEXT_MESSAGE, ECHO)))).toEqual([]);
-    expect(() => adapter.parseStatusUpdates(webhook(page({ ...READ, read: {} })))).toThrow(WebhookPayloadError);
+    expect(adapter.parseStatusUpdates(webhook(page(TEXT_MESSAGE, ECHO)), CREDENTIALS)).toEqual([]);
+    expect(() => adapter.parseStatusUpdates(webhook(page({ ...READ, read: {} })), CREDENTIALS)).toThrow(WebhookPayloadError);
+  });
+});
+
+describe('Messenger webhooks about another page', () => {
+  // One app secret signs the events of every page the app serves: the signature alone does not make them this channel's.
+  const OTHER_PAGE = '998877665544332';
+  const onPage = (id: string | undefined, ...messaging: unknown[]) => ({ object: 'page', entry: [{ ...(id === undefined ? {} : { id }), time: 1458692752478, messaging }] });
+
+  it("leaves out messages and receipts of another page's entry, or of an entry without id", () => {
+    expect(adapter.parseInbound(webhook(onPage(OTHER_PAGE, { ...TEXT_MESSAGE, recipient: { id: OTHER_PAGE } })), CREDENTIALS)).toEqual([]);
+    expect(adapter.parseStatusUpdates(webhook(onPage(OTHER_PAGE, DELIVERY, READ)), CREDENTIALS)).toEqual([]);
+    expect(adapter.parseStatusUpdates(webhook(onPage(undefined, DELIVERY)), CREDENTIALS)).toEqual([]);
+  });
+
+  it("keeps the channel's own entries of a delivery that also carries another page's", () => {
+    const both = { object: 'page', entry: [...onPage(OTHER_PAGE, READ).entry, ...page(DELIVERY).entry] };
+    expect(adapter.parseStatusUpdates(webhook(both), CREDENTIALS).map((u) => u.status)).toEqual(['delivered', 'delivered']);
+  });
+
+  it('applies nothing on a channel without page_id', () => {
+    expect(adapter.parseStatusUpdates(webhook(page(DELIVERY)), credentials('x'))).toEqual([]);
+    expect(adapter.parseInbound(webhook(page(TEXT_MESSAGE)), credentials('x'))).toEqual([]);
   });
 });
 
@@ -309,7 +334,7 @@ describe('MessengerAdapter webhook security', () => {
 describe('MessengerAdapter channel plumbing', () => {
   it('registers as messenger/default at 40/s, requiring the page token and app secret', () => {
     expect(adapter).toMatchObject({ channelType: 'messenger', provider: 'default', defaultRateLimitPerSecond: 40 });
-    expect(adapter.requiredCredentials).toEqual(['page_access_token', 'app_secret']);
+    expect(adapter.requiredCredentials).toEqual(['page_access_token', 'app_secret', 'page_id']);
     expect(adapter.webhookResponse()).toMatchObject({ status: 200 });
   });
 

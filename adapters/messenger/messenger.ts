@@ -37,7 +37,8 @@ export class MessengerAdapter extends MetaWebhookAdapter implements ChannelAdapt
   readonly usesConversationWindow = true;
   /** Well under the Send API's per-Page ceiling (~250 requests/s), which Meta scales with audience. */
   readonly defaultRateLimitPerSecond = 40;
-  readonly requiredCredentials = ['page_access_token', 'app_secret'] as const;
+  /** page_id: webhooks are applied only for entries of this page. */
+  readonly requiredCredentials = ['page_access_token', 'app_secret', 'page_id'] as const;
 
   constructor(private readonly now: () => number = Date.now) {
     super();
@@ -78,14 +79,13 @@ export class MessengerAdapter extends MetaWebhookAdapter implements ChannelAdapt
     }
   }
 
-  parseInbound(req: WebhookRequest): InboundMessage[] {
-    return parseInbound(req);
+  parseInbound(req: WebhookRequest, credentials: Credentials): InboundMessage[] {
+    return parseInbound(req, credentials.page_id);
   }
 
-  parseStatusUpdates(req: WebhookRequest): StatusUpdate[] {
-    return parseStatusUpdates(req);
+  parseStatusUpdates(req: WebhookRequest, credentials: Credentials): StatusUpdate[] {
+    return parseStatusUpdates(req, credentials.page_id);
   }
-
 }
 
 /**

@@ -12,7 +12,9 @@ export const RECEIPT_STATUS: Readonly<Record<string, MessageStatus>> = {
   UNDELIV: 'undelivered',
   EXPIRED: 'undelivered',
   DELETED: 'undelivered',
-  UNKNOWN: 'undelivered',
+  // "Message is in invalid state" (SMPP 3.4, 5.2.28): the SMSC has lost track for now and a
+  // DELIVRD may still follow, so it names no outcome; the delivery wait decides.
+  UNKNOWN: 'sent',
   REJECTD: 'failed',
 };
 

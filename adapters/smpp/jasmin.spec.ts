@@ -420,7 +420,6 @@ describe('JasminSmppAdapter.parseStatusUpdates', () => {
     ['UNDELIV', '001', 'undelivered', '001'],
     ['EXPIRED', '000', 'undelivered', 'EXPIRED'],
     ['DELETED', 'ND', 'undelivered', 'DELETED'],
-    ['UNKNOWN', '000', 'undelivered', 'UNKNOWN'],
     ['REJECTD', '045', 'failed', '045'],
   ])('maps receipt %s (err %s) to %s with error code %s', (stat, err, status, errorCode) => {
     const [update] = adapter.parseStatusUpdates(dlr(level2(stat, err)));
@@ -430,6 +429,8 @@ describe('JasminSmppAdapter.parseStatusUpdates', () => {
   it.each([
     ['ACCEPTD', 'sent'],
     ['ENROUTE', 'sent'],
+    // Not final: a later DELIVRD must still be able to end the message delivered.
+    ['UNKNOWN', 'sent'],
   ])('maps the intermediate receipt %s to %s without an error', (stat, status) => {
     const [update] = adapter.parseStatusUpdates(dlr(level2(stat)));
     expect(update?.status).toBe(status);

@@ -13,19 +13,28 @@ export const STATUS_MAP: Readonly<Record<string, MessageStatus>> = {
   failed: 'failed',
 };
 
-/** Every `value` of a "messages" change; other fields (template reviews, account updates) are not ours. */
-function messageValues(req: WebhookRequest): Json[] {
+/**
+ * Every `value` of a "messages" change for the channel's own number; other fields (template
+ * reviews, account updates) are not ours. One app secret signs the events of every number the
+ * app serves, so a value for another `metadata.phone_number_id` (or none) is left out.
+ */
+function messageValues(req: WebhookRequest, phoneNumberId: string | undefined): Json[] {
   const root = envelope(req, 'whatsapp_business_account');
   return list(root.entry, 'entry').flatMap((entry, i) =>
     list(record(entry, `entry[${i}]`).changes, `entry[${i}].changes`)
       .map((change, j) => record(change, `entry[${i}].changes[${j}]`))
       .filter((change) => change.field === 'messages')
-      .map((change, j) => record(change.value, `entry[${i}].changes[${j}].value`)),
+      .map((change, j) => record(change.value, `entry[${i}].changes[${j}].value`))
+      .filter((value, j) => {
+        const metadata = value.metadata === undefined ? undefined : record(value.metadata, `entry[${i}].changes[${j}].value.metadata`);
+        return phoneNumberId !== undefined && phoneNumberId !== '' && optionalText(metadata?.phone_number_id) === phoneNumberId;
+      }),
   );
 }
 
-export function parseInbound(req: WebhookRequest): InboundMessage[] {
-  return messageValues(req).flatMap((value) => {
+/** `phoneNumberId`: the channel's phone_number_id; messages to any other number are left out. */
+export function parseInbound(req: WebhookRequest, phoneNumberId: string | undefined): InboundMessage[] {
+  return messageValues(req, phoneNumberId).flatMap((value) => {
     const messages = list(value.messages, 'value.messages');
     if (messages.length === 0) return [];
     const metadata = record(value.metadata, 'value.metadata');
@@ -43,8 +52,9 @@ export function parseInbound(req: WebhookRequest): InboundMessage[] {
   });
 }
 
-export function parseStatusUpdates(req: WebhookRequest): StatusUpdate[] {
-  return messageValues(req).flatMap((value) =>
+/** `phoneNumberId`: the channel's phone_number_id; statuses of any other number's messages are left out. */
+export function parseStatusUpdates(req: WebhookRequest, phoneNumberId: string | undefined): StatusUpdate[] {
+  return messageValues(req, phoneNumberId).flatMap((value) =>
     list(value.statuses, 'value.statuses').flatMap((s, k): StatusUpdate[] => {
       const entry = record(s, `statuses[${k}]`);
       const providerMessageId = text(entry.id, `statuses[${k}].id`);

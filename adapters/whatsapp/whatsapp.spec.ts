@@ -287,6 +287,9 @@ function webhook(body: unknown, headers?: Record<string, string>): WebhookReques
   return jsonWebhook('https://dispatch.example.com/webhooks/whatsapp/ch_1', body, headers);
 }
 
+/** The channel the webhooks arrive on: Meta's samples below are for its number. */
+const CREDENTIALS = credentials('https://graph.example.test');
+
 /** Meta's sample for the "messages" field (App Dashboard → WhatsApp → Configuration → Test). */
 const SAMPLE_TEXT = {
   object: 'whatsapp_business_account',
@@ -298,7 +301,7 @@ const SAMPLE_TEXT = {
           field: 'messages',
           value: {
             messaging_product: 'whatsapp',
-            metadata: { display_phone_number: '16505551111', phone_number_id: '123456123' },
+            metadata: { display_phone_number: '16505551111', phone_number_id: PHONE_NUMBER_ID },
             contacts: [{ profile: { name: 'test user name' }, wa_id: '16315551181' }],
             messages: [{ from: '16315551181', id: 'ABGGFlA5Fpa', timestamp: '1504902988', type: 'text', text: { body: 'this is a text message' } }],
           },
@@ -319,7 +322,7 @@ function statusWebhook(status: Record<string, unknown>): Record<string, unknown>
           {
             value: {
               messaging_product: 'whatsapp',
-              metadata: { display_phone_number: '15556459128', phone_number_id: '590968830767958' },
+              metadata: { display_phone_number: '15556459128', phone_number_id: PHONE_NUMBER_ID },
               statuses: [status],
             },
             field: 'messages',
@@ -356,7 +359,7 @@ const FAILED = {
 
 describe('WhatsAppAdapter.parseInbound', () => {
   it("reads Meta's sample text message, in E.164", () => {
-    expect(adapter.parseInbound(webhook(SAMPLE_TEXT))).toEqual([
+    expect(adapter.parseInbound(webhook(SAMPLE_TEXT), CREDENTIALS)).toEqual([
       {
         providerMessageId: 'ABGGFlA5Fpa',
         from: '+16315551181',
@@ -377,37 +380,37 @@ describe('WhatsAppAdapter.parseInbound', () => {
   ])('stores %j as %j', (content, body) => {
     const message = { from: '16315551181', id: 'wamid.ID', timestamp: '1669233778', ...content };
     const req = webhook({ ...SAMPLE_TEXT, entry: [{ id: '0', changes: [{ field: 'messages', value: { ...SAMPLE_TEXT.entry[0]?.changes[0]?.value, messages: [message] } }] }] });
-    expect(adapter.parseInbound(req)[0]?.body).toBe(body);
+    expect(adapter.parseInbound(req, CREDENTIALS)[0]?.body).toBe(body);
   });
 
   it('reads the signed raw bytes, whatever the body parser made of them', () => {
-    expect(adapter.parseInbound({ ...webhook(SAMPLE_TEXT), body: 'not parsed' })[0]?.providerMessageId).toBe('ABGGFlA5Fpa');
+    expect(adapter.parseInbound({ ...webhook(SAMPLE_TEXT), body: 'not parsed' }, CREDENTIALS)[0]?.providerMessageId).toBe('ABGGFlA5Fpa');
   });
 
   it('ignores status webhooks and fields other than messages', () => {
-    expect(adapter.parseInbound(webhook(statusWebhook(SENT)))).toEqual([]);
+    expect(adapter.parseInbound(webhook(statusWebhook(SENT)), CREDENTIALS)).toEqual([]);
     const template = {
       object: 'whatsapp_business_account',
       entry: [{ id: '0', changes: [{ field: 'message_template_status_update', value: { event: 'APPROVED', message_template_id: 1 } }] }],
     };
-    expect(adapter.parseInbound(webhook(template))).toEqual([]);
-    expect(adapter.parseStatusUpdates(webhook(template))).toEqual([]);
+    expect(adapter.parseInbound(webhook(template), CREDENTIALS)).toEqual([]);
+    expect(adapter.parseStatusUpdates(webhook(template), CREDENTIALS)).toEqual([]);
   });
 
   it.each([
     ['another object', { object: 'page', entry: [] }],
     ['entry not a list', { object: 'whatsapp_business_account', entry: {} }],
-    ['a message without id', { ...SAMPLE_TEXT, entry: [{ id: '0', changes: [{ field: 'messages', value: { metadata: { display_phone_number: '1' }, messages: [{ from: '1', timestamp: '1' }] } }] }] }],
+    ['a message without id', { ...SAMPLE_TEXT, entry: [{ id: '0', changes: [{ field: 'messages', value: { metadata: { display_phone_number: '1', phone_number_id: PHONE_NUMBER_ID }, messages: [{ from: '1', timestamp: '1' }] } }] }] }],
     ['an array', []],
     ['not JSON', '{"object": "whatsapp_business_account", '],
   ])('rejects %s', (_label, body) => {
-    expect(() => adapter.parseInbound(webhook(body))).toThrow(WebhookPayloadError);
+    expect(() => adapter.parseInbound(webhook(body), CREDENTIALS)).toThrow(WebhookPayloadError);
   });
 });
 
 describe('WhatsAppAdapter.parseStatusUpdates', () => {
   it('reads a sent status with our message id from biz_opaque_callback_data', () => {
-    expect(adapter.parseStatusUpdates(webhook(statusWebhook(SENT)))).toEqual([
+    expect(adapter.parseStatusUpdates(webhook(statusWebhook(SENT)), CREDENTIALS)).toEqual([
       {
         providerMessageId: SENT.id,
         messageId: '0190f0aa-0000-7000-8000-000000000001',
@@ -422,12 +425,12 @@ describe('WhatsAppAdapter.parseStatusUpdates', () => {
     ['read', 'read'],
     ['played', 'read'],
   ])('maps %s to %s', (metaStatus, ours) => {
-    const [update] = adapter.parseStatusUpdates(webhook(statusWebhook({ ...SENT, status: metaStatus })));
+    const [update] = adapter.parseStatusUpdates(webhook(statusWebhook({ ...SENT, status: metaStatus })), CREDENTIALS);
     expect(update?.status).toBe(ours);
   });
 
   it('carries the error code and title of a failed message', () => {
-    expect(adapter.parseStatusUpdates(webhook(statusWebhook(FAILED)))).toEqual([
+    expect(adapter.parseStatusUpdates(webhook(statusWebhook(FAILED)), CREDENTIALS)).toEqual([
       {
         providerMessageId: FAILED.id,
         status: 'failed',
@@ -440,13 +443,46 @@ describe('WhatsAppAdapter.parseStatusUpdates', () => {
   });
 
   it('skips statuses it does not know rather than failing the delivery', () => {
-    expect(adapter.parseStatusUpdates(webhook(statusWebhook({ ...SENT, status: 'deleted' })))).toEqual([]);
+    expect(adapter.parseStatusUpdates(webhook(statusWebhook({ ...SENT, status: 'deleted' })), CREDENTIALS)).toEqual([]);
   });
 
   it('ignores inbound messages and rejects a status without an id', () => {
-    expect(adapter.parseStatusUpdates(webhook(SAMPLE_TEXT))).toEqual([]);
+    expect(adapter.parseStatusUpdates(webhook(SAMPLE_TEXT), CREDENTIALS)).toEqual([]);
     const { id: _omit, ...noId } = SENT;
-    expect(() => adapter.parseStatusUpdates(webhook(statusWebhook(noId)))).toThrow(WebhookPayloadError);
+    expect(() => adapter.parseStatusUpdates(webhook(statusWebhook(noId)), CREDENTIALS)).toThrow(WebhookPayloadError);
+  });
+});
+
+describe("WhatsApp webhooks about another business number", () => {
+  // One app secret signs the events of every number the app serves: the signature alone does not make them this channel's.
+  const forNumber = (phoneNumberId: string | undefined, status: Record<string, unknown>) => {
+    const doc = statusWebhook(status) as { entry: Array<{ changes: Array<{ value: { metadata: Record<string, unknown> } }> }> };
+    const value = doc.entry[0]?.changes[0]?.value;
+    if (value && phoneNumberId === undefined) delete (value as { metadata?: unknown }).metadata;
+    else if (value) value.metadata = { ...value.metadata, phone_number_id: phoneNumberId };
+    return doc;
+  };
+  const inboundFor = (phoneNumberId: string) => ({
+    ...SAMPLE_TEXT,
+    entry: [{ id: '0', changes: [{ field: 'messages', value: { ...SAMPLE_TEXT.entry[0]?.changes[0]?.value, metadata: { display_phone_number: '16505551111', phone_number_id: phoneNumberId } } }] }],
+  });
+
+  it("leaves out statuses and messages for another number's phone_number_id, or for none", () => {
+    expect(adapter.parseStatusUpdates(webhook(forNumber('999999999999999', SENT)), CREDENTIALS)).toEqual([]);
+    expect(adapter.parseStatusUpdates(webhook(forNumber(undefined, SENT)), CREDENTIALS)).toEqual([]);
+    expect(adapter.parseInbound(webhook(inboundFor('999999999999999')), CREDENTIALS)).toEqual([]);
+  });
+
+  it("keeps the channel's own entries of a delivery that also carries another number's", () => {
+    const own = forNumber(PHONE_NUMBER_ID, SENT) as { entry: unknown[] };
+    const other = forNumber('999999999999999', { ...SENT, id: 'wamid.other', status: 'delivered' }) as { entry: unknown[] };
+    const both = { object: 'whatsapp_business_account', entry: [...other.entry, ...own.entry] };
+    expect(adapter.parseStatusUpdates(webhook(both), CREDENTIALS).map((u) => [u.providerMessageId, u.status])).toEqual([[SENT.id, 'sent']]);
+  });
+
+  it('applies nothing on a channel without phone_number_id', () => {
+    expect(adapter.parseStatusUpdates(webhook(statusWebhook(SENT)), { ...CREDENTIALS, phone_number_id: undefined })).toEqual([]);
+    expect(adapter.parseInbound(webhook(SAMPLE_TEXT), { ...CREDENTIALS, phone_number_id: '' })).toEqual([]);
   });
 });
 

@@ -79,14 +79,13 @@ export class WhatsAppAdapter extends MetaWebhookAdapter implements ChannelAdapte
     }
   }
 
-  parseInbound(req: WebhookRequest): InboundMessage[] {
-    return parseInbound(req);
+  parseInbound(req: WebhookRequest, credentials: Credentials): InboundMessage[] {
+    return parseInbound(req, credentials.phone_number_id);
   }
 
-  parseStatusUpdates(req: WebhookRequest): StatusUpdate[] {
-    return parseStatusUpdates(req);
+  parseStatusUpdates(req: WebhookRequest, credentials: Credentials): StatusUpdate[] {
+    return parseStatusUpdates(req, credentials.phone_number_id);
   }
-
 }
 
 /** The account, or a message naming what is missing (never a value). */

@@ -91,6 +91,8 @@ const rotateSchema = {
 export function checkChannelCredentials(adapter: ChannelAdapter, channelType: ChannelType, credentials: Readonly<Record<string, string>>): void {
   const missing = (adapter.requiredCredentials ?? []).filter((k) => !credentials[k]);
   if (missing.length > 0) throw badRequest(`credentials.${missing[0]}`, `is required for ${channelType}/${adapter.provider}`);
+  const problem = adapter.credentialsProblem?.(credentials);
+  if (problem) throw badRequest(`credentials.${problem.field}`, problem.reason);
 }
 
 const idParams = {

@@ -137,8 +137,8 @@ export const webhookRoutes: FastifyPluginAsync = async (app) => {
     let updates: StatusUpdate[];
     let inbound: InboundMessage[];
     try {
-      updates = adapter.parseStatusUpdates(request).map(withoutNul);
-      inbound = adapter.parseInbound(request).map(withoutNul);
+      updates = adapter.parseStatusUpdates(request, channel.credentials).map(withoutNul);
+      inbound = adapter.parseInbound(request, channel.credentials).map(withoutNul);
       // They are index keys (pending receipts, inbound dedup, contact windows): a btree entry holds ~2.7 kB.
       const keys = [...updates.map((u) => u.providerMessageId), ...inbound.flatMap((m) => [m.providerMessageId, m.from])];
       if (keys.some((k) => Buffer.byteLength(k) > MAX_KEY_BYTES)) throw new WebhookPayloadError(`a message id or sender is longer than ${MAX_KEY_BYTES} bytes`);

@@ -28,7 +28,7 @@ export async function directLeg(
   const row = await createChannel(deps.db, { accountId: deps.accountId, channelType, provider, name: `direct ${channel}`, credentials });
   const adapter = adapters.get(channelType, provider);
   const signingSecret = adapter.webhookSigningSecret?.(credentials) ?? row.webhookSecret;
-  const channels = new Map<string, ReceiverChannel>([[row.id, { channelType, provider, signingSecret }]]);
+  const channels = new Map<string, ReceiverChannel>([[row.id, { channelType, provider, signingSecret, credentials }]]);
   const receiver = await startReceiver(deps.db, adapters, channels);
   if (channel === 'whatsapp') deps.sims.graph.setWebhook('whatsapp', WHATSAPP.phoneNumberId ?? '', `${receiver.url}/webhooks/${row.id}`);
   const content = channel === 'sms' ? { to: SMS_TO, body: 'bench' } : { to: WHATSAPP_TO, template: TEMPLATE };

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { AdapterRegistry } from '../../adapters/registry';
-import type { ChannelType, WebhookRequest } from '../../adapters/types';
+import type { ChannelType, Credentials, WebhookRequest } from '../../adapters/types';
 import type { Db } from '../../db/client';
 import { advanceStatus } from '../../db/repo';
 
@@ -10,6 +10,7 @@ export interface ReceiverChannel {
   provider: string;
   /** The secret the provider signs with (Twilio auth token, Meta app secret). */
   signingSecret: string;
+  credentials: Credentials;
 }
 
 /**
@@ -44,7 +45,7 @@ export async function startReceiver(db: Db, adapters: AdapterRegistry, channels:
       query: Object.fromEntries(url.searchParams),
     };
     if (!adapter.verifyWebhookSignature(wreq, channel.signingSecret)) return 403;
-    for (const u of adapter.parseStatusUpdates(wreq)) {
+    for (const u of adapter.parseStatusUpdates(wreq, channel.credentials)) {
       // Both providers here carry our id back (callback URL / biz_opaque_callback_data).
       if (u.messageId) await advanceStatus(db, u.messageId, { status: u.status, at: u.occurredAt, source: 'webhook' });
     }

@@ -33,8 +33,8 @@ function signEnvelope(signer: SnsSigner, fields: SnsEnvelope): SnsEnvelope {
   };
 }
 
-/** An SNS `Notification` whose Message is `message` (an SES notification object, serialised as SNS does). */
-export function snsNotification(signer: SnsSigner, message: unknown, subject?: string): SnsEnvelope {
+/** An SNS `Notification` whose Message is `message` (an SES notification object, serialised as SNS does), published at `at`. */
+export function snsNotification(signer: SnsSigner, message: unknown, subject?: string, at = new Date()): SnsEnvelope {
   const region = signer.region ?? 'us-east-1';
   return {
     ...signEnvelope(signer, {
@@ -43,7 +43,7 @@ export function snsNotification(signer: SnsSigner, message: unknown, subject?: s
       TopicArn: signer.topicArn,
       ...(subject ? { Subject: subject } : {}),
       Message: typeof message === 'string' ? message : JSON.stringify(message),
-      Timestamp: new Date().toISOString(),
+      Timestamp: at.toISOString(),
     }),
     UnsubscribeURL: `https://sns.${region}.amazonaws.com/?Action=Unsubscribe&SubscriptionArn=${signer.topicArn}:${randomUUID()}`,
   };
@@ -142,5 +142,14 @@ export function sesBounce(m: SesMailFacts, bounceType: 'Permanent' | 'Transient'
       remoteMtaIp: '127.0.2.0',
     },
     mail: mailObject(m, iso),
+  };
+}
+
+/** SES `Rendering Failure` event (event publishing only: a template the send named could not be rendered). */
+export function sesRenderingFailure(m: SesMailFacts, errorMessage = "Attribute 'name' is not present in the rendering data.", at = new Date()) {
+  return {
+    eventType: 'Rendering Failure',
+    mail: mailObject(m, at.toISOString()),
+    failure: { errorMessage, templateName: 'order_receipt' },
   };
 }

@@ -42,7 +42,7 @@ const template = { name: 'order_update', language: 'en_US', variables: { '1': 'A
 
 /** Status updates our adapter reads from the webhooks received for one of our messages. */
 function waUpdates(messageId: string) {
-  return waHook.received.flatMap((r) => whatsapp.parseStatusUpdates(r)).filter((u) => u.messageId === messageId);
+  return waHook.received.flatMap((r) => whatsapp.parseStatusUpdates(r, waCreds)).filter((u) => u.messageId === messageId);
 }
 
 describe('WhatsApp round trip through the simulator', () => {
@@ -57,7 +57,7 @@ describe('WhatsApp round trip through the simulator', () => {
       ['delivered', result.providerMessageId],
       ['read', result.providerMessageId],
     ]);
-    const deliveries = waHook.received.filter((r) => whatsapp.parseStatusUpdates(r)[0]?.messageId === messageId);
+    const deliveries = waHook.received.filter((r) => whatsapp.parseStatusUpdates(r, waCreds)[0]?.messageId === messageId);
     for (const d of deliveries) expect(whatsapp.verifyWebhookSignature(d, WA_APP.appSecret)).toBe(true);
     expect(whatsapp.verifyWebhookSignature(deliveries[0] as WebhookRequest, 'wrong-secret')).toBe(false);
     expect(sim.sendCount(messageId)).toBe(1);
@@ -69,9 +69,9 @@ describe('WhatsApp round trip through the simulator', () => {
   it('opens the window with a signed inbound message, after which free-form text is delivered', async () => {
     const inbound = await sim.simulateInbound('whatsapp', '+16505550102', 'Where is my order?');
     expect(inbound.httpStatus).toBe(200);
-    const delivery = waHook.received.find((r) => whatsapp.parseInbound(r)[0]?.providerMessageId === inbound.id);
+    const delivery = waHook.received.find((r) => whatsapp.parseInbound(r, waCreds)[0]?.providerMessageId === inbound.id);
     expect(delivery && whatsapp.verifyWebhookSignature(delivery, WA_APP.appSecret)).toBe(true);
-    const [message] = whatsapp.parseInbound(delivery as WebhookRequest);
+    const [message] = whatsapp.parseInbound(delivery as WebhookRequest, waCreds);
     expect(message).toMatchObject({ from: '+16505550102', to: '+15550100001', body: 'Where is my order?' });
 
     const messageId = randomUUID();
@@ -161,19 +161,19 @@ describe('WhatsApp round trip through the simulator', () => {
 
 /** Receipts (webhook deliveries) about one person, and the status updates our adapter reads from them. */
 function pageReceipts(psid: string) {
-  return pageHook.received.filter((r) => messenger.parseStatusUpdates(r).some((u) => u.watermark?.recipient === psid));
+  return pageHook.received.filter((r) => messenger.parseStatusUpdates(r, pageCreds).some((u) => u.watermark?.recipient === psid));
 }
 function pageUpdates(psid: string) {
-  return pageReceipts(psid).flatMap((r) => messenger.parseStatusUpdates(r));
+  return pageReceipts(psid).flatMap((r) => messenger.parseStatusUpdates(r, pageCreds));
 }
 
 describe('Messenger round trip through the simulator', () => {
   it('answers an inbound message with RESPONSE and posts signed delivery and read receipts', async () => {
     const psid = '24578916347200001';
     const inbound = await sim.simulateInbound('messenger', psid, 'Table for two?');
-    const delivery = pageHook.received.find((r) => messenger.parseInbound(r)[0]?.providerMessageId === inbound.id);
+    const delivery = pageHook.received.find((r) => messenger.parseInbound(r, pageCreds)[0]?.providerMessageId === inbound.id);
     expect(delivery && messenger.verifyWebhookSignature(delivery, PAGE_APP.appSecret)).toBe(true);
-    const [message] = messenger.parseInbound(delivery as WebhookRequest);
+    const [message] = messenger.parseInbound(delivery as WebhookRequest, pageCreds);
     expect(message).toMatchObject({ from: psid, to: PAGE_APP.pageId, body: 'Table for two?' });
 
     const before = Date.now();

@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selfSignedCertificate } from '../../sandbox/email/certs';
 import { sendgridEvent, sendgridKeyPair, signedSendGridPost, type SendGridKeys } from '../../sandbox/email/sendgrid';
 import { startSmtpSink, type ReceivedMail, type SmtpSink } from '../../sandbox/email/server';
-import { sesBounce, sesDelivery, snsHeaders, snsNotification, snsSubscriptionConfirmation, type SnsSigner } from '../../sandbox/email/sns';
+import { createChannel } from '../../db/repo';
+import { sesBounce, sesDelivery, sesRenderingFailure, snsHeaders, snsNotification, snsSubscriptionConfirmation, type SnsSigner } from '../../sandbox/email/sns';
 import { eventually, startStack, type TestStack } from '../support/stack';
 
 const SMTP_USER = 'dispatch';
@@ -18,15 +19,17 @@ describe('Email through the whole engine (Temporal + Postgres + a real SMTP serv
   let sns: SnsSigner;
   let sg: { id: string; webhook_url: string };
   let ses: { id: string; webhook_url: string };
+  let smtp: Record<string, string>;
+  let awsCert: { key: string; cert: string };
 
   beforeAll(async () => {
     stack = await startStack();
     const tls = selfSignedCertificate();
     sink = await startSmtpSink({ users: { [SMTP_USER]: SMTP_PASSWORD }, tls });
     sendgrid = sendgridKeyPair();
-    const awsCert = selfSignedCertificate({ commonName: 'sns.amazonaws.com' });
+    awsCert = selfSignedCertificate({ commonName: 'sns.amazonaws.com' });
     sns = { key: awsCert.key, cert: awsCert.cert, topicArn: TOPIC, signatureVersion: '2' };
-    const smtp = {
+    smtp = {
       host: sink.host,
       port: String(sink.port),
       username: SMTP_USER,
@@ -62,9 +65,15 @@ describe('Email through the whole engine (Temporal + Postgres + a real SMTP serv
     const { body, headers } = signedSendGridPost(keys.privateKey, events);
     return postTo(sg.webhook_url, body, headers);
   };
-  const snsPost = (message: unknown) => {
-    const envelope = snsNotification(sns, message, 'Amazon SES Email Event Notification');
-    return postTo(ses.webhook_url, JSON.stringify(envelope), snsHeaders(envelope));
+  const snsPost = (message: unknown, at?: Date, signer: SnsSigner = sns, url = ses.webhook_url) => {
+    const envelope = snsNotification(signer, message, 'Amazon SES Email Event Notification', at);
+    return postTo(url, JSON.stringify(envelope), snsHeaders(envelope));
+  };
+  /** Nothing a refused event could have moved: the row is still `sent`, with no delivery and no error. */
+  const expectUnchanged = async (id: string) => {
+    await new Promise((r) => setTimeout(r, 300));
+    const after = (await stack.getMessage(id)).body;
+    expect(after).toMatchObject({ status: 'sent', delivered_at: null, error: null });
   };
   const sesFacts = (mail: ReceivedMail) => ({
     messageIdHeader: mail.parsed.messageId ?? '',
@@ -178,6 +187,70 @@ describe('Email through the whole engine (Temporal + Postgres + a real SMTP serv
     const after = await stack.getMessage(id);
     expect(after.body.status).toBe('sent');
     expect(after.body.delivered_at).toBeNull();
+  });
+
+  describe('forged, foreign and stale events', () => {
+    const sentOn = async (channelId: string, local: string) => {
+      const to = unique(local);
+      const id = (await send(channelId, to)).body.id ?? '';
+      const mail = await received(to);
+      await stack.waitForStatus(id, 'sent');
+      return { id, mail, facts: { email: to, smtpId: mail.parsed.messageId, uniqueArgs: { turumba_message_id: id } } };
+    };
+
+    it('an SES channel cannot be created without sns_topic_arn (400 naming credentials.sns_topic_arn)', async () => {
+      const create = (credentials: Record<string, string>) =>
+        stack.app.inject({ method: 'POST', url: '/v1/channels', headers: { authorization: `Bearer ${stack.apiKey}` }, payload: { channel_type: 'email', name: 'ses, no topic', credentials } });
+      const noTopic = await create({ ...smtp, events_provider: 'ses', sns_signing_cert_pem: awsCert.cert });
+      expect(noTopic.statusCode).toBe(400);
+      expect(noTopic.json()).toMatchObject({ error: 'validation_failed', field: 'credentials.sns_topic_arn', message: expect.stringMatching(/^is required when events_provider is ses/) as unknown });
+      const notAnArn = await create({ ...smtp, events_provider: 'ses', sns_signing_cert_pem: awsCert.cert, sns_topic_arn: 'turumba-ses-events' });
+      expect(notAnArn.statusCode).toBe(400);
+      expect(notAnArn.json()).toMatchObject({ field: 'credentials.sns_topic_arn', message: expect.stringMatching(/^must be an SNS topic ARN/) as unknown });
+    });
+
+    it("a channel stored without sns_topic_arn takes no SNS notification, not even one signed by SNS's certificate", async () => {
+      // As a row written before the topic was required: SNS signs every AWS account's topics with this one certificate.
+      const legacy = await createChannel(stack.database.db, {
+        accountId: stack.accountId,
+        channelType: 'email',
+        provider: 'default',
+        name: 'ses, stored without topic',
+        credentials: { ...smtp, events_provider: 'ses', sns_signing_cert_pem: awsCert.cert },
+      });
+      const { id, mail } = await sentOn(legacy.id, 'legacy');
+      const anyonesTopic = { ...sns, topicArn: 'arn:aws:sns:us-east-1:210987654321:someone-elses-topic' };
+      const res = await snsPost(sesDelivery(sesFacts(mail)), undefined, anyonesTopic, `${stack.apiUrl}/webhooks/email/${legacy.id}`);
+      expect(res.status).toBe(401);
+      await expectUnchanged(id);
+    });
+
+    it('refuses an SNS notification published over an hour ago or too far ahead (401), takes the same one fresh', async () => {
+      const { id, mail } = await sentOn(ses.id, 'stale-sns');
+      expect((await snsPost(sesDelivery(sesFacts(mail)), new Date(Date.now() - 61 * 60_000))).status).toBe(401);
+      expect((await snsPost(sesDelivery(sesFacts(mail)), new Date(Date.now() + 10 * 60_000))).status).toBe(401);
+      await expectUnchanged(id);
+      expect((await snsPost(sesDelivery(sesFacts(mail)))).status).toBe(200);
+      await stack.waitForStatus(id, 'delivered');
+    });
+
+    it('refuses a SendGrid post signed over 10 minutes ago (401), takes the same events signed now', async () => {
+      const { id, facts } = await sentOn(sg.id, 'stale-sendgrid');
+      const events = [sendgridEvent('delivered', facts)];
+      const stale = signedSendGridPost(sendgrid.privateKey, events, Math.floor(Date.now() / 1000) - 11 * 60);
+      expect((await postTo(sg.webhook_url, stale.body, stale.headers)).status).toBe(401);
+      await expectUnchanged(id);
+      expect((await sendgridPost(events)).status).toBe(200);
+      await stack.waitForStatus(id, 'delivered');
+    });
+
+    it('an SES Rendering Failure event marks the message failed with the error SES gives', async () => {
+      const { id, mail } = await sentOn(ses.id, 'rendering');
+      const facts = { ...sesFacts(mail), tags: { turumba_message_id: id } };
+      expect((await snsPost(sesRenderingFailure(facts, "Attribute 'name' is not present in the rendering data."))).status).toBe(200);
+      const failed = await stack.waitForStatus(id, 'failed');
+      expect(failed.error).toEqual({ code: 'ses_rendering_failure', message: "Attribute 'name' is not present in the rendering data." });
+    });
   });
 
   it('answers 400 to malformed bodies, signed or not, and keeps serving', async () => {

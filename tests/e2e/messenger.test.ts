@@ -124,11 +124,37 @@ describe('Messenger through the whole engine (Temporal + Postgres + Graph simula
   });
 
   describe('bad webhooks', () => {
-    const readReceipt = (psid: string) =>
+    const readReceipt = (psid: string, pageId = APP.pageId) =>
       JSON.stringify({
         object: 'page',
-        entry: [{ id: APP.pageId, time: Date.now(), messaging: [{ sender: { id: psid }, recipient: { id: APP.pageId }, timestamp: Date.now(), read: { watermark: Date.now() } }] }],
+        entry: [{ id: pageId, time: Date.now(), messaging: [{ sender: { id: psid }, recipient: { id: pageId }, timestamp: Date.now(), read: { watermark: Date.now() } }] }],
       });
+
+    it("a receipt signed with the app secret but for another page changes nothing on this channel (answered 200, as Meta expects)", async () => {
+      // One app secret signs the events of every page the app serves.
+      const psid = '5550000000'; // the simulator sends no receipts for this PSID
+      const id = await send(psid, tagged('Not for the other page'));
+      await stack.waitForStatus(id, 'sent');
+      const otherPage = readReceipt(psid, '998877665544332');
+      expect((await fetch(channel.webhook_url, { method: 'POST', headers: signed(otherPage), body: otherPage })).status).toBe(200);
+      await new Promise((r) => setTimeout(r, 300));
+      expect((await stack.getMessage(id)).body).toMatchObject({ status: 'sent', delivered_at: null, read_at: null });
+
+      const own = readReceipt(psid);
+      expect((await fetch(channel.webhook_url, { method: 'POST', headers: signed(own), body: own })).status).toBe(200);
+      await stack.waitForStatus(id, 'read');
+    });
+
+    it('a Messenger channel cannot be created without page_id (400 naming credentials.page_id)', async () => {
+      const res = await stack.app.inject({
+        method: 'POST',
+        url: '/v1/channels',
+        headers: { authorization: `Bearer ${stack.apiKey}` },
+        payload: { channel_type: 'messenger', name: 'no page', credentials: { page_access_token: APP.accessToken, app_secret: APP.appSecret, base_url: sim.url } },
+      });
+      expect(res.statusCode).toBe(400);
+      expect(res.json()).toMatchObject({ error: 'validation_failed', field: 'credentials.page_id' });
+    });
 
     it('refuses unsigned and forged webhooks with 401 and changes nothing', async () => {
       const psid = '5550000000'; // the simulator sends no receipts for this PSID

@@ -171,6 +171,27 @@ describe('SMPP through Jasmin, through the whole engine (Temporal + Postgres + J
     await stack.waitForStatus(id, 'delivered');
   });
 
+  it('an UNKNOWN receipt is not final: the DELIVRD that follows ends the message delivered', async () => {
+    const id = await send('+447700900004'); // the SMSC never sends a receipt for this number: the test posts them
+    const sent = await stack.waitForStatus(id, 'sent');
+    const receipt = (stat: string) =>
+      fetch(`${channel.webhook_url}?message_id=${id}&token=${callbackToken(channel.webhook_secret, id)}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ id: sent.provider_message_id ?? '', level: '2', message_status: stat, connector: 'smsc1', err: '000', donedate: 'ND' }).toString(),
+      });
+
+    const unknown = await receipt('UNKNOWN');
+    expect([unknown.status, await unknown.text()]).toEqual([200, 'ACK/Jasmin']);
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await stack.getMessage(id)).body).toMatchObject({ status: 'sent', error: null });
+
+    expect((await receipt('DELIVRD')).status).toBe(200);
+    const delivered = await stack.waitForStatus(id, 'delivered');
+    expect(delivered.error).toBeNull();
+    expect(await handle(id).result()).toMatchObject({ status: 'delivered' });
+  });
+
   it('a malformed DLR is answered 400 and changes nothing', async () => {
     const id = await send('+447700900004');
     await stack.waitForStatus(id, 'sent');

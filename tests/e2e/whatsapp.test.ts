@@ -151,7 +151,7 @@ describe('WhatsApp through the whole engine (Temporal + Postgres + Graph simulat
   });
 
   describe('bad webhooks', () => {
-    const statusBody = (wamid: string, id: string) =>
+    const statusBody = (wamid: string, id: string, phoneNumberId = APP.phoneNumberId) =>
       JSON.stringify({
         object: 'whatsapp_business_account',
         entry: [
@@ -162,7 +162,7 @@ describe('WhatsApp through the whole engine (Temporal + Postgres + Graph simulat
                 field: 'messages',
                 value: {
                   messaging_product: 'whatsapp',
-                  metadata: { display_phone_number: '15550100001', phone_number_id: APP.phoneNumberId },
+                  metadata: { display_phone_number: '15550100001', phone_number_id: phoneNumberId },
                   statuses: [{ id: wamid, status: 'delivered', timestamp: String(Math.floor(Date.now() / 1000)), recipient_id: '15550001000', biz_opaque_callback_data: id }],
                 },
               },
@@ -190,6 +190,20 @@ describe('WhatsApp through the whole engine (Temporal + Postgres + Graph simulat
       // The same body, signed with the app secret, is accepted: the refusals above were about the signature.
       const genuine = await fetch(channel.webhook_url, { method: 'POST', headers: signed(body), body });
       expect(genuine.status).toBe(200);
+      await waitForDelivered(id);
+    });
+
+    it("a status signed with the app secret but for another phone number changes nothing on this channel (answered 200, as Meta expects)", async () => {
+      // One app secret signs the events of every number the app serves; our id in biz_opaque_callback_data does not make it ours.
+      const id = await sendInWindow('+15550001000'); // the simulator sends no status webhooks for this number
+      const sent = await stack.waitForStatus(id, 'sent');
+      const otherNumber = statusBody(sent.provider_message_id ?? '', id, '999999999999999');
+      expect((await fetch(channel.webhook_url, { method: 'POST', headers: signed(otherNumber), body: otherNumber })).status).toBe(200);
+      await new Promise((r) => setTimeout(r, 300));
+      expect((await stack.getMessage(id)).body).toMatchObject({ status: 'sent', delivered_at: null });
+
+      const own = statusBody(sent.provider_message_id ?? '', id);
+      expect((await fetch(channel.webhook_url, { method: 'POST', headers: signed(own), body: own })).status).toBe(200);
       await waitForDelivered(id);
     });
 

@@ -201,8 +201,13 @@ export function signedWebhook(type: WebhookType | 'ses', k: WebhookKeys): fc.Arb
       return metaSigned(messengerBody(), k.channels.messenger);
     case 'email':
       return fc
-        .tuple(fc.oneof({ arbitrary: sendgridBody(k).map(jsonText), weight: 5 }, { arbitrary: anyBody.map((b) => b ?? ''), weight: 1 }), fc.integer({ min: 0, max: 1e12 }))
-        .map(([raw, ts]): FuzzRequest => {
+        .tuple(
+          fc.oneof({ arbitrary: sendgridBody(k).map(jsonText), weight: 5 }, { arbitrary: anyBody.map((b) => b ?? ''), weight: 1 }),
+          // Mostly signed now (the route refuses timestamps over 10 minutes old), sometimes any time at all.
+          fc.oneof({ arbitrary: fc.integer({ min: -9 * 60, max: 4 * 60 }).map((offset) => ({ offset })), weight: 4 }, { arbitrary: fc.integer({ min: 0, max: 1e12 }).map((at) => ({ at })), weight: 1 }),
+        )
+        .map(([raw, when]): FuzzRequest => {
+          const ts = 'at' in when ? when.at : Math.floor(Date.now() / 1000) + when.offset;
           const bytes = typeof raw === 'string' ? Buffer.from(raw, 'utf8') : raw;
           const signature = sign('sha256', Buffer.concat([Buffer.from(String(ts)), bytes]), { key: k.sendgridKey, dsaEncoding: 'der' }).toString('base64');
           return {
