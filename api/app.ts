@@ -18,7 +18,7 @@ import { replayRoutes } from './routes/replays';
 import { webhookRoutes } from './routes/webhooks';
 
 export interface AppDeps {
-  config: Pick<Config, 'publicBaseUrl' | 'delivery' | 'sendMaxAttempts' | 'sendInitialIntervalMs' | 'sendMaxIntervalMs' | 'temporalNamespace'>;
+  config: Pick<Config, 'publicBaseUrl' | 'delivery' | 'sendMaxAttempts' | 'sendInitialIntervalMs' | 'sendMaxIntervalMs' | 'temporalNamespace' | 'egressAllow' | 'allowSandboxChannels'>;
   database: Database;
   temporal: Client;
   adapters: AdapterRegistry;

@@ -1,5 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import { defaultRegistry } from '../adapters';
+import { EgressPolicy } from '../adapters/egress';
 import { loadConfigOrExit, requireKeys } from '../config';
 import { temporalConnectionOptions } from '../config/temporal-connection';
 import { connect } from '../db/client';
@@ -20,7 +21,7 @@ async function main(): Promise<void> {
   const database = connect(config.databaseUrl ?? '');
   const connection = await Connection.connect(temporalConnectionOptions(config));
   const temporal = new Client({ connection, namespace: config.temporalNamespace });
-  const app = await buildApp({ config, database, temporal, adapters: defaultRegistry(), logger, metrics: createMetrics() });
+  const app = await buildApp({ config, database, temporal, adapters: defaultRegistry(new EgressPolicy(config.egressAllow)), logger, metrics: createMetrics() });
   await app.listen({ host: config.apiHost, port: config.apiPort });
   logger.info({ event: 'api_started', port: config.apiPort, public_base_url: config.publicBaseUrl });
 

@@ -1,3 +1,4 @@
+import { parseAllowList, type AllowEntry } from '../adapters/egress';
 import { CHANNEL_TYPES, type ChannelType } from '../adapters/types';
 
 // The one place that reads process.env. Everything else receives a typed Config.
@@ -61,6 +62,10 @@ export interface Config {
   credentialsKey: string | undefined;
   /** Older keys, comma-separated, still accepted for decryption during a rotation. */
   credentialsKeyPrevious: string;
+  /** EGRESS_ALLOW: hosts and CIDR ranges adapters may reach although private, loopback or link-local. */
+  egressAllow: AllowEntry[];
+  /** ALLOW_SANDBOX_CHANNELS: whether tenants may create sandbox channels (webhook signatures off). */
+  allowSandboxChannels: boolean;
 }
 
 export class ConfigError extends Error {
@@ -138,6 +143,15 @@ export function loadConfig(env: Env = process.env): Config {
     };
   };
 
+  const bool = (name: string, fallback: boolean): boolean => {
+    const raw = str(name);
+    if (raw === undefined) return fallback;
+    if (raw !== 'true' && raw !== 'false') problems.push(`${name} must be true or false (got "${raw}")`);
+    return raw === 'true';
+  };
+  const egressAllow = parseAllowList(str('EGRESS_ALLOW', '') ?? '');
+  for (const p of egressAllow.problems) problems.push(`EGRESS_ALLOW: ${p}`);
+
   const config: Config = {
     databaseUrl,
     temporalAddress,
@@ -170,6 +184,8 @@ export function loadConfig(env: Env = process.env): Config {
     archiveDir: str('ARCHIVE_DIR'),
     credentialsKey: key('CREDENTIALS_KEY'),
     credentialsKeyPrevious: key('CREDENTIALS_KEY_PREVIOUS') ?? '',
+    egressAllow: egressAllow.entries,
+    allowSandboxChannels: bool('ALLOW_SANDBOX_CHANNELS', false),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

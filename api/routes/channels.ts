@@ -3,6 +3,7 @@ import { CHANNEL_TYPES, type ChannelType } from '../../adapters/types';
 import { createChannel, getChannel } from '../../db/repo';
 import type { ChannelRow } from '../../db/schema';
 import { isUuid } from '../../db/uuidv7';
+import { checkChannelTargets } from '../channel-targets';
 import { ApiError, badRequest, notFound } from '../errors';
 
 interface CreateChannelBody {
@@ -79,6 +80,7 @@ export const channelRoutes: FastifyPluginAsync = async (app) => {
     if (b.webhook_signature === 'disabled' && b.sandbox !== true) {
       throw badRequest('webhook_signature', 'can be disabled only on a sandbox channel (sandbox: true)');
     }
+    checkChannelTargets(config, adapter, b.credentials, b.sandbox === true);
     const channel = await createChannel(db, {
       accountId: req.accountId,
       channelType: b.channel_type,
