@@ -135,6 +135,8 @@ export interface ChannelAdapter {
    */
   webhookSigningSecret?(credentials: Credentials): string | undefined;
   webhookResponse?(kind: WebhookKind): WebhookResponse;
+  /** Hosts these credentials make the adapter connect to, by credentials field (checked when a channel is created). */
+  egressTargets?(credentials: Credentials): Array<{ field: string; host: string } | { field: string; problem: string }>;
   /**
    * A subscription handshake (e.g. Meta's GET with hub.challenge): the answer when
    * `req` is one, undefined otherwise. `verifyToken` is the channel's webhook_secret.

@@ -31,6 +31,8 @@ export interface AppDeps {
     | 'apiRequestTimeoutMs'
     | 'apiConnectionTimeoutMs'
     | 'trustProxy'
+    | 'egressAllow'
+    | 'allowSandboxChannels'
   >;
   database: Database;
   temporal: Client;

@@ -1,5 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import { defaultRegistry } from '../adapters';
+import { EgressPolicy } from '../adapters/egress';
 import { loadConfigOrExit, requireKeys } from '../config';
 import { temporalConnectionOptions } from '../config/temporal-connection';
 import { connect } from '../db/client';
@@ -22,7 +23,7 @@ async function main(): Promise<void> {
   const connection = await Connection.connect(temporalConnectionOptions(config));
   const temporal = new Client({ connection, namespace: config.temporalNamespace });
   const metrics = createMetrics();
-  const app = await buildApp({ config, database, temporal, adapters: defaultRegistry(), logger, metrics });
+  const app = await buildApp({ config, database, temporal, adapters: defaultRegistry(new EgressPolicy(config.egressAllow)), logger, metrics });
   await app.listen({ host: config.apiHost, port: config.apiPort });
   // Off the public port: only what can reach API_METRICS_HOST (Prometheus) reads the metrics.
   const metricsServer = await startMetricsServer({ registry: metrics.registry, port: config.apiMetricsPort, host: config.apiMetricsHost, logger });

@@ -17,6 +17,8 @@ export interface EngineProcesses {
 }
 
 const ROOT = join(__dirname, '..');
+/** The simulators of benches and chaos listen on loopback; sandbox channels are theirs. */
+export const BENCH_EGRESS_ALLOW = '127.0.0.1';
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
 function start(entry: string, env: Record<string, string>): ChildProcess {
@@ -68,6 +70,8 @@ export async function startEngine(opts: {
     WORKER_METRICS_PORT: String(metricsPort),
     API_METRICS_PORT: String(apiMetricsPort),
     CREDENTIALS_KEY: process.env.CREDENTIALS_KEY ?? Keyring.generateKey(),
+    EGRESS_ALLOW: BENCH_EGRESS_ALLOW,
+    ALLOW_SANDBOX_CHANNELS: 'true',
     ...opts.env,
   };
   const worker = start('worker/main.ts', env);

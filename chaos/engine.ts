@@ -1,7 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
-import { startEngine, type EngineProcesses } from '../bench/processes';
+import { BENCH_EGRESS_ALLOW, startEngine, type EngineProcesses } from '../bench/processes';
 import type { ChaosInfra } from './infra';
 
 // API and worker as separate processes (bench/processes.ts), plus what a chaos run
@@ -25,7 +25,7 @@ export async function startChaosEngine(infra: ChaosInfra, env: Record<string, st
   const engine: EngineProcesses = await startEngine({ ...infra, env });
   // A restarted worker must call back to the same API (PUBLIC_BASE_URL defaults to its port) and serve metrics where the first did.
   const metricsPort = new URL(engine.workerMetricsUrl).port;
-  const fullEnv = { ...env, API_PORT: new URL(engine.apiUrl).port, WORKER_METRICS_PORT: metricsPort };
+  const fullEnv = { EGRESS_ALLOW: BENCH_EGRESS_ALLOW, ALLOW_SANDBOX_CHANNELS: 'true', ...env, API_PORT: new URL(engine.apiUrl).port, WORKER_METRICS_PORT: metricsPort };
   const unexpectedExits: string[] = [];
   let expected = false;
   let worker: ChildProcess = engine.worker;

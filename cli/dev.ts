@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { defaultRegistry } from '../adapters';
+import { EgressPolicy } from '../adapters/egress';
 import { buildApp } from '../api/app';
 import { ConfigError, loadConfig } from '../config';
 import { connect } from '../db/client';
@@ -71,7 +72,14 @@ async function main(): Promise<void> {
 
   try {
     const apiPort = Number(process.env.API_PORT ?? (await portOr(3000)));
-    const env: Record<string, string | undefined> = { ...process.env, API_PORT: String(apiPort), API_HOST: process.env.API_HOST ?? '127.0.0.1' };
+    // The simulators listen on 127.0.0.1; tenants of the dev stack may create sandbox channels on them.
+    const env: Record<string, string | undefined> = {
+      EGRESS_ALLOW: '127.0.0.1',
+      ALLOW_SANDBOX_CHANNELS: 'true',
+      ...process.env,
+      API_PORT: String(apiPort),
+      API_HOST: process.env.API_HOST ?? '127.0.0.1',
+    };
 
     // Temporal: an external one when TEMPORAL_ADDRESS is set, else start-dev with its data in .dev/.
     let temporalUi: string | null = null;
@@ -132,7 +140,7 @@ async function main(): Promise<void> {
     installTemporalRuntime(log);
     const database = connect(databaseUrl, { max: 10 });
     cleanups.push(() => database.close());
-    const adapters = defaultRegistry();
+    const adapters = defaultRegistry(new EgressPolicy(config.egressAllow));
 
     const connection = await Connection.connect({ address: temporalAddress });
     cleanups.push(() => connection.close());

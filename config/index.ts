@@ -1,4 +1,5 @@
 import { isIP } from 'node:net';
+import { parseAllowList, type AllowEntry } from '../adapters/egress';
 import { CHANNEL_TYPES, type ChannelType } from '../adapters/types';
 
 // The one place that reads process.env. Everything else receives a typed Config.
@@ -75,6 +76,10 @@ export interface Config {
   credentialsKeyPrevious: string;
   /** After a webhook secret rotation, how long the previous secret still passes (when the request names no overlap). */
   webhookSecretOverlapSeconds: number;
+  /** EGRESS_ALLOW: hosts and CIDR ranges adapters may reach although private, loopback or link-local. */
+  egressAllow: AllowEntry[];
+  /** ALLOW_SANDBOX_CHANNELS: whether tenants may create sandbox channels (webhook signatures off). */
+  allowSandboxChannels: boolean;
 }
 
 /** The longest overlap a webhook secret rotation may keep the previous secret for. */
@@ -185,6 +190,15 @@ export function loadConfig(env: Env = process.env): Config {
     };
   };
 
+  const bool = (name: string, fallback: boolean): boolean => {
+    const raw = str(name);
+    if (raw === undefined) return fallback;
+    if (raw !== 'true' && raw !== 'false') problems.push(`${name} must be true or false (got "${raw}")`);
+    return raw === 'true';
+  };
+  const egressAllow = parseAllowList(str('EGRESS_ALLOW', '') ?? '');
+  for (const p of egressAllow.problems) problems.push(`EGRESS_ALLOW: ${p}`);
+
   const config: Config = {
     databaseUrl,
     temporalAddress,
@@ -228,6 +242,8 @@ export function loadConfig(env: Env = process.env): Config {
     credentialsKey: key('CREDENTIALS_KEY'),
     credentialsKeyPrevious: key('CREDENTIALS_KEY_PREVIOUS') ?? '',
     webhookSecretOverlapSeconds: int('WEBHOOK_SECRET_OVERLAP_SECONDS', 86_400, 0, MAX_WEBHOOK_SECRET_OVERLAP_SECONDS),
+    egressAllow: egressAllow.entries,
+    allowSandboxChannels: bool('ALLOW_SANDBOX_CHANNELS', false),
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -1,6 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { defaultRegistry } from '../adapters';
+import { EgressPolicy } from '../adapters/egress';
 import { CHANNEL_TYPES } from '../adapters/types';
 import { loadConfigOrExit, requireKeys } from '../config';
 import { temporalConnectionOptions } from '../config/temporal-connection';
@@ -40,7 +41,7 @@ async function main(): Promise<void> {
     await ensureRecordExpirySchedule(temporal);
   }, logger);
   await schedules.firstAttempt;
-  const adapters = defaultRegistry();
+  const adapters = defaultRegistry(new EgressPolicy(config.egressAllow));
   const workers = await createWorkers({
     partitions: { retentionMonths: config.partitionRetentionMonths, archiveDir: config.archiveDir },
     retention: config.retention,

@@ -9,6 +9,10 @@ import { EmailAdapter } from '../email/email';
 import type { Credentials, DispatchPayload, WebhookRequest } from '../types';
 import type { ContractHarness, SendCase } from './contract-harness';
 import { replaceInBody, startWebhookReceiver, webhookRequest, withoutHeader } from './webhook-receiver';
+import { EgressPolicy } from '../egress';
+
+/** The simulators listen on 127.0.0.1, which the policy refuses unless allowed. */
+const LOOPBACK = EgressPolicy.fromList('127.0.0.1');
 
 const USER = 'dispatch';
 const PASSWORD = 'contract-smtp-password';
@@ -23,7 +27,7 @@ const TO: Record<SendCase, string> = {
 };
 
 export async function emailHarness(events: 'sendgrid' | 'ses'): Promise<ContractHarness> {
-  const adapter = new EmailAdapter();
+  const adapter = new EmailAdapter(Date.now, LOOPBACK);
   const receiver = await startWebhookReceiver(adapter);
   const webhookUrl = `${receiver.url}/webhooks/email/${randomUUID()}`;
   const sink = await startSmtpSink({ users: { [USER]: PASSWORD }, eventDelayMs: 10 });

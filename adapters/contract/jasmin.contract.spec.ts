@@ -6,6 +6,10 @@ import type { Credentials, DispatchPayload } from '../types';
 import type { ContractHarness, SendCase } from './contract-harness';
 import { runAdapterContract } from './contract-suite';
 import { startWebhookReceiver, webhookRequest, withQuery } from './webhook-receiver';
+import { EgressPolicy } from '../egress';
+
+/** The simulators listen on 127.0.0.1, which the policy refuses unless allowed. */
+const LOOPBACK = EgressPolicy.fromList('127.0.0.1');
 
 const USER = { username: 'contract', password: 'jasmin-secret-7' };
 const CHANNEL_ID = randomUUID();
@@ -20,7 +24,7 @@ const TO: Record<SendCase, string> = {
 };
 
 runAdapterContract('jasmin (smpp)', async (): Promise<ContractHarness> => {
-  const adapter = new JasminSmppAdapter();
+  const adapter = new JasminSmppAdapter(LOOPBACK);
   const sim = await startJasminSimulator({ users: [USER], dlrDelayMs: 10, dlrRetryDelayMs: 100 });
   const receiver = await startWebhookReceiver(adapter);
   const credentials: Credentials = { base_url: sim.url, username: USER.username, password: USER.password, from: 'TURUMBA' };

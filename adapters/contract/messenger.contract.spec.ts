@@ -5,6 +5,10 @@ import type { Credentials, DispatchPayload } from '../types';
 import type { ContractHarness, SendCase } from './contract-harness';
 import { runAdapterContract } from './contract-suite';
 import { replaceInBody, startWebhookReceiver, webhookRequest, withoutHeader } from './webhook-receiver';
+import { EgressPolicy } from '../egress';
+
+/** The simulators listen on 127.0.0.1, which the policy refuses unless allowed. */
+const LOOPBACK = EgressPolicy.fromList('127.0.0.1');
 
 const APP: GraphSimApp = {
   accessToken: 'contract-page-token',
@@ -29,7 +33,7 @@ function eventsOf(body: unknown): Event[] {
 }
 
 runAdapterContract('messenger', async (): Promise<ContractHarness> => {
-  const adapter = new MessengerAdapter();
+  const adapter = new MessengerAdapter(Date.now, LOOPBACK);
   const sim = await startGraphSimulator({ apps: [APP], callbackDelayMs: 10 });
   const receiver = await startWebhookReceiver(adapter);
   const webhookUrl = `${receiver.url}/webhooks/messenger/${CHANNEL_ID}`;

@@ -8,6 +8,10 @@ import type { Credentials, DispatchPayload } from '../types';
 import type { ContractHarness, SendCase } from './contract-harness';
 import { runAdapterContract } from './contract-suite';
 import { replaceInBody, startWebhookReceiver, webhookRequest, withoutHeader } from './webhook-receiver';
+import { EgressPolicy } from '../egress';
+
+/** The simulators listen on 127.0.0.1, which the policy refuses unless allowed. */
+const LOOPBACK = EgressPolicy.fromList('127.0.0.1');
 
 const ACCOUNT = {
   sid: 'AC5ef8732a3c49700934481addd5ce1659',
@@ -28,7 +32,7 @@ const TO: Record<SendCase, string> = {
 };
 
 runAdapterContract('twilio (sms)', async (): Promise<ContractHarness> => {
-  const adapter = new TwilioSmsAdapter();
+  const adapter = new TwilioSmsAdapter(LOOPBACK);
   const sim = await startTwilioSimulator({ accounts: [ACCOUNT], callbackDelayMs: 10 });
   const receiver = await startWebhookReceiver(adapter);
   const inboundPoster = new CallbackDispatcher(() => undefined);

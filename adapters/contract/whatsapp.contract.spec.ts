@@ -5,6 +5,10 @@ import { WhatsAppAdapter } from '../whatsapp/whatsapp';
 import type { ContractHarness, SendCase } from './contract-harness';
 import { runAdapterContract } from './contract-suite';
 import { replaceInBody, startWebhookReceiver, webhookRequest, withoutHeader } from './webhook-receiver';
+import { EgressPolicy } from '../egress';
+
+/** The simulators listen on 127.0.0.1, which the policy refuses unless allowed. */
+const LOOPBACK = EgressPolicy.fromList('127.0.0.1');
 
 const APP: GraphSimApp = {
   accessToken: 'contract-whatsapp-token',
@@ -32,7 +36,7 @@ function statusesOf(body: unknown): Status[] {
 }
 
 runAdapterContract('whatsapp', async (): Promise<ContractHarness> => {
-  const adapter = new WhatsAppAdapter();
+  const adapter = new WhatsAppAdapter(Date.now, LOOPBACK);
   const sim = await startGraphSimulator({ apps: [APP], callbackDelayMs: 10 });
   const receiver = await startWebhookReceiver(adapter);
   const webhookUrl = `${receiver.url}/webhooks/whatsapp/${CHANNEL_ID}`;

@@ -5,6 +5,10 @@ import { startSmtpSink, type SmtpSink } from '../../sandbox/email/server';
 import { PermanentSendError, RateLimitedError, TransientSendError, type Credentials, type DispatchPayload, type SendContext } from '../types';
 import { EmailAdapter } from './email';
 import { SMTP_RATE_LIMIT_RETRY_MS } from './smtp-errors';
+import { EgressPolicy } from '../egress';
+
+/** The simulators listen on 127.0.0.1, which the policy refuses unless allowed. */
+const LOOPBACK = EgressPolicy.fromList('127.0.0.1');
 
 const PASSWORD = 'smtp-password-do-not-log';
 const MESSAGE_ID = '01930a4e-5b6c-7d8e-9f01-23456789abcd';
@@ -26,7 +30,7 @@ afterEach(() => {
 });
 
 function fresh(): EmailAdapter {
-  adapter = new EmailAdapter();
+  adapter = new EmailAdapter(Date.now, LOOPBACK);
   return adapter;
 }
 
@@ -347,7 +351,8 @@ describe('EmailAdapter.verifyCredentials', () => {
   it('reports an unreachable server', async () => {
     const check = await fresh().verifyCredentials(creds({}, { host: '127.0.0.1', port: await closedPort() }));
     expect(check.ok).toBe(false);
-    expect(check.detail).toMatch(/ECONNREFUSED/);
+    // A closed port reads like any other failure to reach an SMTP server (no port scanning through verify).
+    expect(check.detail).toMatch(/^smtp 127\.0\.0\.1:\d+: no valid answer/);
   });
 
   it('reports unusable event verification keys even when SMTP is fine', async () => {

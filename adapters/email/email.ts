@@ -12,6 +12,7 @@ import {
   type WebhookRequest,
   type WebhookResponse,
 } from '../types';
+import { EgressPolicy, EgressRefusedError, unreachable, type EgressTarget } from '../egress';
 import { buildMessageId, invalidEmailAddress } from './address';
 import { eventKeysOf, eventKeysProblem, verifierFor } from './event-keys';
 import { htmlToText } from './html-text';
@@ -30,10 +31,21 @@ export class EmailAdapter implements ChannelAdapter {
   readonly defaultRateLimitPerSecond = 14;
   readonly requiredCredentials = ['host', 'port', 'from_address'] as const;
 
-  private readonly pool = new TransportPool();
+  private readonly pool: TransportPool;
 
   /** `now` dates the events' signatures (SNS Timestamp, SendGrid's signed timestamp). */
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(
+    private readonly now: () => number = Date.now,
+    private readonly egress: EgressPolicy = new EgressPolicy(),
+  ) {
+    this.pool = new TransportPool((host) => this.address(host));
+  }
+
+  /** The checked address to connect to for an SMTP host. */
+  private async address(host: string): Promise<string> {
+    const [first] = await this.egress.resolve(host);
+    return first?.address ?? host;
+  }
 
   validateAddress(to: string): string | undefined {
     return invalidEmailAddress(to);
@@ -87,19 +99,31 @@ export class EmailAdapter implements ChannelAdapter {
     const s = readSmtpSettings(credentials);
     if (typeof s === 'string') return { ok: false, detail: s };
     const events = eventKeysProblem(credentials);
+    let address: string;
+    try {
+      address = await this.address(s.host);
+    } catch (err) {
+      return { ok: false, detail: err instanceof EgressRefusedError ? `egress_refused: ${err.message}` : unreachable(`smtp ${s.host}:${s.port}`) };
+    }
     // A fresh, unpooled connection: the check must really connect and log in now.
-    const transport = createSingle(s);
+    const transport = createSingle(s, address);
     try {
       await transport.verify();
     } catch (err) {
+      // Only a login refused or a certificate rejected by an SMTP server is told apart; the server's words are not repeated.
       const failure = toSendError(err);
-      return { ok: false, detail: `${s.host}:${s.port} ${failure.code}: ${failure.message}` };
+      const known = failure.code === 'smtp_auth_failed' || failure.code === 'smtp_tls_certificate';
+      return { ok: false, detail: known ? `smtp ${s.host}:${s.port} ${failure.code}` : unreachable(`smtp ${s.host}:${s.port}`) };
     } finally {
       transport.close();
     }
     const login = s.username ? `logged in as ${s.username}` : 'no login configured';
     if (events) return { ok: false, detail: `smtp ${s.host}:${s.port} ok (${login}); ${events}` };
     return { ok: true, detail: `smtp ${s.host}:${s.port} ok (${login}); events: ${s.eventsProvider ?? 'none'}` };
+  }
+
+  egressTargets(credentials: Credentials): EgressTarget[] {
+    return credentials.host ? [{ field: 'host', host: credentials.host }] : [];
   }
 
   /** Inbound email is out of scope: an email channel's webhook only carries delivery events. */

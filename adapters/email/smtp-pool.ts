@@ -13,6 +13,8 @@ import { RATE_WORDS } from './smtp-errors';
 
 export interface SmtpPoolOptions {
   connection: SMTPConnection.Options;
+  /** Each new connection goes to the address this gives for connection.host (the egress policy's check). */
+  resolve: (host: string) => Promise<string>;
   auth?: { user: string; pass: string };
   /** Connections open at once; more sends than this wait for one to come free. */
   maxConnections: number;
@@ -142,7 +144,20 @@ export class SmtpPool implements Transport<SmtpSentInfo> {
 
   private connect(): Promise<Connection> {
     this.count += 1;
-    const smtp = new SMTPConnection(this.opts.connection);
+    return this.opts.resolve(this.opts.connection.host ?? '').then(
+      (address) => this.open(address),
+      (err: unknown) => {
+        // No connection was made: free the slot for the next waiter, which resolves again.
+        this.count -= 1;
+        const w = this.closed ? undefined : this.waiters.shift();
+        if (w) w.give(this.connect());
+        throw asFailure(err);
+      },
+    );
+  }
+
+  private open(address: string): Promise<Connection> {
+    const smtp = new SMTPConnection({ ...this.opts.connection, host: address });
     const c: Connection = { smtp, attempts: 0, open: true, retired: false };
     return new Promise<Connection>((resolve, reject) => {
       let ready = false;

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { boundedTimeout } from '../egress';
 import type { Credentials } from '../types';
 import { domainOf, invalidEmailAddress } from './address';
 
@@ -38,7 +39,6 @@ export function readSmtpSettings(c: Credentials): SmtpSettings | string {
   if (Boolean(c.username) !== Boolean(c.password)) return 'username and password go together';
   const events = c.events_provider || undefined;
   if (events !== undefined && events !== 'ses' && events !== 'sendgrid') return "events_provider must be 'ses' or 'sendgrid'";
-  const timeoutMs = Number(c.timeout_ms);
   return {
     host: c.host ?? '',
     port,
@@ -51,7 +51,7 @@ export function readSmtpSettings(c: Credentials): SmtpSettings | string {
     fromName: c.from_name || undefined,
     replyTo: c.reply_to || undefined,
     rejectUnauthorized: c.tls_reject_unauthorized !== 'false',
-    timeoutMs: Number.isFinite(timeoutMs) && timeoutMs > 0 ? timeoutMs : DEFAULT_TIMEOUT_MS,
+    timeoutMs: boundedTimeout(c.timeout_ms, DEFAULT_TIMEOUT_MS),
     messageIdDomain: (c.message_id_domain || domainOf(fromAddress)).toLowerCase(),
     eventsProvider: events,
     sesConfigurationSet: c.ses_configuration_set || undefined,

@@ -14,16 +14,20 @@ const IDLE_MS = 5_000;
 
 export type PooledTransport = ReturnType<typeof createPooled>;
 
-/** One connection per call, closed by the caller: for checks that must really connect now. */
-export function createSingle(s: SmtpSettings) {
-  return nodemailer.createTransport(transportOptions(s));
+/** The address to connect to for a host, checked by the egress policy (throws when refused). */
+export type ResolveHost = (host: string) => Promise<string>;
+
+/** One connection per call to `address` (already checked), closed by the caller: for checks that must really connect now. */
+export function createSingle(s: SmtpSettings, address: string) {
+  return nodemailer.createTransport({ ...transportOptions(s), host: address });
 }
 
-function createPooled(s: SmtpSettings) {
+function createPooled(s: SmtpSettings, resolve: ResolveHost) {
   const auth = login(s);
   return nodemailer.createTransport(
     new SmtpPool({
       connection: connectionOptions(s),
+      resolve,
       ...(auth ? { auth } : {}),
       maxConnections: POOL_CONNECTIONS,
       maxMessages: MESSAGES_PER_CONNECTION,
@@ -48,7 +52,9 @@ function connectionOptions(s: SmtpSettings): SmtpOptions {
     port: s.port,
     secure: s.secure,
     requireTLS: s.requireTls,
-    // SNI carries host names only (RFC 6066 §3); an IP host gets none.
+    // SNI carries host names only (RFC 6066 §3); an IP host gets none. The certificate is checked
+    // against this name too, while the socket goes to the address the egress policy checked.
+    ...(isIP(s.host) ? {} : { servername: s.host }),
     tls: { rejectUnauthorized: s.rejectUnauthorized, minVersion: 'TLSv1.2', ...(isIP(s.host) ? {} : { servername: s.host }) },
     connectionTimeout: s.timeoutMs,
     greetingTimeout: s.timeoutMs,
@@ -68,6 +74,8 @@ function connectionOptions(s: SmtpSettings): SmtpOptions {
 export class TransportPool {
   private readonly pools = new Map<string, PooledTransport>();
 
+  constructor(private readonly resolve: ResolveHost) {}
+
   get(settings: SmtpSettings): PooledTransport {
     const key = connectionKey(settings);
     const found = this.pools.get(key);
@@ -76,7 +84,7 @@ export class TransportPool {
       this.pools.set(key, found);
       return found;
     }
-    const created = createPooled(settings);
+    const created = createPooled(settings, this.resolve);
     this.pools.set(key, created);
     for (const [oldKey, old] of this.pools) {
       if (this.pools.size <= MAX_POOLS) break;

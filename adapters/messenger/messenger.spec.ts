@@ -15,6 +15,10 @@ import {
   type WebhookRequest,
 } from '../types';
 import { MessengerAdapter } from './messenger';
+import { EgressPolicy } from '../egress';
+
+/** The simulators listen on 127.0.0.1, which the policy refuses unless allowed. */
+const LOOPBACK = EgressPolicy.fromList('127.0.0.1');
 
 const TOKEN = 'EAAJpage-access-token-do-not-log';
 const APP_SECRET = 'messenger-app-secret-do-not-log';
@@ -32,7 +36,7 @@ function credentials(baseUrl: string, extra: Record<string, string> = {}): Crede
   return { page_access_token: TOKEN, app_secret: APP_SECRET, base_url: baseUrl, ...extra };
 }
 
-const adapter = new MessengerAdapter(() => NOW);
+const adapter = new MessengerAdapter(() => NOW, LOOPBACK);
 const payload: DispatchPayload = { messageId: '0190f0aa-0000-7000-8000-000000000002', to: PSID, body: 'Your table is ready' };
 const ctx: SendContext = { traceId: '0af7651916cd43dd8448eb211c80319c', statusCallbackUrl: 'https://dispatch.example.com/webhooks/messenger/ch_2' };
 const inWindow = { ...ctx, lastInboundAt: new Date(NOW - 2 * HOUR) };

@@ -10,8 +10,9 @@ import {
   type StatusUpdate,
   type WebhookRequest,
 } from '../types';
-import { graphFetch, graphSettings, type GraphResponse, type GraphTarget } from '../meta/graph-client';
-import { graphSend, readGraphError, unreachableDetail } from '../meta/graph-errors';
+import { GRAPH_BASE_URL, graphFetch, graphSettings, type GraphResponse, type GraphTarget } from '../meta/graph-client';
+import { EgressPolicy, shown, urlTarget, type EgressTarget } from '../egress';
+import { checkFailureDetail, graphSend, unreachableDetail } from '../meta/graph-errors';
 import { MetaWebhookAdapter, windowOpen } from '../meta/webhook';
 import { MESSENGER_ERRORS } from './messenger-errors';
 import { parseInbound, parseStatusUpdates } from './messenger-webhook';
@@ -40,7 +41,10 @@ export class MessengerAdapter extends MetaWebhookAdapter implements ChannelAdapt
   /** page_id: webhooks are applied only for entries of this page. */
   readonly requiredCredentials = ['page_access_token', 'app_secret', 'page_id'] as const;
 
-  constructor(private readonly now: () => number = Date.now) {
+  constructor(
+    private readonly now: () => number = Date.now,
+    private readonly egress: EgressPolicy = new EgressPolicy(),
+  ) {
     super();
   }
 
@@ -49,7 +53,7 @@ export class MessengerAdapter extends MetaWebhookAdapter implements ChannelAdapt
   }
 
   async send(payload: DispatchPayload, credentials: Credentials, ctx: SendContext): Promise<DispatchResult> {
-    const account = readAccount(credentials);
+    const account = readAccount(credentials, this.egress);
     if (typeof account === 'string') throw new PermanentSendError(account, 'missing_credentials');
     const json = sendBody(payload, ctx.lastInboundAt, this.now());
 
@@ -63,20 +67,23 @@ export class MessengerAdapter extends MetaWebhookAdapter implements ChannelAdapt
   }
 
   async verifyCredentials(credentials: Credentials): Promise<CredentialCheck> {
-    const account = readAccount(credentials);
+    const account = readAccount(credentials, this.egress);
     if (typeof account === 'string') return { ok: false, detail: account };
     try {
       const res = await graphFetch(account, { method: 'GET', path: 'me', query: { fields: 'id,name' } });
       if (res.status !== 200) return { ok: false, detail: describeCheckFailure(res) };
       const page = res.body as { id?: unknown; name?: unknown } | undefined;
-      const field = (v: unknown): string => (typeof v === 'string' ? v : 'unknown');
       if (account.pageId && page?.id !== account.pageId) {
-        return { ok: false, detail: `the token belongs to page ${field(page?.id)}, not page_id ${account.pageId}` };
+        return { ok: false, detail: `the token belongs to page ${shown(page?.id)}, not page_id ${account.pageId}` };
       }
-      return { ok: true, detail: `page ${field(page?.name)} (${field(page?.id)})` };
+      return { ok: true, detail: `page ${shown(page?.name)} (${shown(page?.id)})` };
     } catch (err) {
       return { ok: false, detail: unreachableDetail(err) };
     }
+  }
+
+  egressTargets(credentials: Credentials): EgressTarget[] {
+    return urlTarget('base_url', credentials.base_url, GRAPH_BASE_URL);
   }
 
   parseInbound(req: WebhookRequest, credentials: Credentials): InboundMessage[] {
@@ -116,15 +123,12 @@ function sendBody(payload: DispatchPayload, lastInboundAt: Date | undefined, now
 }
 
 /** The account, or a message naming what is missing (never a value). */
-function readAccount(credentials: Credentials): PageAccount | string {
+function readAccount(credentials: Credentials, egress: EgressPolicy): PageAccount | string {
   const { page_access_token: accessToken, app_secret: appSecret, page_id: pageId } = credentials;
   if (!accessToken) return 'missing messenger credentials: page_access_token';
-  return { ...graphSettings(credentials), accessToken, appSecret, pageId };
+  return { ...graphSettings(credentials), egress, accessToken, appSecret, pageId };
 }
 
 function describeCheckFailure(res: GraphResponse): string {
-  const err = readGraphError(res);
-  const code = err.code === undefined ? 'no code' : `${err.code}${err.subcode === undefined ? '' : `/${err.subcode}`}`;
-  if (err.code === 190 || res.status === 401) return `authentication failed (${code})`;
-  return `graph api answered HTTP ${res.status} (${code})`;
+  return checkFailureDetail(res, () => undefined);
 }

@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
-import type { Credentials } from '../types';
+import { boundedTimeout, type EgressPolicy } from '../egress';
+import { SendError, type Credentials } from '../types';
 
 export const GRAPH_BASE_URL = 'https://graph.facebook.com';
 /** Graph versions live about two years; pin one so a Meta release cannot change our wire format. */
@@ -24,6 +25,7 @@ export interface GraphTarget {
   baseUrl: string;
   version: string;
   timeoutMs: number;
+  egress: EgressPolicy;
   accessToken: string;
   /** Signs every call with appsecret_proof, which apps with "Require App Secret" refuse to do without. */
   appSecret?: string;
@@ -48,11 +50,10 @@ export interface GraphResponse {
 
 /** base_url, api_version and timeout_ms of a channel, with Meta's defaults. */
 export function graphSettings(credentials: Credentials): Pick<GraphTarget, 'baseUrl' | 'version' | 'timeoutMs'> {
-  const timeoutMs = Number(credentials.timeout_ms);
   return {
     baseUrl: (credentials.base_url || GRAPH_BASE_URL).replace(/\/+$/, ''),
     version: credentials.api_version || GRAPH_API_VERSION,
-    timeoutMs: Number.isFinite(timeoutMs) && timeoutMs > 0 ? timeoutMs : DEFAULT_TIMEOUT_MS,
+    timeoutMs: boundedTimeout(credentials.timeout_ms, DEFAULT_TIMEOUT_MS),
   };
 }
 
@@ -77,16 +78,10 @@ export async function graphFetch(target: GraphTarget, call: GraphCall): Promise<
   const timeout = AbortSignal.timeout(target.timeoutMs);
   const signal = call.signal ? AbortSignal.any([call.signal, timeout]) : timeout;
   try {
-    const res = await fetch(url, {
-      method: call.method,
-      headers,
-      body: call.json === undefined ? undefined : JSON.stringify(call.json),
-      signal,
-      redirect: 'manual',
-    });
-    const text = await res.text();
-    return { status: res.status, headers: res.headers, body: parseJson(text) };
+    const res = await target.egress.fetch(url, { method: call.method, headers, body: call.json === undefined ? undefined : JSON.stringify(call.json), signal });
+    return { status: res.status, headers: res.headers, body: parseJson(res.text) };
   } catch (err) {
+    if (err instanceof SendError) throw err;
     if (call.signal?.aborted) throw new GraphTransportError('aborted', 'cancelled by caller', { cause: err });
     if (timeout.aborted) throw new GraphTransportError('timeout', `no response within ${target.timeoutMs} ms`, { cause: err });
     throw new GraphTransportError('network', describeNetworkError(err), { cause: err });

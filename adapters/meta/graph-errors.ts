@@ -5,6 +5,7 @@ import {
   TransientSendError,
   type SendErrorClass,
 } from '../types';
+import { EgressRefusedError, unreachable } from '../egress';
 import { graphFetch, GraphTransportError, type GraphCall, type GraphResponse, type GraphTarget } from './graph-client';
 
 /** Graph's error body: `{error: {message, type, code, error_subcode, error_data, fbtrace_id}}`. */
@@ -110,8 +111,17 @@ export async function graphSend(product: string, target: GraphTarget, call: Grap
 
 /** What a credentials check says when the Graph API could not be asked at all. */
 export function unreachableDetail(err: unknown): string {
-  const kind = err instanceof GraphTransportError ? `${err.kind}: ${err.message}` : 'unknown error';
-  return `graph api unreachable (${kind})`;
+  if (err instanceof EgressRefusedError) return `egress_refused: ${err.message}`;
+  return unreachable('graph api');
+}
+
+/** A failed check's answer: specific only when it carries a Graph error code, else the same words as no answer. */
+export function checkFailureDetail(res: GraphResponse, specific: (err: GraphError, code: string) => string | undefined): string {
+  const err = readGraphError(res);
+  if (err.code === undefined) return unreachable('graph api');
+  const code = `${err.code}${err.subcode === undefined ? '' : `/${err.subcode}`}`;
+  if (err.code === 190) return `authentication failed (${code})`;
+  return specific(err, code) ?? `graph api answered HTTP ${res.status} (${code})`;
 }
 
 export function transportSendError(product: string, err: unknown): SendError {

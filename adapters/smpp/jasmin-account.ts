@@ -1,5 +1,6 @@
 // A Jasmin channel's credentials, read and checked once per call so a bad
 // setting fails with a message naming the key (never its value).
+import { boundedTimeout } from '../egress';
 import type { Credentials } from '../types';
 import type { SmsCoding } from './sms-encoding';
 
@@ -45,7 +46,6 @@ export function readAccount(c: Credentials): JasminAccount | string {
   check(!c.rest_api_url || /^https?:\/\//.test(c.rest_api_url), 'rest_api_url must be an http(s) URL');
   if (problems.length > 0) return `invalid jasmin credentials: ${problems.join('; ')}`;
 
-  const timeoutMs = Number(c.timeout_ms);
   return {
     baseUrl,
     username,
@@ -57,7 +57,7 @@ export function readAccount(c: Credentials): JasminAccount | string {
     priority: c.priority || undefined,
     validityPeriod: c.validity_period || undefined,
     maxParts: c.max_parts ? Number(c.max_parts) : DEFAULT_MAX_PARTS,
-    timeoutMs: Number.isFinite(timeoutMs) && timeoutMs > 0 ? timeoutMs : DEFAULT_TIMEOUT_MS,
+    timeoutMs: boundedTimeout(c.timeout_ms, DEFAULT_TIMEOUT_MS),
     connector: c.connector_id
       ? { connectorId: c.connector_id, restApiUrl: c.rest_api_url || undefined, username: c.rest_api_username, password: c.rest_api_password }
       : undefined,

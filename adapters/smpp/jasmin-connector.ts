@@ -2,6 +2,7 @@
 // (jookies/jasmin-api: a Django app over jCli, `GET /api/smppsconns/{cid}/`,
 // HTTP Basic auth) when there is one, else from the counters Jasmin's HTTP API
 // exports on /metrics. Jasmin's send REST API (jasmin/protocols/rest) reports no connectors.
+import { EgressRefusedError, shown, unreachable, type EgressPolicy } from '../egress';
 import { basicAuth, joinUrl, parseJson, request, JasminTransportError } from './jasmin-http';
 
 export interface ConnectorQuery {
@@ -10,6 +11,7 @@ export interface ConnectorQuery {
   username?: string;
   password?: string;
   timeoutMs: number;
+  egress: EgressPolicy;
 }
 
 export interface ConnectorState {
@@ -31,10 +33,10 @@ export async function connectorState(q: ConnectorQuery): Promise<ConnectorState>
       url: joinUrl(q.restApiUrl, `/api/smppsconns/${encodeURIComponent(q.connectorId)}/`),
       headers: q.username ? { Authorization: basicAuth(q.username, q.password ?? '') } : {},
       timeoutMs: q.timeoutMs,
+      egress: q.egress,
     });
   } catch (err) {
-    if (!(err instanceof JasminTransportError)) throw err;
-    return { ok: false, detail: `${name}: management API unreachable (${err.kind}: ${err.message})` };
+    return { ok: false, detail: `${name}: ${failureDetail(err, 'jasmin management API')}` };
   }
   if (answer.status === 404) return { ok: false, detail: `${name} not found` };
   if (answer.status === 401 || answer.status === 403) {
@@ -48,7 +50,7 @@ export async function connectorState(q: ConnectorQuery): Promise<ConnectorState>
   }
   // Jasmin queues MT messages for a connector that is not bound and drops them once they are too old.
   const bound = session.startsWith('BOUND_');
-  return { ok: status === 'started' && bound, detail: `${name} ${status}, ${bound ? 'bound' : 'not bound'} (${session})` };
+  return { ok: status === 'started' && bound, detail: `${name} ${shown(status)}, ${bound ? 'bound' : 'not bound'} (${shown(session)})` };
 }
 
 /**
@@ -56,14 +58,13 @@ export async function connectorState(q: ConnectorQuery): Promise<ConnectorState>
  * counters of connections made, binds and connections lost (jasmin/protocols/smpp/protocol.py).
  * A connection is open while more were made than lost; it carries a session once a bind succeeded.
  */
-export async function connectorStateFromMetrics(q: { baseUrl: string; connectorId: string; timeoutMs: number }): Promise<ConnectorState> {
+export async function connectorStateFromMetrics(q: { baseUrl: string; connectorId: string; timeoutMs: number; egress: EgressPolicy }): Promise<ConnectorState> {
   const name = `connector ${q.connectorId}`;
   let answer;
   try {
-    answer = await request({ method: 'GET', url: joinUrl(q.baseUrl, '/metrics'), timeoutMs: q.timeoutMs });
+    answer = await request({ method: 'GET', url: joinUrl(q.baseUrl, '/metrics'), timeoutMs: q.timeoutMs, egress: q.egress });
   } catch (err) {
-    if (!(err instanceof JasminTransportError)) throw err;
-    return { ok: false, detail: `${name}: /metrics unreachable (${err.kind}: ${err.message})` };
+    return { ok: false, detail: `${name}: ${failureDetail(err, 'jasmin /metrics')}` };
   }
   if (answer.status !== 200) return { ok: false, detail: `${name}: /metrics answered HTTP ${answer.status}` };
   const counter = (metric: string): number | undefined => {
@@ -75,4 +76,11 @@ export async function connectorStateFromMetrics(q: { baseUrl: string; connectorI
   const connected = connects > losses;
   const counts = `${connects} connects, ${binds} binds, ${losses} disconnects`;
   return { ok: connected && binds > 0, detail: `${name} ${connected ? 'connected' : 'not connected'} (/metrics: ${counts})` };
+}
+
+/** A refused target is named; every other failure to get an answer reads the same. */
+export function failureDetail(err: unknown, what: string): string {
+  if (err instanceof EgressRefusedError) return `egress_refused: ${err.message}`;
+  if (err instanceof JasminTransportError || err instanceof Error) return unreachable(what);
+  throw err;
 }

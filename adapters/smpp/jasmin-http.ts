@@ -1,6 +1,8 @@
 // One HTTP exchange with Jasmin (its HTTP API on :1401 or the management REST
 // API), bounded by a timeout and the caller's AbortSignal, and the reading of
 // the HTTP API's plain-text answers.
+import type { EgressPolicy } from '../egress';
+import { SendError } from '../types';
 
 export type TransportFailure = 'timeout' | 'network' | 'aborted';
 
@@ -23,6 +25,7 @@ export interface HttpRequest {
   form?: URLSearchParams;
   headers?: Record<string, string>;
   timeoutMs: number;
+  egress: EgressPolicy;
   signal?: AbortSignal;
 }
 
@@ -38,9 +41,10 @@ export async function request(req: HttpRequest): Promise<HttpAnswer> {
   const headers: Record<string, string> = { Accept: 'text/plain, application/json', ...req.headers };
   if (req.form) headers['Content-Type'] = 'application/x-www-form-urlencoded';
   try {
-    const res = await fetch(req.url, { method: req.method, headers, body: req.form?.toString(), signal });
-    return { status: res.status, headers: res.headers, body: await res.text() };
+    const res = await req.egress.fetch(req.url, { method: req.method, headers, body: req.form?.toString(), signal });
+    return { status: res.status, headers: res.headers, body: res.text };
   } catch (err) {
+    if (err instanceof SendError) throw err;
     if (req.signal?.aborted) throw new JasminTransportError('aborted', 'cancelled by caller', { cause: err });
     if (timeout.aborted) throw new JasminTransportError('timeout', `no response within ${req.timeoutMs} ms`, { cause: err });
     throw new JasminTransportError('network', describeNetworkError(err), { cause: err });

@@ -14,6 +14,10 @@ import {
   type WebhookRequest,
 } from '../types';
 import { JasminSmppAdapter } from './jasmin';
+import { EgressPolicy } from '../egress';
+
+/** The simulators listen on 127.0.0.1, which the policy refuses unless allowed. */
+const LOOPBACK = EgressPolicy.fromList('127.0.0.1');
 
 const USERNAME = 'turumba';
 const PASSWORD = 'jasmin-pw-secret';
@@ -34,7 +38,7 @@ function credentials(baseUrl: string, extra: Record<string, string> = {}): Crede
   return { base_url: baseUrl, username: USERNAME, password: PASSWORD, from: 'TURUMBA', ...extra };
 }
 
-const adapter = new JasminSmppAdapter();
+const adapter = new JasminSmppAdapter(LOOPBACK);
 const payload = { messageId: MESSAGE_ID, to: '+255712345678', body: 'Your code is 4821' };
 const ctx = {
   traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
@@ -285,7 +289,7 @@ describe('JasminSmppAdapter.verifyCredentials', () => {
     const check = await adapter.verifyCredentials(credentials(jasmin.url, { timeout_ms: '100' }));
 
     expect(check.ok).toBe(false);
-    expect(check.detail).toBe('jasmin unreachable (timeout: no response within 100 ms)');
+    expect(check.detail).toBe("jasmin: no valid answer (unreachable, or not the provider's API)");
   });
 
   /** jookies/jasmin-api SMPPCCMViewSet.retrieve: `smppccm -s` keys plus the `smppccm -l` columns. */

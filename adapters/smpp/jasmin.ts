@@ -14,9 +14,10 @@ import {
   type WebhookResponse,
 } from '../types';
 import { readAccount, type JasminAccount } from './jasmin-account';
-import { connectorState, connectorStateFromMetrics } from './jasmin-connector';
+import { EgressPolicy, unreachable, urlTarget, type EgressTarget } from '../egress';
+import { connectorState, connectorStateFromMetrics, failureDetail } from './jasmin-connector';
 import { parseDlr } from './jasmin-dlr';
-import { redact, sendErrorFromAnswer, sendErrorFromTransport } from './jasmin-errors';
+import { sendErrorFromAnswer, sendErrorFromTransport } from './jasmin-errors';
 import { JasminTransportError, joinUrl, parseJson, parseSendReply, request } from './jasmin-http';
 import { pickCoding, smsParts, ucs2 } from './sms-encoding';
 
@@ -37,6 +38,8 @@ export class JasminSmppAdapter implements ChannelAdapter {
   readonly defaultRateLimitPerSecond = 50;
   readonly requiredCredentials = ['base_url', 'username', 'password'] as const;
 
+  constructor(private readonly egress: EgressPolicy = new EgressPolicy()) {}
+
   validateAddress(to: string): string | undefined {
     return SMPP_ADDRESS.test(to) ? undefined : 'must be an international number, digits with an optional leading +, e.g. +255712345678';
   }
@@ -55,6 +58,7 @@ export class JasminSmppAdapter implements ChannelAdapter {
         form,
         headers: ctx.traceId ? { 'X-Trace-Id': ctx.traceId } : {},
         timeoutMs: account.timeoutMs,
+        egress: this.egress,
         signal: ctx.signal,
       });
     } catch (err) {
@@ -75,14 +79,19 @@ export class JasminSmppAdapter implements ChannelAdapter {
   async verifyCredentials(credentials: Credentials): Promise<CredentialCheck> {
     const account = readAccount(credentials);
     if (typeof account === 'string') return { ok: false, detail: account };
-    const check = await checkBalance(account);
+    const { egress } = this;
+    const check = await checkBalance(account, egress);
     const c = account.connector;
     if (!c) return check;
     const { timeoutMs } = account;
     const connector = c.restApiUrl
-      ? await connectorState({ ...c, restApiUrl: c.restApiUrl, timeoutMs })
-      : await connectorStateFromMetrics({ baseUrl: account.baseUrl, connectorId: c.connectorId, timeoutMs });
+      ? await connectorState({ ...c, restApiUrl: c.restApiUrl, timeoutMs, egress })
+      : await connectorStateFromMetrics({ baseUrl: account.baseUrl, connectorId: c.connectorId, timeoutMs, egress });
     return { ok: check.ok && connector.ok, detail: `${check.detail}; ${connector.detail}` };
+  }
+
+  egressTargets(credentials: Credentials): EgressTarget[] {
+    return [...urlTarget('base_url', credentials.base_url), ...urlTarget('rest_api_url', credentials.rest_api_url)];
   }
 
   /** Mobile-originated messages reach Jasmin's HTTP client connectors, not a dlr-url: none arrive here. */
@@ -145,27 +154,27 @@ function sendForm(payload: DispatchPayload, account: JasminAccount, dlrUrl: stri
 }
 
 /** GET /balance authenticates the user without sending anything (jasmin/protocols/http/endpoints/balance.py). */
-async function checkBalance(account: JasminAccount): Promise<CredentialCheck> {
+async function checkBalance(account: JasminAccount, egress: EgressPolicy): Promise<CredentialCheck> {
   const url = new URL(joinUrl(account.baseUrl, '/balance'));
   url.searchParams.set('username', account.username);
   url.searchParams.set('password', account.password);
   let answer;
   try {
-    answer = await request({ method: 'GET', url: url.toString(), timeoutMs: account.timeoutMs });
+    answer = await request({ method: 'GET', url: url.toString(), timeoutMs: account.timeoutMs, egress });
   } catch (err) {
-    if (!(err instanceof JasminTransportError)) throw err;
-    return { ok: false, detail: `jasmin unreachable (${err.kind}: ${err.message})` };
+    return { ok: false, detail: failureDetail(err, 'jasmin') };
   }
   const body = parseJson(answer.body) as { balance?: unknown; sms_count?: unknown } | string | undefined;
   const who = `jasmin user ${account.username}`;
   if (answer.status === 200 && typeof body === 'object' && body !== null) {
-    return { ok: true, detail: `${who} authenticated (balance ${String(body.balance)}, sms_count ${String(body.sms_count)})` };
+    const count = (v: unknown) => (typeof v === 'number' || (typeof v === 'string' && /^[\d.]{1,20}$|^ND$/.test(v)) ? String(v) : 'unknown');
+    return { ok: true, detail: `${who} authenticated (balance ${count(body.balance)}, sms_count ${count(body.sms_count)})` };
   }
   if (answer.status === 403) return { ok: false, detail: `${who}: authentication failed (jasmin_auth)` };
   // Authorization is checked after authentication: this user logged in but may not read its balance.
   if (answer.status === 400 && typeof body === 'string' && /^Authorization failed/.test(body)) {
     return { ok: true, detail: `${who} authenticated (not allowed to read its balance)` };
   }
-  const reason = typeof body === 'string' ? `: ${redact(body, [account.password])}` : '';
-  return { ok: false, detail: `jasmin answered HTTP ${answer.status}${reason}` };
+  // Whatever else answered is not repeated: it may not be Jasmin at all.
+  return { ok: false, detail: unreachable('jasmin') };
 }

@@ -1,6 +1,8 @@
 import twilio from 'twilio';
 import type RequestClient from 'twilio/lib/base/RequestClient';
 import Response from 'twilio/lib/http/response';
+import { SendError } from '../types';
+import type { EgressPolicy } from '../egress';
 
 export type TransportFailure = 'timeout' | 'network' | 'aborted';
 
@@ -20,6 +22,7 @@ export interface RoutingOptions {
   /** Scheme, host and optional path prefix that replace https://api.twilio.com. */
   baseUrl: string;
   timeoutMs: number;
+  egress: EgressPolicy;
   traceId?: string;
   signal?: AbortSignal;
 }
@@ -61,18 +64,13 @@ export class RoutedRequestClient extends twilio.RequestClient {
     const signal = this.routing.signal ? AbortSignal.any([this.routing.signal, timeout]) : timeout;
     this.lastResponseHeaders = undefined;
     try {
-      const res = await fetch(url, {
-        method: opts.method.toUpperCase(),
-        headers,
-        body: encodeBody(opts.data, headers),
-        signal,
-        redirect: opts.allowRedirects ? 'follow' : 'manual',
-      });
-      const text = await res.text();
+      // Redirects are never followed (the egress policy fails them), whatever allowRedirects says.
+      const res = await this.routing.egress.fetch(url, { method: opts.method.toUpperCase(), headers, body: encodeBody(opts.data, headers), signal });
       this.lastResponseHeaders = res.headers;
       // twilio's Version parses a string body itself (JSON.parse), for success and errors alike.
-      return new Response<TData>(res.status, text as unknown as TData, Object.fromEntries(res.headers));
+      return new Response<TData>(res.status, res.text as unknown as TData, Object.fromEntries(res.headers));
     } catch (err) {
+      if (err instanceof SendError) throw err;
       if (this.routing.signal?.aborted) throw new TwilioTransportError('aborted', 'cancelled by caller', { cause: err });
       if (timeout.aborted) {
         throw new TwilioTransportError('timeout', `no response within ${this.routing.timeoutMs} ms`, { cause: err });

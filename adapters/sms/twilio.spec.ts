@@ -12,6 +12,10 @@ import {
   type WebhookRequest,
 } from '../types';
 import { TwilioSmsAdapter } from './twilio';
+import { EgressPolicy } from '../egress';
+
+/** The simulators listen on 127.0.0.1, which the policy refuses unless allowed. */
+const LOOPBACK = EgressPolicy.fromList('127.0.0.1');
 
 const ACCOUNT_SID = 'AC0123456789abcdef0123456789abcdef';
 const API_KEY = 'SK0123456789abcdef0123456789abcdef';
@@ -69,7 +73,7 @@ function credentials(baseUrl: string, extra: Record<string, string> = {}): Crede
   };
 }
 
-const adapter = new TwilioSmsAdapter();
+const adapter = new TwilioSmsAdapter(LOOPBACK);
 const payload = { messageId: '0190f0aa-0000-7000-8000-000000000001', to: '+15558675310', body: 'Hello from Turumba' };
 const ctx = {
   traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
@@ -258,7 +262,7 @@ describe('TwilioSmsAdapter.verifyCredentials', () => {
     const check = await adapter.verifyCredentials(credentials(twilio.url, { timeout_ms: '100' }));
 
     expect(check.ok).toBe(false);
-    expect(check.detail).toMatch(/^twilio unreachable \(timeout/);
+    expect(check.detail).toBe("twilio: no valid answer (unreachable, or not the provider's API)");
     expect(check.detail).not.toContain(API_SECRET);
   });
 });

@@ -2,6 +2,7 @@ import twilio from 'twilio';
 import {
   E164,
   PermanentSendError,
+  SendError,
   WebhookPayloadError,
   type ChannelAdapter,
   type CredentialCheck,
@@ -15,6 +16,7 @@ import {
   type WebhookRequest,
   type WebhookResponse,
 } from '../types';
+import { EgressPolicy, EgressRefusedError, boundedTimeout, unreachable, urlTarget, type EgressTarget } from '../egress';
 import { asTwilioApiError, toSendError } from './twilio-errors';
 import { RoutedRequestClient, TwilioTransportError } from './twilio-http-client';
 import {
@@ -49,6 +51,8 @@ export class TwilioSmsAdapter implements ChannelAdapter {
   // auth_token is never sent to the API, but without it no webhook of this channel can be verified.
   readonly requiredCredentials = ['account_sid', 'api_key', 'api_secret', 'auth_token', 'from'] as const;
 
+  constructor(private readonly egress: EgressPolicy = new EgressPolicy()) {}
+
   validateAddress(to: string): string | undefined {
     return E164.test(to) ? undefined : 'must be an E.164 phone number, e.g. +14155550100';
   }
@@ -57,7 +61,7 @@ export class TwilioSmsAdapter implements ChannelAdapter {
     const account = readAccount(credentials);
     if (typeof account === 'string') throw new PermanentSendError(account, 'missing_credentials');
     const sender = payload.from ?? account.from;
-    const http = new RoutedRequestClient({ ...account, traceId: ctx.traceId, signal: ctx.signal });
+    const http = new RoutedRequestClient({ ...account, egress: this.egress, traceId: ctx.traceId, signal: ctx.signal });
     try {
       const message = await connect(account, http).api.v2010.accounts(account.accountSid).messages.create({
         to: payload.to,
@@ -79,9 +83,12 @@ export class TwilioSmsAdapter implements ChannelAdapter {
     const account = readAccount(credentials);
     if (typeof account === 'string') return { ok: false, detail: account };
     try {
-      const http = new RoutedRequestClient(account);
+      const http = new RoutedRequestClient({ ...account, egress: this.egress });
       const fetched = await connect(account, http).api.v2010.accounts(account.accountSid).fetch();
-      return { ok: fetched.status === 'active', detail: `account ${fetched.sid} status ${fetched.status}` };
+      // Only what a Twilio account looks like is repeated, never free text from the answer.
+      const status = ['active', 'suspended', 'closed'].includes(fetched.status) ? fetched.status : undefined;
+      if (!/^AC[0-9a-f]{32}$/i.test(fetched.sid) || !status) return { ok: false, detail: unreachable('twilio') };
+      return { ok: status === 'active', detail: `account ${fetched.sid} status ${status}` };
     } catch (err) {
       return { ok: false, detail: describeCheckFailure(err, account.accountSid) };
     }
@@ -144,6 +151,10 @@ export class TwilioSmsAdapter implements ChannelAdapter {
    * webhook's answer as TwiML. Twilio ignores the answer to a status callback
    * beyond its 2xx, so 204 with no body says "received" and nothing more.
    */
+  egressTargets(credentials: Credentials): EgressTarget[] {
+    return urlTarget('base_url', credentials.base_url, DEFAULT_BASE_URL);
+  }
+
   webhookResponse(kind: WebhookKind): WebhookResponse {
     if (kind === 'status') return { status: 204, headers: {}, body: '' };
     return { status: 200, headers: { 'content-type': 'text/xml; charset=utf-8' }, body: EMPTY_TWIML };
@@ -157,14 +168,13 @@ function readAccount(credentials: Credentials): TwilioAccount | string {
     const missing = ['account_sid', 'api_key', 'api_secret'].filter((name) => !credentials[name]);
     return `missing twilio credentials: ${missing.join(', ')}`;
   }
-  const timeoutMs = Number(credentials.timeout_ms);
   return {
     accountSid,
     apiKey,
     apiSecret,
     from: credentials.from,
     baseUrl: credentials.base_url || DEFAULT_BASE_URL,
-    timeoutMs: Number.isFinite(timeoutMs) && timeoutMs > 0 ? timeoutMs : DEFAULT_TIMEOUT_MS,
+    timeoutMs: boundedTimeout(credentials.timeout_ms, DEFAULT_TIMEOUT_MS),
   };
 }
 
@@ -178,11 +188,14 @@ function connect(account: TwilioAccount, httpClient: RoutedRequestClient): twili
 }
 
 function describeCheckFailure(err: unknown, accountSid: string): string {
-  if (err instanceof PermanentSendError) return err.message;
-  if (err instanceof TwilioTransportError) return `twilio unreachable (${err.kind}: ${err.message})`;
+  if (err instanceof EgressRefusedError) return `egress_refused: ${err.message}`;
+  if (err instanceof PermanentSendError && err.code === 'invalid_credentials') return err.message;
+  if (err instanceof TwilioTransportError || err instanceof SendError) return unreachable('twilio');
+  // An answer counts as Twilio's only with a Twilio error code (a number) in it.
   const api = asTwilioApiError(err);
-  if (api?.status === 401) return `authentication failed (${api.code ?? 20003})`;
-  if (api?.status === 404) return `account ${accountSid} not found (${api.code ?? 20404})`;
-  if (api) return `twilio answered HTTP ${api.status} (${api.code ?? 'no code'})`;
-  return `twilio check failed: ${err instanceof Error ? err.name : 'unknown error'}`;
+  const code = api && /^\d{5}$/.test(String(api.code ?? '')) ? String(api.code) : undefined;
+  if (!api || !code) return unreachable('twilio');
+  if (api.status === 401) return `authentication failed (${code})`;
+  if (api.status === 404) return `account ${accountSid} not found (${code})`;
+  return `twilio answered HTTP ${api.status} (${code})`;
 }

@@ -11,8 +11,9 @@ import {
   type StatusUpdate,
   type WebhookRequest,
 } from '../types';
-import { graphFetch, graphSettings, type GraphResponse, type GraphTarget } from '../meta/graph-client';
-import { graphSend, readGraphError, unreachableDetail } from '../meta/graph-errors';
+import { GRAPH_BASE_URL, graphFetch, graphSettings, type GraphResponse, type GraphTarget } from '../meta/graph-client';
+import { EgressPolicy, shown, urlTarget, type EgressTarget } from '../egress';
+import { checkFailureDetail, graphSend, unreachableDetail } from '../meta/graph-errors';
 import { MetaWebhookAdapter } from '../meta/webhook';
 import { WHATSAPP_ERRORS } from './whatsapp-errors';
 import { messageBody } from './whatsapp-message';
@@ -31,7 +32,10 @@ export class WhatsAppAdapter extends MetaWebhookAdapter implements ChannelAdapte
   readonly defaultRateLimitPerSecond = 80;
   readonly requiredCredentials = ['access_token', 'phone_number_id', 'app_secret'] as const;
 
-  constructor(private readonly now: () => number = Date.now) {
+  constructor(
+    private readonly now: () => number = Date.now,
+    private readonly egress: EgressPolicy = new EgressPolicy(),
+  ) {
     super();
   }
 
@@ -40,7 +44,7 @@ export class WhatsAppAdapter extends MetaWebhookAdapter implements ChannelAdapte
   }
 
   async send(payload: DispatchPayload, credentials: Credentials, ctx: SendContext): Promise<DispatchResult> {
-    const account = readAccount(credentials);
+    const account = readAccount(credentials, this.egress);
     if (typeof account === 'string') throw new PermanentSendError(account, 'missing_credentials');
     const json = messageBody(payload, ctx.lastInboundAt, this.now());
 
@@ -59,7 +63,7 @@ export class WhatsAppAdapter extends MetaWebhookAdapter implements ChannelAdapte
   }
 
   async verifyCredentials(credentials: Credentials): Promise<CredentialCheck> {
-    const account = readAccount(credentials);
+    const account = readAccount(credentials, this.egress);
     if (typeof account === 'string') return { ok: false, detail: account };
     try {
       const res = await graphFetch(account, {
@@ -69,14 +73,17 @@ export class WhatsAppAdapter extends MetaWebhookAdapter implements ChannelAdapte
       });
       if (res.status !== 200) return { ok: false, detail: describeCheckFailure(res, account.phoneNumberId) };
       const phone = res.body as { display_phone_number?: unknown; verified_name?: unknown; quality_rating?: unknown } | undefined;
-      const field = (v: unknown): string => (typeof v === 'string' ? v : 'unknown');
       return {
         ok: true,
-        detail: `phone number ${field(phone?.display_phone_number)} (${field(phone?.verified_name)}), quality ${field(phone?.quality_rating)}`,
+        detail: `phone number ${shown(phone?.display_phone_number)} (${shown(phone?.verified_name)}), quality ${shown(phone?.quality_rating)}`,
       };
     } catch (err) {
       return { ok: false, detail: unreachableDetail(err) };
     }
+  }
+
+  egressTargets(credentials: Credentials): EgressTarget[] {
+    return urlTarget('base_url', credentials.base_url, GRAPH_BASE_URL);
   }
 
   parseInbound(req: WebhookRequest, credentials: Credentials): InboundMessage[] {
@@ -89,19 +96,17 @@ export class WhatsAppAdapter extends MetaWebhookAdapter implements ChannelAdapte
 }
 
 /** The account, or a message naming what is missing (never a value). */
-function readAccount(credentials: Credentials): WhatsAppAccount | string {
+function readAccount(credentials: Credentials, egress: EgressPolicy): WhatsAppAccount | string {
   const { access_token: accessToken, phone_number_id: phoneNumberId, app_secret: appSecret } = credentials;
   if (!accessToken || !phoneNumberId) {
     const missing = ['access_token', 'phone_number_id'].filter((name) => !credentials[name]);
     return `missing whatsapp credentials: ${missing.join(', ')}`;
   }
-  return { ...graphSettings(credentials), accessToken, appSecret, phoneNumberId };
+  return { ...graphSettings(credentials), egress, accessToken, appSecret, phoneNumberId };
 }
 
 function describeCheckFailure(res: GraphResponse, phoneNumberId: string): string {
-  const err = readGraphError(res);
-  const code = err.code === undefined ? 'no code' : `${err.code}${err.subcode === undefined ? '' : `/${err.subcode}`}`;
-  if (err.code === 190 || res.status === 401) return `authentication failed (${code})`;
-  if (err.code === 100) return `phone number id ${phoneNumberId} not found or not accessible with this token (${code})`;
-  return `graph api answered HTTP ${res.status} (${code})`;
+  return checkFailureDetail(res, (err, code) =>
+    err.code === 100 ? `phone number id ${phoneNumberId} not found or not accessible with this token (${code})` : undefined,
+  );
 }

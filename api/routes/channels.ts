@@ -4,6 +4,7 @@ import { MAX_WEBHOOK_SECRET_OVERLAP_SECONDS } from '../../config';
 import { createChannel, getChannel, getChannelForUpdate, rotateWebhookSecret, updateChannel, type ChannelChanges } from '../../db/repo';
 import type { ChannelRow } from '../../db/schema';
 import { isUuid } from '../../db/uuidv7';
+import { checkChannelTargets } from '../channel-targets';
 import { ApiError, badRequest, notFound } from '../errors';
 
 interface CreateChannelBody {
@@ -137,6 +138,7 @@ export const channelRoutes: FastifyPluginAsync = async (app) => {
     if (b.webhook_signature === 'disabled' && b.sandbox !== true) {
       throw badRequest('webhook_signature', 'can be disabled only on a sandbox channel (sandbox: true)');
     }
+    checkChannelTargets(config, adapter, b.credentials, b.sandbox === true);
     const channel = await createChannel(db, {
       accountId: req.accountId,
       channelType: b.channel_type,
@@ -171,6 +173,8 @@ export const channelRoutes: FastifyPluginAsync = async (app) => {
       }
       const adapter = adapters.get(channel.channelType as ChannelType, channel.provider);
       checkChannelCredentials(adapter, channel.channelType as ChannelType, merged);
+      // The same egress and sandbox rules as at creation, before anything reaches the provider.
+      checkChannelTargets(config, adapter, merged, channel.sandbox);
       // Nothing is stored that the provider has not just accepted.
       let check;
       try {

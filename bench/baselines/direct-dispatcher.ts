@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
 import { defaultRegistry } from '../../adapters';
+import { EgressPolicy, parseAllowList } from '../../adapters/egress';
+import { BENCH_EGRESS_ALLOW } from '../processes';
 import type { ChannelType } from '../../adapters/types';
 import type { Db } from '../../db/client';
 import { advanceStatus, createChannel, insertMessage } from '../../db/repo';
@@ -21,7 +23,8 @@ export async function directLeg(
   concurrency: number,
   timeoutMs: number,
 ): Promise<LegResult> {
-  const adapters = defaultRegistry();
+  // The bench's simulators listen on loopback, as the engine's EGRESS_ALLOW allows.
+  const adapters = defaultRegistry(new EgressPolicy(parseAllowList(BENCH_EGRESS_ALLOW).entries));
   const channelType: ChannelType = channel;
   const provider = channel === 'sms' ? 'twilio' : 'default';
   const credentials = channel === 'sms' ? deps.sims.smsCredentials : deps.sims.whatsappCredentials;

@@ -7,6 +7,10 @@ import type { WebhookRequest } from '../../adapters/types';
 import { selfSignedCertificate } from './certs';
 import { startSmtpSink, type SmtpSink } from './server';
 import type { SnsSigner } from './sns';
+import { EgressPolicy } from '../../adapters/egress';
+
+/** The simulators listen on 127.0.0.1, which the policy refuses unless allowed. */
+const LOOPBACK = EgressPolicy.fromList('127.0.0.1');
 
 // Round trip: the sandbox plays SES + SNS on its own; the real adapter must verify and read what it posts.
 describe('SMTP sandbox posting SES events through SNS', () => {
@@ -44,7 +48,7 @@ describe('SMTP sandbox posting SES events through SNS', () => {
   }
 
   it('posts a signed Delivery, and a Permanent bounce for bounce… recipients, that the adapter accepts and maps', async () => {
-    const adapter = new EmailAdapter();
+    const adapter = new EmailAdapter(Date.now, LOOPBACK);
     const secret = adapter.webhookSigningSecret({ events_provider: 'ses', sns_signing_cert_pem: signer.cert, sns_topic_arn: signer.topicArn });
     const ok = '01930a4e-5b6c-7d8e-9f01-000000000001';
     const bounced = '01930a4e-5b6c-7d8e-9f01-000000000002';

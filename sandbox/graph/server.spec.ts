@@ -7,12 +7,16 @@ import { sendError } from '../../tests/support/send-error';
 import { waitFor } from '../../tests/support/wait-for';
 import { startStatusReceiver, type StatusReceiver } from '../../tests/support/webhook-listener';
 import { startGraphSimulator, type GraphSimApp, type GraphSimulator } from './server';
+import { EgressPolicy } from '../../adapters/egress';
+
+/** The simulators listen on 127.0.0.1, which the policy refuses unless allowed. */
+const LOOPBACK = EgressPolicy.fromList('127.0.0.1');
 
 const WA_APP: GraphSimApp = { accessToken: 'sim-wa-token', appSecret: 'sim-wa-secret', phoneNumberId: '106540352242922', displayPhoneNumber: '15550100001' };
 const PAGE_APP: GraphSimApp = { accessToken: 'sim-page-token', appSecret: 'sim-page-secret', pageId: '104752838726392', pageName: 'Sim Bistro' };
 
-const whatsapp = new WhatsAppAdapter();
-const messenger = new MessengerAdapter();
+const whatsapp = new WhatsAppAdapter(Date.now, LOOPBACK);
+const messenger = new MessengerAdapter(Date.now, LOOPBACK);
 let sim: GraphSimulator;
 let waHook: StatusReceiver;
 let pageHook: StatusReceiver;

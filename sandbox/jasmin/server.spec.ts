@@ -15,6 +15,10 @@ import { sendError } from '../../tests/support/send-error';
 import { waitFor } from '../../tests/support/wait-for';
 import { listenForWebhooks } from '../../tests/support/webhook-listener';
 import { startJasminSimulator, type JasminSimulator } from './server';
+import { EgressPolicy } from '../../adapters/egress';
+
+/** The simulators listen on 127.0.0.1, which the policy refuses unless allowed. */
+const LOOPBACK = EgressPolicy.fromList('127.0.0.1');
 
 const USER = { username: 'turumba', password: 'sim-pass' };
 const ADMIN = { username: 'admin', password: 'admin-pass' };
@@ -39,7 +43,7 @@ async function startReceiver(): Promise<Receiver> {
   return { ...server, received, answers };
 }
 
-const adapter = new JasminSmppAdapter();
+const adapter = new JasminSmppAdapter(LOOPBACK);
 let sim: JasminSimulator;
 let receiver: Receiver;
 let creds: Credentials;

@@ -13,6 +13,10 @@ import { sendError } from '../../tests/support/send-error';
 import { waitFor } from '../../tests/support/wait-for';
 import { startStatusReceiver, type StatusReceiver } from '../../tests/support/webhook-listener';
 import { startTwilioSimulator, type TwilioSimAccount, type TwilioSimulator } from './server';
+import { EgressPolicy } from '../../adapters/egress';
+
+/** The simulators listen on 127.0.0.1, which the policy refuses unless allowed. */
+const LOOPBACK = EgressPolicy.fromList('127.0.0.1');
 
 const ACCOUNT: TwilioSimAccount = {
   sid: 'AC11111111111111111111111111111111',
@@ -22,7 +26,7 @@ const ACCOUNT: TwilioSimAccount = {
 };
 const FROM = '+15005550006';
 
-const adapter = new TwilioSmsAdapter();
+const adapter = new TwilioSmsAdapter(LOOPBACK);
 let sim: TwilioSimulator;
 let receiver: StatusReceiver;
 let creds: Credentials;

@@ -5,6 +5,7 @@ import { Writable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultRegistry } from '../../adapters';
+import { EgressPolicy } from '../../adapters/egress';
 import { buildApp } from '../../api/app';
 import type { Config } from '../../config';
 import { freePort } from '../../cli/temporal-dev';
@@ -71,7 +72,7 @@ describe('API hardening on a real socket', () => {
       config: { ...stack.config, ...overrides },
       database,
       temporal: stack.temporal,
-      adapters: defaultRegistry(),
+      adapters: defaultRegistry(new EgressPolicy(stack.config.egressAllow)),
       logger: createLogger({ name: 'api', level: 'info', destination: sink }),
       metrics: createMetrics({ defaults: false }),
     });

@@ -3,6 +3,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import type { FastifyInstance } from 'fastify';
 import { defaultRegistry } from '../../adapters';
+import { EgressPolicy } from '../../adapters/egress';
 import { buildApp } from '../../api/app';
 import { loadConfig, type Config } from '../../config';
 import { connect, type Database } from '../../db/client';
@@ -124,9 +125,12 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
     SEND_MAX_INTERVAL_MS: '2000',
     SEND_MAX_ATTEMPTS: '5',
     DELIVERY_WAIT_SECONDS: '60',
+    // The simulators listen on 127.0.0.1; nothing else internal is reachable.
+    EGRESS_ALLOW: '127.0.0.1',
+    ALLOW_SANDBOX_CHANNELS: 'true',
     ...opts.env,
   });
-  const adapters = defaultRegistry();
+  const adapters = defaultRegistry(new EgressPolicy(config.egressAllow));
   const apiMetrics = createMetrics({ defaults: false });
   const workerMetrics = createMetrics({ defaults: opts.workerProcessMetrics === true });
 

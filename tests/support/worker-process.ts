@@ -26,6 +26,8 @@ export async function startWorkerProcess(infra: StackInfra, publicBaseUrl: strin
       PUBLIC_BASE_URL: publicBaseUrl,
       WORKER_METRICS_PORT: String(port),
       LOG_LEVEL: 'warn',
+      EGRESS_ALLOW: '127.0.0.1',
+      ALLOW_SANDBOX_CHANNELS: 'true',
       ...env,
     },
     stdio: ['ignore', 'ignore', 'inherit'],
