@@ -61,6 +61,10 @@ export interface Config {
   credentialsKey: string | undefined;
   /** Older keys, comma-separated, still accepted for decryption during a rotation. */
   credentialsKeyPrevious: string;
+  /** Requests per minute one API key may make to /v1 (per API process); 0: no limit. */
+  apiRateLimitPerMinute: number;
+  /** Per-account quota defaults (an account's own columns override them); 0: unlimited. */
+  quotas: { messagesPerDay: number; recipientsPerGroup: number; channelsPerAccount: number };
 }
 
 export class ConfigError extends Error {
@@ -170,6 +174,12 @@ export function loadConfig(env: Env = process.env): Config {
     archiveDir: str('ARCHIVE_DIR'),
     credentialsKey: key('CREDENTIALS_KEY'),
     credentialsKeyPrevious: key('CREDENTIALS_KEY_PREVIOUS') ?? '',
+    apiRateLimitPerMinute: int('API_RATE_LIMIT_PER_MINUTE', 6000, 0, 10_000_000),
+    quotas: {
+      messagesPerDay: int('QUOTA_MESSAGES_PER_DAY', 1_000_000, 0, 2_000_000_000),
+      recipientsPerGroup: int('QUOTA_RECIPIENTS_PER_GROUP', 100_000, 0, 2_000_000_000),
+      channelsPerAccount: int('QUOTA_CHANNELS_PER_ACCOUNT', 100, 0, 1_000_000),
+    },
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { CHANNEL_TYPES, type ChannelType } from '../../adapters/types';
+import { withinChannelQuota } from '../../db/quotas';
 import { createChannel, getChannel } from '../../db/repo';
 import type { ChannelRow } from '../../db/schema';
 import { isUuid } from '../../db/uuidv7';
@@ -79,7 +80,7 @@ export const channelRoutes: FastifyPluginAsync = async (app) => {
     if (b.webhook_signature === 'disabled' && b.sandbox !== true) {
       throw badRequest('webhook_signature', 'can be disabled only on a sandbox channel (sandbox: true)');
     }
-    const channel = await createChannel(db, {
+    const channel = await withinChannelQuota(db, req.accountId, config.quotas, (tx) => createChannel(tx, {
       accountId: req.accountId,
       channelType: b.channel_type,
       provider: adapter.provider,
@@ -89,7 +90,7 @@ export const channelRoutes: FastifyPluginAsync = async (app) => {
       dailyLimit: b.daily_limit ?? null,
       sandbox: b.sandbox ?? false,
       webhookSignatureRequired: b.webhook_signature !== 'disabled',
-    });
+    }));
     return reply.status(201).send({ ...view(channel), webhook_secret: channel.webhookSecret });
   });
 
