@@ -102,3 +102,46 @@ export async function withinChannelQuota<T>(db: Db, accountId: string, defaults:
     return create(tx);
   });
 }
+
+/** An account's own quota columns; null: the deployment default applies. */
+export interface AccountQuotaOverrides {
+  messagesPerDay?: number | null;
+  recipientsPerGroup?: number | null;
+  channels?: number | null;
+}
+
+/** Sets (a number) or clears (null) an account's own quotas; false when there is no such account. */
+export async function setAccountQuotas(db: Db, accountId: string, o: AccountQuotaOverrides): Promise<boolean> {
+  const r = await db.execute(sql`
+    UPDATE accounts SET
+      quota_messages_per_day = CASE WHEN ${o.messagesPerDay === undefined} THEN quota_messages_per_day ELSE ${o.messagesPerDay ?? null}::int END,
+      quota_recipients_per_group = CASE WHEN ${o.recipientsPerGroup === undefined} THEN quota_recipients_per_group ELSE ${o.recipientsPerGroup ?? null}::int END,
+      quota_channels = CASE WHEN ${o.channels === undefined} THEN quota_channels ELSE ${o.channels ?? null}::int END
+    WHERE id = ${accountId}`);
+  return (r.rowCount ?? 0) === 1;
+}
+
+export interface QuotaReport {
+  limit: QuotaName;
+  /** The account's own value, null when the default applies. */
+  own: number | null;
+  /** What is enforced (0: unlimited). */
+  effective: number;
+  used?: number;
+}
+
+/** The account's quotas as enforced, with today's message count and its channels. */
+export async function accountQuotaReport(db: Db, accountId: string, defaults: QuotaDefaults, now = new Date()): Promise<QuotaReport[] | undefined> {
+  const r = await db.execute<{ m: number | null; g: number | null; c: number | null; today: string | null; channels: number }>(sql`
+    SELECT a.quota_messages_per_day AS m, a.quota_recipients_per_group AS g, a.quota_channels AS c,
+      (SELECT messages::text FROM account_daily_usage WHERE account_id = a.id AND day = ${utcDay(now)}::date) AS today,
+      (SELECT count(*)::int FROM channels WHERE account_id = a.id) AS channels
+    FROM accounts a WHERE a.id = ${accountId}`);
+  const row = r.rows[0];
+  if (!row) return undefined;
+  return [
+    { limit: 'messages_per_day', own: row.m, effective: row.m ?? defaults.messagesPerDay, used: Number(row.today ?? 0) },
+    { limit: 'recipients_per_group', own: row.g, effective: row.g ?? defaults.recipientsPerGroup },
+    { limit: 'channels_per_account', own: row.c, effective: row.c ?? defaults.channelsPerAccount, used: Number(row.channels) },
+  ];
+}

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultRegistry } from '../../adapters';
 import { buildApp } from '../../api/app';
+import { accountQuotaReport, setAccountQuotas } from '../../db/quotas';
 import { createApiKey } from '../../db/repo';
 import { createLogger } from '../../observability/logger';
 import { createMetrics } from '../../observability/metrics';
@@ -147,7 +148,7 @@ describe('per-key rate limits and per-account quotas', () => {
     expect((await call(stack.app, apiKey, 'POST', '/v1/messages', { channel_id: channelId, to: '+15553330999', body: 'fits' })).statusCode).toBe(202);
   });
 
-  it('refuses a channel past QUOTA_CHANNELS_PER_ACCOUNT (403), also under concurrent creations; an account override wins', async () => {
+  it("refuses a channel past QUOTA_CHANNELS_PER_ACCOUNT (403), also under concurrent creations; an account's own quota wins over the default", async () => {
     const { accountId, apiKey } = await stack.newAccount('channel quota');
     const create = () =>
       call(stack.app, apiKey, 'POST', '/v1/channels', { channel_type: 'sms', provider: 'twilio', name: 'sms', credentials: stack.twilioCredentials });
@@ -159,8 +160,12 @@ describe('per-key rate limits and per-account quotas', () => {
     const rows = await stack.database.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM channels WHERE account_id = $1', [accountId]);
     expect(rows.rows[0]?.n).toBe(CHANNELS);
 
-    await stack.database.pool.query('UPDATE accounts SET quota_channels = $2 WHERE id = $1', [accountId, CHANNELS + 1]);
+    // The account's own quota (cli account quota) wins over the default; `null` goes back to it.
+    expect(await setAccountQuotas(stack.database.db, accountId, { channels: CHANNELS + 1 })).toBe(true);
     expect((await create()).statusCode).toBe(201);
     expect((await create()).json()).toMatchObject({ limit: 'channels_per_account', max: CHANNELS + 1 });
+    expect(await accountQuotaReport(stack.database.db, accountId, stack.config.quotas)).toContainEqual({ limit: 'channels_per_account', own: CHANNELS + 1, effective: CHANNELS + 1, used: CHANNELS + 1 });
+    await setAccountQuotas(stack.database.db, accountId, { channels: null });
+    expect((await create()).json()).toMatchObject({ limit: 'channels_per_account', max: CHANNELS, used: CHANNELS + 1 });
   });
 });
