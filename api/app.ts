@@ -8,6 +8,7 @@ import type { Metrics } from '../observability/metrics';
 import { withTraceHeaders } from '../observability/trace-client';
 import { guardBody } from './body-guard';
 import { errorHandler } from './errors';
+import { registerKeyRateLimit } from './key-rate-limit';
 import { registerOpenApi } from './openapi';
 import { authPlugin } from './routes/auth';
 import { channelRoutes } from './routes/channels';
@@ -33,6 +34,8 @@ export interface AppDeps {
     | 'trustProxy'
     | 'egressAllow'
     | 'allowSandboxChannels'
+    | 'apiRateLimitPerMinute'
+    | 'quotas'
   >;
   database: Database;
   temporal: Client;
@@ -47,6 +50,8 @@ declare module 'fastify' {
   }
   interface FastifyRequest {
     accountId: string;
+    /** The API key the request authenticated with (per-key rate limits). */
+    apiKeyId: string;
     rawBody?: Buffer;
   }
 }
@@ -75,6 +80,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Every workflow this app starts carries its trace id in the Temporal headers, whoever built the client.
   app.decorate('deps', { ...deps, temporal: withTraceHeaders(deps.temporal) });
   app.decorateRequest('accountId', '');
+  app.decorateRequest('apiKeyId', '');
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((_req, reply) => {
     void reply.status(404).send({ error: 'not_found', message: 'route not found' });
@@ -86,6 +92,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(
     async (v1) => {
       await v1.register(authPlugin);
+      await registerKeyRateLimit(v1, deps.config.apiRateLimitPerMinute);
       v1.addHook('preValidation', guardBody);
       await v1.register(channelRoutes, { prefix: '/channels' });
       await v1.register(apiKeyRoutes, { prefix: '/api-keys' });

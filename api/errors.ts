@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { CredentialsUnreadableError } from '../db/credentials-crypto';
+import { QuotaExceededError, secondsToNextUtcDay } from '../db/quotas';
 
 /** An error the client can act on: its status, a stable code, and the field at fault. */
 export class ApiError extends Error {
@@ -8,6 +9,10 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly field?: string,
+    /** More of the body, e.g. which limit and its size. */
+    readonly details?: Record<string, unknown>,
+    /** Sent as Retry-After: when the same request may succeed. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
   }
@@ -16,10 +21,26 @@ export class ApiError extends Error {
 export const notFound = (what: string) => new ApiError(404, 'not_found', `${what} not found`);
 export const badRequest = (field: string, reason: string) => new ApiError(400, 'validation_failed', reason, field);
 
+/** The daily message quota is 429 until the next UTC day; a size or count quota is 403 (the same request never fits). */
+export function quotaExceeded(err: QuotaExceededError, now = new Date()): ApiError {
+  const daily = err.limit === 'messages_per_day';
+  const retryAfter = daily ? secondsToNextUtcDay(now) : undefined;
+  return new ApiError(
+    daily ? 429 : 403,
+    'quota_exceeded',
+    `the account's ${err.limit} quota is ${err.max}${err.used === undefined ? '' : ` (${err.used} used)`}; this request needs ${err.requested}${daily ? ': it resets at 00:00 UTC' : ''}`,
+    undefined,
+    { limit: err.limit, max: err.max, requested: err.requested, ...(err.used === undefined ? {} : { used: err.used }), ...(retryAfter ? { retry_after_seconds: retryAfter } : {}) },
+    retryAfter,
+  );
+}
+
 /** One handler: client errors say what and where; server errors say nothing of their internals. */
-export function errorHandler(err: FastifyError | ApiError | Error, req: FastifyRequest, reply: FastifyReply): void {
+export function errorHandler(thrown: FastifyError | ApiError | Error, req: FastifyRequest, reply: FastifyReply): void {
+  const err = thrown instanceof QuotaExceededError ? quotaExceeded(thrown) : thrown;
   if (err instanceof ApiError) {
-    void reply.status(err.statusCode).send({ error: err.code, message: err.message, ...(err.field ? { field: err.field } : {}) });
+    if (err.retryAfterSeconds !== undefined) void reply.header('retry-after', String(err.retryAfterSeconds));
+    void reply.status(err.statusCode).send({ error: err.code, message: err.message, ...(err.field ? { field: err.field } : {}), ...err.details });
     return;
   }
   if (err instanceof CredentialsUnreadableError) {

@@ -38,9 +38,10 @@ export async function withIdempotency(
   accountId: string,
   key: string | undefined,
   body: unknown,
-  create: (resourceId: string | undefined) => Promise<IdempotentResult>,
+  /** `resumed`: a repeat finishing a first attempt that stopped midway (what it created may exist). */
+  create: (resourceId: string | undefined, resumed: boolean) => Promise<IdempotentResult>,
 ): Promise<IdempotentResult & { replayed: boolean }> {
-  if (key === undefined) return { ...(await create(undefined)), replayed: false };
+  if (key === undefined) return { ...(await create(undefined, false)), replayed: false };
   const hash = requestHash(body);
   const claimed = await db.execute<{ resource_id: string }>(sql`
     INSERT INTO idempotency_keys (account_id, key, request_hash, resource_id)
@@ -58,7 +59,7 @@ export async function withIdempotency(
     if (row.status_code !== null && row.response) return { statusCode: row.status_code, body: row.response, replayed: true };
     resourceId = row.resource_id;
   }
-  const result = await create(resourceId);
+  const result = await create(resourceId, !claimed.rows[0]);
   await db.execute(sql`
     UPDATE idempotency_keys SET status_code = ${result.statusCode}, response = ${JSON.stringify(result.body)}::jsonb
     WHERE account_id = ${accountId} AND key = ${key}`);

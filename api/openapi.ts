@@ -13,7 +13,10 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
       info: {
         title: 'Turumba Dispatch API',
         version: '1',
-        description: 'Multi-channel message dispatch. Every /v1 route needs `Authorization: Bearer <api key>`.',
+        description:
+          'Multi-channel message dispatch. Every /v1 route needs `Authorization: Bearer <api key>`. ' +
+          'Past its per-key request rate a key is answered 429 `rate_limited` with `Retry-After`; past an account quota the answer is ' +
+          '`quota_exceeded` naming the `limit`: 429 with `Retry-After` until 00:00 UTC for `messages_per_day`, 403 for `recipients_per_group` and `channels_per_account`.',
       },
       components: { securitySchemes: { apiKey: { type: 'http', scheme: 'bearer' } } },
       security: [{ apiKey: [] }],

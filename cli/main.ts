@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { loadConfigOrExit, requireKeys } from '../config';
 import { connect } from '../db/client';
 import { Keyring, useKeyring } from '../db/credentials-crypto';
+import { accountQuotaReport, setAccountQuotas } from '../db/quotas';
 import { createAccount, createApiKey, listApiKeys, revokeApiKey, rotateChannelCredentials, type ApiKeyInfo } from '../db/repo';
 import { isUuid } from '../db/uuidv7';
 import { createLogger } from '../observability/logger';
@@ -9,6 +10,10 @@ import { runReplay } from './replay';
 
 const USAGE = `usage:
   cli account create --name <name>     create an account and print its API key (shown once)
+  cli account quota --account <id> [--messages-per-day <n>|default] [--recipients-per-group <n>|default]
+                    [--channels <n>|default]
+                                       set an account's own quotas (0: unlimited; default: the QUOTA_* setting)
+                                       and print them as enforced, with today's message count
   cli key create --account <id> [--name <label>]
                                        issue another API key for an account
   cli key list --account <id>          an account's keys: id, name, prefix, created_at, revoked_at (never the key)
@@ -45,7 +50,18 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const [group, action, ...rest] = argv;
-  const { values } = parseArgs({ args: rest, options: { name: { type: 'string' }, account: { type: 'string' }, id: { type: 'string' } }, strict: true });
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      name: { type: 'string' },
+      account: { type: 'string' },
+      id: { type: 'string' },
+      'messages-per-day': { type: 'string' },
+      'recipients-per-group': { type: 'string' },
+      channels: { type: 'string' },
+    },
+    strict: true,
+  });
   const config = loadConfigOrExit();
   requireKeys(config, [['databaseUrl', 'DATABASE_URL']]);
   if (config.credentialsKey) useKeyring(Keyring.fromBase64(config.credentialsKey, config.credentialsKeyPrevious));
@@ -56,6 +72,21 @@ async function main(argv: string[]): Promise<number> {
       const account = await createAccount(database.db, values.name);
       const key = await createApiKey(database.db, account.id);
       process.stdout.write(`${JSON.stringify({ account_id: account.id, name: account.name, api_key: key.key, key_prefix: key.prefix })}\n`);
+      return 0;
+    }
+    if (group === 'account' && action === 'quota') {
+      if (!values.account || !isUuid(values.account)) throw new UsageError('--account <id> is required');
+      const quota = (flag: 'messages-per-day' | 'recipients-per-group' | 'channels'): number | null | undefined => {
+        const v = values[flag];
+        if (v === undefined) return undefined;
+        if (v === 'default') return null;
+        if (!/^\d{1,10}$/.test(v) || Number(v) > 2_000_000_000) throw new UsageError(`--${flag} must be an integer from 0 to 2000000000, or default`);
+        return Number(v);
+      };
+      const overrides = { messagesPerDay: quota('messages-per-day'), recipientsPerGroup: quota('recipients-per-group'), channels: quota('channels') };
+      if (!(await setAccountQuotas(database.db, values.account, overrides))) throw new UsageError(`no account ${values.account}`);
+      const report = await accountQuotaReport(database.db, values.account, config.quotas);
+      process.stdout.write(`${JSON.stringify({ account_id: values.account, quotas: report })}\n`);
       return 0;
     }
     if (group === 'credentials' && action === 'rotate') {

@@ -53,6 +53,16 @@ describe('loadConfig', () => {
     }
   });
 
+  it('reads the per-key rate limit and the quota defaults; 0 turns one off', () => {
+    expect(loadConfig({})).toMatchObject({
+      apiRateLimitPerMinute: 6000,
+      quotas: { messagesPerDay: 1_000_000, recipientsPerGroup: 100_000, channelsPerAccount: 100 },
+    });
+    const c = loadConfig({ API_RATE_LIMIT_PER_MINUTE: '0', QUOTA_MESSAGES_PER_DAY: '50', QUOTA_RECIPIENTS_PER_GROUP: '0', QUOTA_CHANNELS_PER_ACCOUNT: '7' });
+    expect(c).toMatchObject({ apiRateLimitPerMinute: 0, quotas: { messagesPerDay: 50, recipientsPerGroup: 0, channelsPerAccount: 7 } });
+    expect(() => loadConfig({ API_RATE_LIMIT_PER_MINUTE: '-1', QUOTA_MESSAGES_PER_DAY: 'lots' })).toThrow(/API_RATE_LIMIT_PER_MINUTE[\s\S]*QUOTA_MESSAGES_PER_DAY/);
+  });
+
   it('checks that CREDENTIALS_KEY is a 32-byte base64 key', () => {
     expect(() => loadConfig({ CREDENTIALS_KEY: 'c2hvcnQ=' })).toThrow(/CREDENTIALS_KEY must be base64 of 32/);
     expect(loadConfig({ CREDENTIALS_KEY: Buffer.alloc(32, 7).toString('base64') }).credentialsKey).toBeDefined();

@@ -80,6 +80,10 @@ export interface Config {
   egressAllow: AllowEntry[];
   /** ALLOW_SANDBOX_CHANNELS: whether tenants may create sandbox channels (webhook signatures off). */
   allowSandboxChannels: boolean;
+  /** Requests per minute one API key may make to /v1 (per API process); 0: no limit. */
+  apiRateLimitPerMinute: number;
+  /** Per-account quota defaults (an account's own columns override them); 0: unlimited. */
+  quotas: { messagesPerDay: number; recipientsPerGroup: number; channelsPerAccount: number };
 }
 
 /** The longest overlap a webhook secret rotation may keep the previous secret for. */
@@ -244,6 +248,12 @@ export function loadConfig(env: Env = process.env): Config {
     webhookSecretOverlapSeconds: int('WEBHOOK_SECRET_OVERLAP_SECONDS', 86_400, 0, MAX_WEBHOOK_SECRET_OVERLAP_SECONDS),
     egressAllow: egressAllow.entries,
     allowSandboxChannels: bool('ALLOW_SANDBOX_CHANNELS', false),
+    apiRateLimitPerMinute: int('API_RATE_LIMIT_PER_MINUTE', 6000, 0, 10_000_000),
+    quotas: {
+      messagesPerDay: int('QUOTA_MESSAGES_PER_DAY', 1_000_000, 0, 2_000_000_000),
+      recipientsPerGroup: int('QUOTA_RECIPIENTS_PER_GROUP', 100_000, 0, 2_000_000_000),
+      channelsPerAccount: int('QUOTA_CHANNELS_PER_ACCOUNT', 100, 0, 1_000_000),
+    },
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

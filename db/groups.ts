@@ -91,12 +91,15 @@ export async function getGroup(db: Db, id: string, accountId?: string): Promise<
   return row;
 }
 
-/** draft → running. Undefined when the group is not a draft (or has no recipients). */
-export async function beginGroup(db: Db, id: string): Promise<GroupMessageRow | undefined> {
+/**
+ * draft → running. Undefined when the group is not a draft (or has no recipients, or, with
+ * `total`, no longer has that many: the caller counted them against a quota).
+ */
+export async function beginGroup(db: Db, id: string, total?: number): Promise<GroupMessageRow | undefined> {
   const [row] = await db
     .update(groupMessages)
     .set({ status: 'running', startedAt: sql`now()`, updatedAt: sql`now()` })
-    .where(and(eq(groupMessages.id, id), eq(groupMessages.status, 'draft'), sql`${groupMessages.total} > 0`))
+    .where(and(eq(groupMessages.id, id), eq(groupMessages.status, 'draft'), sql`${groupMessages.total} > 0`, total === undefined ? undefined : eq(groupMessages.total, total)))
     .returning();
   return row;
 }

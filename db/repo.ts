@@ -39,16 +39,21 @@ export async function createApiKey(db: Db, accountId: string, name = 'default'):
 }
 
 export async function accountForApiKey(db: Db, key: string): Promise<string | undefined> {
+  return (await apiKeyFor(db, key))?.accountId;
+}
+
+/** The live key a bearer token is, with its account: what per-key limits and account scoping need. */
+export async function apiKeyFor(db: Db, key: string): Promise<{ id: string; accountId: string } | undefined> {
   const m = /^tdk_([0-9a-f]{12})_[\w-]{16,}$/.exec(key);
   if (!m) return undefined;
   const [row] = await db
-    .select({ accountId: apiKeys.accountId, keyHash: apiKeys.keyHash })
+    .select({ id: apiKeys.id, accountId: apiKeys.accountId, keyHash: apiKeys.keyHash })
     .from(apiKeys)
     .where(and(eq(apiKeys.prefix, m[1] ?? ''), isNull(apiKeys.revokedAt)));
   if (!row) return undefined;
   const a = Buffer.from(row.keyHash, 'hex');
   const b = Buffer.from(hashKey(key), 'hex');
-  return a.length === b.length && timingSafeEqual(a, b) ? row.accountId : undefined;
+  return a.length === b.length && timingSafeEqual(a, b) ? { id: row.id, accountId: row.accountId } : undefined;
 }
 
 export interface ApiKeyInfo {
@@ -102,7 +107,7 @@ export interface NewChannel {
 }
 
 /** Stores a channel with its credentials encrypted; returns it with them in clear for the caller. */
-export async function createChannel(db: Db, input: NewChannel): Promise<ChannelRow> {
+export async function createChannel(db: Pick<Db, 'insert'>, input: NewChannel): Promise<ChannelRow> {
   const id = uuidv7();
   const [row] = await db
     .insert(channels)

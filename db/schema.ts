@@ -1,4 +1,4 @@
-import { boolean, integer, jsonb, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { bigint, boolean, date, integer, jsonb, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 
 // Mirrors db/migrations/*.sql, which are the source of truth for DDL
 // (partitioning and expression indexes are hand-written SQL).
@@ -7,7 +7,22 @@ export const accounts = pgTable('accounts', {
   id: uuid('id').primaryKey(),
   name: text('name').notNull(),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  /** Per-account quotas (db/migrations/0009_quotas.sql): NULL takes the QUOTA_* default, 0 is unlimited. */
+  quotaMessagesPerDay: integer('quota_messages_per_day'),
+  quotaRecipientsPerGroup: integer('quota_recipients_per_group'),
+  quotaChannels: integer('quota_channels'),
 });
+
+/** Messages accepted per account and UTC day, raised atomically against the daily quota. */
+export const accountDailyUsage = pgTable(
+  'account_daily_usage',
+  {
+    accountId: uuid('account_id').notNull(),
+    day: date('day').notNull(),
+    messages: bigint('messages', { mode: 'number' }).notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.accountId, t.day] })],
+);
 
 export const apiKeys = pgTable('api_keys', {
   id: uuid('id').primaryKey(),

@@ -2,6 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { CHANNEL_TYPES, type ChannelAdapter, type ChannelType } from '../../adapters/types';
 import { MAX_WEBHOOK_SECRET_OVERLAP_SECONDS } from '../../config';
 import { createChannel, getChannel, getChannelForUpdate, rotateWebhookSecret, updateChannel, type ChannelChanges } from '../../db/repo';
+import { withinChannelQuota } from '../../db/quotas';
 import type { ChannelRow } from '../../db/schema';
 import { isUuid } from '../../db/uuidv7';
 import { checkChannelTargets } from '../channel-targets';
@@ -139,7 +140,7 @@ export const channelRoutes: FastifyPluginAsync = async (app) => {
       throw badRequest('webhook_signature', 'can be disabled only on a sandbox channel (sandbox: true)');
     }
     checkChannelTargets(config, adapter, b.credentials, b.sandbox === true);
-    const channel = await createChannel(db, {
+    const channel = await withinChannelQuota(db, req.accountId, config.quotas, (tx) => createChannel(tx, {
       accountId: req.accountId,
       channelType: b.channel_type,
       provider: adapter.provider,
@@ -149,7 +150,7 @@ export const channelRoutes: FastifyPluginAsync = async (app) => {
       dailyLimit: b.daily_limit ?? null,
       sandbox: b.sandbox ?? false,
       webhookSignatureRequired: b.webhook_signature !== 'disabled',
-    });
+    }));
     return reply.status(201).send({ ...view(channel), webhook_secret: channel.webhookSecret });
   });
 

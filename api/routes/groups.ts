@@ -13,6 +13,7 @@ import {
   type GroupContent,
   type RecipientInput,
 } from '../../db/groups';
+import { checkGroupSize, consumeDailyMessages, QuotaExceededError, refundDailyMessages } from '../../db/quotas';
 import type { GroupMessageRow } from '../../db/schema';
 import { isUuid } from '../../db/uuidv7';
 import {
@@ -22,7 +23,7 @@ import {
   resumeGroupSignal,
 } from '../../workflows/definitions';
 import { CONTENT_PROPERTIES } from '../content-schema';
-import { ApiError, badRequest, notFound } from '../errors';
+import { ApiError, badRequest, notFound, quotaExceeded } from '../errors';
 import { idempotencyKey, withIdempotency } from '../idempotency';
 import { checkContent, sendableChannel } from '../sendable';
 import { startGroupFanout } from '../../dispatch/start';
@@ -78,9 +79,21 @@ export const groupRoutes: FastifyPluginAsync = async (app) => {
 
   const adapterFor = async (channelId: string, accountId: string): Promise<ChannelAdapter> => (await sendableChannel(db, adapters, channelId, accountId)).adapter;
 
+  /** A group's recipients count against the daily quota when it starts, and only then. */
+  const beginWithinQuota = async (group: GroupMessageRow): Promise<GroupMessageRow | undefined> => {
+    await checkGroupSize(db, group.accountId, group.total, config.quotas);
+    await consumeDailyMessages(db, group.accountId, group.total, config.quotas);
+    const running = await beginGroup(db, group.id, group.total);
+    if (running) return running;
+    await refundDailyMessages(db, group.accountId, group.total);
+    const current = await getGroup(db, group.id);
+    if (current?.status === 'draft' && current.total !== group.total) throw conflict('recipients were added meanwhile: start again');
+    return undefined;
+  };
+
   /** draft → running (or a retry of a start that failed), then the workflow; 503 leaves it retryable. */
   const start = async (group: GroupMessageRow, log: FastifyBaseLogger): Promise<GroupMessageRow> => {
-    const running = group.status === 'running' ? group : await beginGroup(db, group.id);
+    const running = group.status === 'running' ? group : await beginWithinQuota(group);
     if (!running) throw group.total === 0 ? badRequest('recipients', 'the group has no recipients') : conflict(`group is ${group.status}`);
     try {
       await startGroupFanout(temporal, running, config);
@@ -94,6 +107,14 @@ export const groupRoutes: FastifyPluginAsync = async (app) => {
   };
 
 
+  // Over the daily quota the group stays a draft, which the caller can start once the quota allows.
+  const storedAsDraft = (err: unknown, id: string): unknown => {
+    if (!(err instanceof QuotaExceededError)) return err;
+    const e = quotaExceeded(err);
+    const message = `${e.message}; the group is stored as a draft: POST /v1/group-messages/${id}/start when the quota allows`;
+    return new ApiError(e.statusCode, e.code, message, undefined, { ...e.details, id, status: 'draft' }, e.retryAfterSeconds);
+  };
+
   const accepted = (g: GroupMessageRow) => ({ id: g.id, status: g.status, total: g.total, workflow_id: g.workflowId, trace_id: g.metadata.trace_id ?? null });
 
   app.post<{ Body: CreateBody }>('/', { schema: createSchema, bodyLimit: BODY_LIMIT }, async (req, reply) => {
@@ -103,6 +124,7 @@ export const groupRoutes: FastifyPluginAsync = async (app) => {
     const content: GroupContent = { body: b.body, subject: b.subject, html: b.html, template: b.template };
     const recipients = checkRecipients(b.recipients ?? [], adapter, placeholdersOf(content));
     if (!b.draft && recipients.length === 0) throw badRequest('recipients', 'at least one recipient is required unless draft is true');
+    await checkGroupSize(db, req.accountId, recipients.length, config.quotas);
 
     const traceId = traceIdFrom(req.headers);
     const result = await withIdempotency(db, req.accountId, idempotencyKey(req), b, async (presetId) => {
@@ -117,7 +139,7 @@ export const groupRoutes: FastifyPluginAsync = async (app) => {
       });
       req.log.info({ event: 'group_accepted', group_message_id: group.id, recipients: group.total, draft: b.draft === true, trace_id: group.metadata.trace_id });
       // A repeat of a first attempt that died before the start finds the group stored and finishes it.
-      if (!b.draft && group.workflowStartedAt === null) group = await start(group, req.log);
+      if (!b.draft && group.workflowStartedAt === null) group = await start(group, req.log).catch((err: unknown) => { throw storedAsDraft(err, group.id); });
       return { statusCode: b.draft ? 201 : 202, body: accepted(group) };
     });
     return reply
@@ -134,6 +156,7 @@ export const groupRoutes: FastifyPluginAsync = async (app) => {
     const needed = placeholdersOf({ body: group.body, subject: group.subject, html: group.html, template: group.template as TemplateRef | null });
     const recipients = typeof req.body === 'string' ? checkCsv(req.body, adapter, needed) : checkRecipients(recipientsOf(req.body), adapter, needed);
     if (recipients.length === 0) throw badRequest('recipients', 'no recipients given');
+    await checkGroupSize(db, req.accountId, group.total + recipients.length, config.quotas);
     const added = await appendRecipients(db, group.id, recipients);
     if (!added) throw conflict('the group was started or cancelled meanwhile');
     return { id: group.id, status: 'draft', total: added.total, added: added.added };

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { TemplateRef } from '../../adapters/types';
+import { consumeDailyMessages } from '../../db/quotas';
 import { getMessage, insertMessage, InvalidCursorError, listMessageEvents, listMessages, markWorkflowStarted } from '../../db/repo';
 import type { MessageRow } from '../../db/schema';
 import { isUuid } from '../../db/uuidv7';
@@ -103,7 +104,11 @@ export const messageRoutes: FastifyPluginAsync = async (app) => {
     checkContent(b, channel.channelType);
 
     const traceId = traceIdFrom(req.headers);
-    const result = await withIdempotency(db, req.accountId, idempotencyKey(req), b, async (presetId) => {
+    const result = await withIdempotency(db, req.accountId, idempotencyKey(req), b, async (presetId, resumed) => {
+      // Counted once per message: a repeat that finds the row stored counts nothing.
+      if (!(resumed && presetId && (await getMessage(db, presetId, req.accountId)))) {
+        await consumeDailyMessages(db, req.accountId, 1, config.quotas);
+      }
       const message = await insertMessage(db, {
         id: presetId,
         accountId: req.accountId,

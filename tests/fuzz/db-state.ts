@@ -19,6 +19,7 @@ const SCOPED: Readonly<Record<string, string>> = {
   group_recipients: 'group_message_id IN (SELECT id FROM group_messages WHERE account_id = ANY($1::uuid[]))',
   idempotency_keys: 'account_id = ANY($1::uuid[])',
   pending_signals: 'message_id IN (SELECT id FROM messages WHERE account_id = ANY($1::uuid[]))',
+  account_daily_usage: 'account_id = ANY($1::uuid[])',
 };
 
 export type DbState = Readonly<Record<string, string>>;
