@@ -9,7 +9,6 @@ import {
   getGroup,
   groupMessageCounts,
   markGroupWorkflowStarted,
-  placeholdersOf,
   type GroupContent,
   type RecipientInput,
 } from '../../db/groups';
@@ -25,6 +24,7 @@ import { CONTENT_PROPERTIES } from '../content-schema';
 import { ApiError, badRequest, notFound } from '../errors';
 import { idempotencyKey, withIdempotency } from '../idempotency';
 import { checkContent, sendableChannel } from '../sendable';
+import { placeholdersOf } from '../../dispatch/group-content';
 import { startGroupFanout } from '../../dispatch/start';
 import { traceIdFrom } from '../trace';
 
