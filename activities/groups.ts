@@ -1,5 +1,4 @@
 import { ApplicationFailure } from '@temporalio/activity';
-import type { TemplateRef } from '../adapters/types';
 import type { Db } from '../db/client';
 import {
   completeGroup,
@@ -8,7 +7,6 @@ import {
   recipientMessageIds,
   recipientPage,
   recordStartedThrough,
-  renderContent,
   resumeGroup,
   stopGroup,
 } from '../db/groups';
@@ -38,13 +36,14 @@ export function createGroupActivities(deps: GroupActivityDeps): GroupActivities 
   return {
     async materializeRecipients(groupId: string, afterSeq: number, limit: number): Promise<MaterializedPage> {
       const group = await load(groupId);
+      // A run restarted by the sweeper after the group ended (a race with its last activity) makes nothing.
+      if (group.status === 'cancelled' || group.status === 'completed') return { items: [], created: 0 };
       const page = await recipientPage(db, groupId, afterSeq, limit);
-      const content = { body: group.body, subject: group.subject, html: group.html, template: group.template as TemplateRef | null };
       const fresh = page.filter((r) => r.messageId === null);
       const claimed = await insertGroupMessages(
         db,
         group,
-        fresh.map((r) => ({ seq: r.seq, ...renderContent(content, r.variables) })),
+        fresh.map((r) => r.seq),
       );
       const ids = new Map<number, string>();
       for (const r of page) if (r.messageId) ids.set(r.seq, r.messageId);

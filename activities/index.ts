@@ -1,17 +1,18 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { AdapterRegistry } from '../adapters/registry';
-import { SendError, type ChannelType, type MessageStatus, type TemplateRef } from '../adapters/types';
+import { SendError, type ChannelType, type DispatchPayload, type MessageStatus, type TemplateRef } from '../adapters/types';
 import type { Db } from '../db/client';
 import { CredentialsUnreadableError } from '../db/credentials-crypto';
 import { reserveSlot } from '../db/rate-limiter';
 import { advanceStatus, cachedChannelLookup, getMessage, lastInboundAt, messageStatus, recordSent, takePendingStatuses } from '../db/repo';
-import type { ChannelRow } from '../db/schema';
+import type { ChannelRow, MessageRow } from '../db/schema';
 import type { StatusChange } from '../db/repo';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import { currentTraceId } from '../observability/trace-context';
 import { SEND_ERROR_TYPES, STATUS_RANK, type DeliveryStatus, type SendFailureDetails, type SendSlot } from '../workflows/definitions';
 import { statusCallbackUrl } from '../adapters/callback-token';
+import { GroupContentMissingError, groupContentRenderer } from '../dispatch/group-content';
 
 export interface ActivityDeps {
   db: Db;
@@ -58,6 +59,24 @@ export function createActivities(deps: ActivityDeps) {
       if (!(err instanceof CredentialsUnreadableError)) throw err;
       throw ApplicationFailure.nonRetryable(err.message, SEND_ERROR_TYPES.permanent, detail('credentials_unreadable', err.message));
     }
+  };
+  const renderGroupContent = groupContentRenderer(db);
+
+  /** What the message says: its own content, or its group's rendered for its recipient (a permanent failure when too large). */
+  const contentOf = async (message: MessageRow): Promise<Pick<DispatchPayload, 'body' | 'subject' | 'html' | 'template'>> => {
+    let content = { body: message.body, subject: message.subject, html: message.html, template: message.template as TemplateRef | null };
+    if (message.groupMessageId !== null && message.groupSeq !== null) {
+      const rendered = await renderGroupContent(message.groupMessageId, message.groupSeq).catch((err: unknown) => {
+        if (err instanceof GroupContentMissingError) throw ApplicationFailure.nonRetryable(err.message, SEND_ERROR_TYPES.permanent, detail('group_content_missing', err.message));
+        throw err;
+      });
+      if (!rendered.ok) {
+        const reason = `rendered ${rendered.field} is ${rendered.length} characters, over the limit of ${rendered.limit}`;
+        throw ApplicationFailure.nonRetryable(reason, SEND_ERROR_TYPES.permanent, detail('content_too_large', reason));
+      }
+      content = rendered.content;
+    }
+    return { body: content.body ?? undefined, subject: content.subject ?? undefined, html: content.html ?? undefined, template: content.template ?? undefined };
   };
 
   /**
@@ -118,7 +137,7 @@ export function createActivities(deps: ActivityDeps) {
         return { providerMessageId: known, status: await applyEarly(messageId, channelType, message.status as MessageStatus, early) };
       }
       // Settings and credentials change rarely; a disabled channel stops sending within the cache's 5 s.
-      const channel = await cachedChannel(message.channelId);
+      const [channel, content] = await Promise.all([cachedChannel(message.channelId), contentOf(message)]);
       if (!channel || !channel.enabled) {
         throw ApplicationFailure.nonRetryable('channel missing or disabled', SEND_ERROR_TYPES.permanent, detail('channel_disabled', 'channel missing or disabled'));
       }
@@ -138,10 +157,7 @@ export function createActivities(deps: ActivityDeps) {
             messageId,
             to: message.toAddress,
             from: message.fromAddress ?? undefined,
-            body: message.body ?? undefined,
-            subject: message.subject ?? undefined,
-            html: message.html ?? undefined,
-            template: (message.template ?? undefined) as TemplateRef | undefined,
+            ...content,
             metadata: message.metadata.user,
           },
           channel.credentials,

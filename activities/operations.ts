@@ -9,7 +9,8 @@ import { replayMessage } from '../dispatch/replay';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import { createReceipts } from '../dispatch/receipts';
-import { startQueuedMessage, type DispatchSettings } from '../dispatch/start';
+import { ensureGroupFanout, startQueuedMessage, type DispatchSettings } from '../dispatch/start';
+import { getGroup, markGroupWorkflowStarted, unmovedGroups } from '../db/groups';
 
 export interface OperationDeps {
   db: Db;
@@ -67,6 +68,42 @@ export function createOperationActivities(deps: OperationDeps) {
       const signals = await receipts.deliverPendingSignals(limit);
       if (signals.delivered > 0 || signals.remaining > 0) logger.info({ event: 'pending_signals_swept', delivered: signals.delivered, remaining: signals.remaining });
       return { started, pending };
+    },
+
+    /**
+     * Restarts the fan-out of every running or paused group whose row has not moved for
+     * `olderThanSeconds` and whose workflow is not running (its start failed, or its run was
+     * terminated): group messages are not in the outbox, their group's fan-out starts them.
+     */
+    sweepGroups: async (olderThanSeconds: number, limit: number): Promise<{ checked: number; restarted: number }> => {
+      const olderThan = new Date(Date.now() - olderThanSeconds * 1000);
+      let checked = 0;
+      let restarted = 0;
+      let afterId: string | undefined;
+      for (;;) {
+        const page = await unmovedGroups(db, olderThan, limit, afterId);
+        for (const group of page) {
+          checked++;
+          const outcome = await ensureGroupFanout(deps.temporal, group, deps.dispatch, () => getGroup(db, group.id));
+          if (outcome === 'running' && group.workflowStartedAt === null) await markGroupWorkflowStarted(db, group.id);
+          if (typeof outcome === 'object') {
+            await markGroupWorkflowStarted(db, group.id);
+            restarted++;
+            logger.warn({
+              event: 'group_fanout_restarted',
+              group_message_id: group.id,
+              reason: outcome.restarted,
+              closed_status: outcome.closedStatus,
+              cursor: group.cursor,
+              total: group.total,
+              trace_id: group.metadata.trace_id,
+            });
+          }
+          Context.current().heartbeat(group.id);
+        }
+        afterId = page.at(-1)?.id;
+        if (page.length < limit) return { checked, restarted };
+      }
     },
   };
 }

@@ -65,6 +65,10 @@ export function errorHandler(thrown: FastifyError | ApiError | Error, req: Fasti
     });
     return;
   }
+  if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+    void reply.status(413).send({ error: 'body_too_large', message: 'the request body is larger than this route accepts', field: 'body' });
+    return;
+  }
   const status = fe.statusCode ?? 500;
   if (status < 500) {
     void reply.status(status).send({ error: fe.code ?? 'bad_request', message: fe.message });

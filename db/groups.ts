@@ -104,6 +104,26 @@ export async function beginGroup(db: Db, id: string, total?: number): Promise<Gr
   return row;
 }
 
+/**
+ * Running or paused groups whose row has not moved since `olderThan`, in id order after
+ * `afterId`: a live fan-out writes its row every page, so these are the groups whose
+ * workflow may be gone (a paused one waits legitimately, and is checked all the same).
+ */
+export async function unmovedGroups(db: Db, olderThan: Date, limit: number, afterId?: string): Promise<GroupMessageRow[]> {
+  return db
+    .select()
+    .from(groupMessages)
+    .where(
+      and(
+        sql`${groupMessages.status} IN ('running', 'paused')`,
+        sql`${groupMessages.updatedAt} < ${olderThan.toISOString()}::timestamptz`,
+        afterId ? sql`${groupMessages.id} > ${afterId}` : undefined,
+      ),
+    )
+    .orderBy(groupMessages.id)
+    .limit(limit);
+}
+
 export async function markGroupWorkflowStarted(db: Db, id: string): Promise<void> {
   await db.update(groupMessages).set({ workflowStartedAt: sql`now()` }).where(eq(groupMessages.id, id));
 }
@@ -149,45 +169,38 @@ export async function groupMessageCounts(db: Db, group: GroupMessageRow, now = n
 export interface PendingRecipient {
   seq: number;
   to: string;
-  variables: Record<string, string> | null;
   messageId: string | null;
 }
 
 /** Recipients after `afterSeq`, in seq order, with the message id they already have (retries). */
 export async function recipientPage(db: Db, groupId: string, afterSeq: number, limit: number): Promise<PendingRecipient[]> {
-  const r = await db.execute<{ seq: number; to_address: string; variables: Record<string, string> | null; message_id: string | null }>(sql`
-    SELECT seq, to_address, variables, message_id FROM group_recipients
+  const r = await db.execute<{ seq: number; to_address: string; message_id: string | null }>(sql`
+    SELECT seq, to_address, message_id FROM group_recipients
     WHERE group_message_id = ${groupId} AND seq > ${afterSeq}
     ORDER BY seq LIMIT ${limit}`);
-  return r.rows.map((x) => ({ seq: x.seq, to: x.to_address, variables: x.variables, messageId: x.message_id }));
-}
-
-export interface NewGroupMessage {
-  seq: number;
-  body: string | null;
-  subject: string | null;
-  html: string | null;
-  template: TemplateRef | null;
+  return r.rows.map((x) => ({ seq: x.seq, to: x.to_address, messageId: x.message_id }));
 }
 
 /**
  * Gives each recipient its message: in one statement, claims a fresh UUIDv7 for
  * every recipient that has none and inserts its `queued` row (and queued event).
- * A recipient that already has a message keeps it, so a retried page inserts
- * nothing twice. Returns seq → message id for the recipients this call claimed.
+ * The row carries no content: it names its recipient (group_seq), and the group's
+ * content is rendered for it when it is sent. A recipient that already has a
+ * message keeps it, so a retried page inserts nothing twice. Returns seq → message
+ * id for the recipients this call claimed.
  */
-export async function insertGroupMessages(db: Db, group: GroupMessageRow, rows: NewGroupMessage[], now = Date.now()): Promise<Map<number, string>> {
-  if (rows.length === 0) return new Map();
+export async function insertGroupMessages(db: Db, group: GroupMessageRow, seqs: number[], now = Date.now()): Promise<Map<number, string>> {
+  if (seqs.length === 0) return new Map();
   const page = JSON.stringify(
-    rows.map((m) => {
+    seqs.map((seq) => {
       const id = uuidv7(now);
-      return { ...m, id, created_at: uuidv7Time(id).toISOString() };
+      return { seq, id, created_at: uuidv7Time(id).toISOString() };
     }),
   );
   const r = await db.execute<{ seq: number; message_id: string }>(sql`
     WITH page AS (
       SELECT * FROM jsonb_to_recordset(${page}::jsonb)
-        AS p(seq int, id uuid, created_at timestamptz, body text, subject text, html text, template jsonb)
+        AS p(seq int, id uuid, created_at timestamptz)
     ), claim AS (
       UPDATE group_recipients r SET message_id = p.id
       FROM page p
@@ -195,9 +208,9 @@ export async function insertGroupMessages(db: Db, group: GroupMessageRow, rows: 
       RETURNING r.seq, r.message_id, r.to_address
     ), ins AS (
       INSERT INTO messages (id, created_at, account_id, channel_id, channel_type, direction, to_address,
-                            body, subject, html, template, status, group_message_id, workflow_id, metadata_)
+                            status, group_message_id, group_seq, workflow_id, metadata_)
       SELECT c.message_id, p.created_at, ${group.accountId}, ${group.channelId}, ${group.channelType}, 'outbound', c.to_address,
-             p.body, p.subject, p.html, p.template, 'queued', ${group.id}, 'message-' || c.message_id, ${JSON.stringify(group.metadata)}::jsonb
+             'queued', ${group.id}, c.seq, 'message-' || c.message_id, ${JSON.stringify(group.metadata)}::jsonb
       FROM claim c JOIN page p ON p.seq = c.seq
       RETURNING id, created_at
     ), ev AS (
@@ -284,33 +297,43 @@ export async function stopGroup(db: Db, group: GroupMessageRow, startedThroughSe
   return Number(r.rows[0]?.removed ?? 0);
 }
 
-const PLACEHOLDER = /\{\{\s*([A-Za-z_][\w.-]*)\s*\}\}/g;
-
-/** The `{{variable}}` names a group's content uses; every recipient must supply them. */
-export function placeholdersOf(content: GroupContent): Set<string> {
-  const names = new Set<string>();
-  const texts = [content.body, content.subject, content.html, ...Object.values(content.template?.variables ?? {})];
-  for (const text of texts) for (const m of (text ?? '').matchAll(PLACEHOLDER)) if (m[1]) names.add(m[1]);
-  return names;
+/** The group's content as stored once; it never changes after the group is created. */
+export async function groupContent(db: Db, groupId: string): Promise<GroupContent | undefined> {
+  const [row] = await db
+    .select({ body: groupMessages.body, subject: groupMessages.subject, html: groupMessages.html, template: groupMessages.template })
+    .from(groupMessages)
+    .where(eq(groupMessages.id, groupId));
+  return row ? { ...row, template: row.template as TemplateRef | null } : undefined;
 }
 
-const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-
-/** One recipient's copy of the content. Values put into HTML are escaped: a recipient's name is text, not markup. */
-export function renderContent(content: GroupContent, variables: Record<string, string> | null): Omit<NewGroupMessage, 'seq'> {
-  const vars = variables ?? {};
-  const fill = (text: string | null | undefined, escape = false): string | null =>
-    text == null ? null : text.replace(PLACEHOLDER, (_, name: string) => {
-      const value = vars[name] ?? '';
-      return escape ? value.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c] ?? c) : value;
-    });
-  const template = content.template
-    ? {
-        ...content.template,
-        ...(content.template.variables
-          ? { variables: Object.fromEntries(Object.entries(content.template.variables).map(([k, v]) => [k, fill(v) ?? ''])) }
-          : {}),
-      }
-    : null;
-  return { body: fill(content.body), subject: fill(content.subject), html: fill(content.html, true), template };
+/** One recipient's variables; undefined when the recipient does not exist. */
+export async function recipientVariables(db: Db, groupId: string, seq: number): Promise<Record<string, string> | null | undefined> {
+  const r = await db.execute<{ variables: Record<string, string> | null }>(sql`
+    SELECT variables FROM group_recipients WHERE group_message_id = ${groupId} AND seq = ${seq}`);
+  return r.rows[0] ? r.rows[0].variables : undefined;
 }
+
+export interface RecipientRef {
+  groupId: string;
+  seq: number;
+}
+
+export interface RecipientTexts {
+  body: string | null;
+  subject: string | null;
+  variables: Record<string, string> | null;
+}
+
+/** What a message view shows (body, subject) of each recipient's group, with its variables: one statement for a page. */
+export async function recipientTexts(db: Db, refs: RecipientRef[]): Promise<Map<string, RecipientTexts>> {
+  if (refs.length === 0) return new Map();
+  const list = JSON.stringify(refs.map((x) => ({ g: x.groupId, s: x.seq })));
+  const r = await db.execute<{ group_id: string; seq: number; body: string | null; subject: string | null; variables: Record<string, string> | null }>(sql`
+    SELECT r.group_message_id::text AS group_id, r.seq, g.body, g.subject, r.variables
+    FROM jsonb_to_recordset(${list}::jsonb) AS x(g uuid, s int)
+    JOIN group_recipients r ON r.group_message_id = x.g AND r.seq = x.s
+    JOIN group_messages g ON g.id = x.g`);
+  return new Map(r.rows.map((x) => [recipientKey({ groupId: x.group_id, seq: x.seq }), { body: x.body, subject: x.subject, variables: x.variables }]));
+}
+
+export const recipientKey = (ref: RecipientRef): string => `${ref.groupId}:${ref.seq}`;

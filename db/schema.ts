@@ -79,6 +79,8 @@ export const messages = pgTable(
     errorCode: text('error_code'),
     errorMessage: text('error_message'),
     groupMessageId: uuid('group_message_id'),
+    /** The recipient (group_recipients.seq) of a group's message: its content is the group's, rendered for it (0008_group_content.sql). */
+    groupSeq: integer('group_seq'),
     workflowId: text('workflow_id'),
     workflowStartedAt: timestamp('workflow_started_at', { withTimezone: true }),
     /** Times the message was replayed: its current run's number (db/migrations/0002_delivery_state.sql). */

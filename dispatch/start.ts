@@ -95,18 +95,30 @@ export function groupChildInput(group: GroupMessageRow, settings: DispatchSettin
   return rest;
 }
 
-/** Starts `group-<id>`; a fan-out that already started (or finished) is not started again. */
-export async function startGroupFanout(client: Client, group: GroupMessageRow, settings: DispatchSettings): Promise<void> {
+/**
+ * Starts `group-<id>`; a fan-out that already started (or finished) is not started again.
+ * `resume` starts it from the row's recorded progress (the sweeper's restart), and then a
+ * closed earlier run does not stop it: the fan-out skips what its earlier runs did.
+ */
+export async function startGroupFanout(client: Client, group: GroupMessageRow, settings: DispatchSettings, resume?: GroupFanoutInput['resume']): Promise<void> {
   const sa = SEARCH_ATTRIBUTES;
   const traceId = group.metadata.trace_id ?? '';
-  const input: GroupFanoutInput = { groupId: group.id, accountId: group.accountId, total: group.total, traceId, dispatch: groupChildInput(group, settings) };
+  const input: GroupFanoutInput = {
+    groupId: group.id,
+    accountId: group.accountId,
+    total: group.total,
+    traceId,
+    dispatch: groupChildInput(group, settings),
+    ...(resume ? { resume } : {}),
+  };
   try {
     await client.workflow.start(GROUP_FANOUT_WORKFLOW, {
       taskQueue: DISPATCH_TASK_QUEUE,
       workflowId: groupWorkflowId(group.id),
       args: [input],
-      // A finished fan-out never runs again: its recipients were sent.
-      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      // A finished fan-out never runs again by accident: its recipients were sent. A restart
+      // may follow a closed run (ALLOW_DUPLICATE still refuses while a run is open).
+      workflowIdReusePolicy: resume ? 'ALLOW_DUPLICATE' : 'REJECT_DUPLICATE',
       typedSearchAttributes: [
         { key: sa.accountId, value: group.accountId },
         { key: sa.channelId, value: group.channelId },
@@ -120,4 +132,34 @@ export async function startGroupFanout(client: Client, group: GroupMessageRow, s
   } catch (err) {
     if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
   }
+}
+
+export type GroupSweepOutcome = 'running' | 'ended' | { restarted: 'never_started' | 'run_closed'; closedStatus?: string };
+
+/**
+ * Makes sure a running or paused group has its fan-out: when `group-<id>` is not running
+ * (its start failed, or its run was terminated, timed out or failed), it is started again
+ * from the cursor the row records. Every recipient before the cursor has its message
+ * started; after it, the fan-out finds each recipient's message if it has one and starts it
+ * with REJECT_DUPLICATE, so no recipient is sent twice. `reload` reads the row again once
+ * the run is known closed: a run that ended the group wrote that first.
+ */
+export async function ensureGroupFanout(
+  client: Client,
+  group: GroupMessageRow,
+  settings: DispatchSettings,
+  reload: () => Promise<GroupMessageRow | undefined>,
+): Promise<GroupSweepOutcome> {
+  let closedStatus: string | undefined;
+  try {
+    const run = await client.workflow.getHandle(groupWorkflowId(group.id)).describe();
+    if (run.status.name === 'RUNNING') return 'running';
+    closedStatus = run.status.name;
+  } catch (err) {
+    if (!(err instanceof WorkflowNotFoundError)) throw err;
+  }
+  const now = await reload();
+  if (!now || (now.status !== 'running' && now.status !== 'paused')) return 'ended';
+  await startGroupFanout(client, now, settings, { cursor: now.cursor, started: now.started, materialized: now.materialized, paused: now.status === 'paused', run: 1 });
+  return { restarted: closedStatus ? 'run_closed' : 'never_started', ...(closedStatus ? { closedStatus } : {}) };
 }

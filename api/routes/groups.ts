@@ -9,7 +9,6 @@ import {
   getGroup,
   groupMessageCounts,
   markGroupWorkflowStarted,
-  placeholdersOf,
   type GroupContent,
   type RecipientInput,
 } from '../../db/groups';
@@ -26,6 +25,7 @@ import { CONTENT_PROPERTIES } from '../content-schema';
 import { ApiError, badRequest, notFound, quotaExceeded } from '../errors';
 import { idempotencyKey, withIdempotency } from '../idempotency';
 import { checkContent, sendableChannel } from '../sendable';
+import { placeholdersOf } from '../../dispatch/group-content';
 import { startGroupFanout } from '../../dispatch/start';
 import { traceIdFrom } from '../trace';
 

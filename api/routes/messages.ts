@@ -6,6 +6,7 @@ import type { MessageRow } from '../../db/schema';
 import { isUuid } from '../../db/uuidv7';
 import { CONTENT_PROPERTIES } from '../content-schema';
 import { ApiError, badRequest, notFound } from '../errors';
+import { withGroupTexts } from '../../dispatch/group-content';
 import { replayMessage } from '../../dispatch/replay';
 import { idempotencyKey, withIdempotency } from '../idempotency';
 import { startDispatch } from '../../dispatch/start';
@@ -164,7 +165,7 @@ export const messageRoutes: FastifyPluginAsync = async (app) => {
         limit,
         cursor: q.cursor,
       });
-      return { items: page.items.map(messageView), next_cursor: page.nextCursor ?? null };
+      return { items: (await withGroupTexts(db, page.items)).map(messageView), next_cursor: page.nextCursor ?? null };
     } catch (err) {
       if (err instanceof InvalidCursorError) throw badRequest('cursor', err.message);
       throw err;
@@ -176,7 +177,9 @@ export const messageRoutes: FastifyPluginAsync = async (app) => {
   app.get<{ Params: { id: string } }>('/:id', { schema: idParams }, async (req) => {
     const m = await getMessage(db, req.params.id, req.accountId);
     if (!m) throw notFound('message');
-    return messageView(m);
+    // A group's message shows its group's content as rendered for its recipient.
+    const [shown = m] = await withGroupTexts(db, [m]);
+    return messageView(shown);
   });
 
   app.post<{ Params: { id: string } }>('/:id/replay', { schema: idParams }, async (req, reply) => {
