@@ -1,3 +1,4 @@
+import { createApiKey } from '../../db/repo';
 import { selfSignedCertificate } from '../../sandbox/email/certs';
 import { sendgridKeyPair } from '../../sandbox/email/sendgrid';
 import { eventually, type TestStack } from '../support/stack';
@@ -70,6 +71,12 @@ export async function createFixtures(stack: TestStack): Promise<{ fixtures: Fixt
     return body.status === 'completed' && body.delivered === 1 ? true : undefined;
   }, 30_000);
 
+  // What the key and channel administration routes may revoke, rename, disable or rotate:
+  // never the key the fuzz authenticates with or a channel its webhooks are signed for.
+  const spareKey = await createApiKey(stack.database.db, stack.accountId, 'fuzz spare');
+  const otherKey = await createApiKey(stack.database.db, other.accountId, 'fuzz other spare');
+  const spareChannelId = await stack.createSmsChannel();
+
   const channels = { sms: sms.id, whatsapp: whatsapp.id, messenger: messenger.id, email: email.id, smpp: smpp.id };
   const fixtures: Fixtures = {
     apiKey: stack.apiKey,
@@ -77,6 +84,8 @@ export async function createFixtures(stack: TestStack): Promise<{ fixtures: Fixt
     accountIds: [stack.accountId, other.accountId],
     channels,
     otherChannelId,
+    spareChannelId,
+    spareApiKeyIds: [spareKey.id, otherKey.id],
     smsCredentials,
     deliveredMessageId: delivered.body.id ?? '',
     failedMessageId: failed.body.id ?? '',

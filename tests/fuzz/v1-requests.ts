@@ -24,6 +24,10 @@ export interface Fixtures {
   /** Channel id per type (the first is the Twilio SMS channel). */
   channels: Record<'sms' | 'whatsapp' | 'messenger' | 'email' | 'smpp', string>;
   otherChannelId: string;
+  /** A channel of the fuzz account no webhook property signs for: PATCH and rotation aim at it. */
+  spareChannelId: string;
+  /** Keys DELETE may revoke: a spare of the fuzz account, one of the other account. */
+  spareApiKeyIds: string[];
   smsCredentials: Record<string, string>;
   deliveredMessageId: string;
   failedMessageId: string;
@@ -35,7 +39,7 @@ export interface Fixtures {
 
 interface RouteSpec {
   name: string;
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
   /** `:id` is replaced by a generated id segment. */
   path: string;
   ids?: (f: Fixtures) => string[];
@@ -48,6 +52,7 @@ interface RouteSpec {
 }
 
 const channelIds = (f: Fixtures) => [...Object.values(f.channels), f.otherChannelId];
+const adminChannelIds = (f: Fixtures) => [f.spareChannelId, f.spareChannelId, f.otherChannelId];
 const messageIds = (f: Fixtures) => [f.deliveredMessageId, f.deliveredMessageId, f.failedMessageId, f.otherMessageId];
 const groupIds = (f: Fixtures) => [f.draftGroupId, f.doneGroupId];
 
@@ -68,6 +73,36 @@ export const V1_ROUTES: readonly RouteSpec[] = [
   },
   { name: 'GET /v1/channels/:id', method: 'GET', path: '/v1/channels/:id', ids: channelIds, mutating: false },
   { name: 'POST /v1/channels/:id/verify', method: 'POST', path: '/v1/channels/:id/verify', ids: channelIds, mutating: false },
+  {
+    name: 'PATCH /v1/channels/:id',
+    method: 'PATCH',
+    path: '/v1/channels/:id',
+    ids: adminChannelIds,
+    mutating: true,
+    template: (f) => ({ name: 'fuzz renamed', rate_limit_per_second: 5, daily_limit: 1000, enabled: true, credentials: { from: f.smsCredentials.from ?? '+15017122661' } }),
+    hostile: () =>
+      fc.record(
+        {
+          name: text(200),
+          rate_limit_per_second: fc.oneof(fc.integer({ min: 1, max: 100_000 }), fc.constant(null)),
+          daily_limit: fc.oneof(fc.integer({ min: 1, max: 100_000_000 }), fc.constant(null)),
+          enabled: fc.boolean(),
+          credentials: fc.dictionary(fc.constantFrom('base_url', 'from', 'auth_token', 'timeout_ms', 'x'), fc.oneof(text(200), fc.constant(null), fc.constantFrom('http://10.0.0.1', 'http://169.254.169.254/latest', 'http://127.0.0.2:9', 'file:///etc/passwd')), { maxKeys: 2 }),
+        },
+        { requiredKeys: [] },
+      ),
+  },
+  {
+    name: 'POST /v1/channels/:id/rotate-webhook-secret',
+    method: 'POST',
+    path: '/v1/channels/:id/rotate-webhook-secret',
+    ids: adminChannelIds,
+    mutating: true,
+    template: () => ({ overlap_seconds: 60 }),
+  },
+  { name: 'GET /v1/api-keys', method: 'GET', path: '/v1/api-keys', mutating: false },
+  { name: 'POST /v1/api-keys', method: 'POST', path: '/v1/api-keys', mutating: true, template: () => ({ name: 'fuzz key' }), hostile: () => fc.record({ name: text(200) }) },
+  { name: 'DELETE /v1/api-keys/:id', method: 'DELETE', path: '/v1/api-keys/:id', ids: (f) => f.spareApiKeyIds, mutating: true },
   {
     name: 'POST /v1/messages',
     method: 'POST',
