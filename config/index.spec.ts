@@ -28,11 +28,11 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ DELIVERY_TIMEOUT_ACTION_EMAIL: 'explode' })).toThrow(/DELIVERY_TIMEOUT_ACTION_EMAIL/);
   });
 
-  it('reads WEBHOOK_SECRET_OVERLAP_SECONDS (default a day, at most 30 days)', () => {
+  it('reads WEBHOOK_ROTATION_OVERLAP_SECONDS (default a day, at most 30 days)', () => {
     expect(loadConfig({}).webhookSecretOverlapSeconds).toBe(86_400);
-    expect(loadConfig({ WEBHOOK_SECRET_OVERLAP_SECONDS: '0' }).webhookSecretOverlapSeconds).toBe(0);
-    expect(() => loadConfig({ WEBHOOK_SECRET_OVERLAP_SECONDS: '2592001' })).toThrow(/WEBHOOK_SECRET_OVERLAP_SECONDS must be an integer between 0 and 2592000/);
-    expect(() => loadConfig({ WEBHOOK_SECRET_OVERLAP_SECONDS: '1d' })).toThrow(/WEBHOOK_SECRET_OVERLAP_SECONDS/);
+    expect(loadConfig({ WEBHOOK_ROTATION_OVERLAP_SECONDS: '0' }).webhookSecretOverlapSeconds).toBe(0);
+    expect(() => loadConfig({ WEBHOOK_ROTATION_OVERLAP_SECONDS: '2592001' })).toThrow(/WEBHOOK_ROTATION_OVERLAP_SECONDS must be an integer between 0 and 2592000/);
+    expect(() => loadConfig({ WEBHOOK_ROTATION_OVERLAP_SECONDS: '1d' })).toThrow(/WEBHOOK_ROTATION_OVERLAP_SECONDS/);
   });
 
   it('hardening defaults: request and connection timeouts, no trusted proxy, metrics on loopback port 9465, retention', () => {

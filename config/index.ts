@@ -87,7 +87,7 @@ export interface Config {
 }
 
 /** The longest overlap a webhook secret rotation may keep the previous secret for. */
-export const MAX_WEBHOOK_SECRET_OVERLAP_SECONDS = 30 * 86_400;
+export const MAX_WEBHOOK_ROTATION_OVERLAP_SECONDS = 30 * 86_400;
 export interface RetentionSettings {
   idempotencyKeysDays: number;
   pendingStatusUpdatesDays: number;
@@ -245,7 +245,7 @@ export function loadConfig(env: Env = process.env): Config {
     archiveDir: str('ARCHIVE_DIR'),
     credentialsKey: key('CREDENTIALS_KEY'),
     credentialsKeyPrevious: key('CREDENTIALS_KEY_PREVIOUS') ?? '',
-    webhookSecretOverlapSeconds: int('WEBHOOK_SECRET_OVERLAP_SECONDS', 86_400, 0, MAX_WEBHOOK_SECRET_OVERLAP_SECONDS),
+    webhookSecretOverlapSeconds: int('WEBHOOK_ROTATION_OVERLAP_SECONDS', 86_400, 0, MAX_WEBHOOK_ROTATION_OVERLAP_SECONDS),
     egressAllow: egressAllow.entries,
     allowSandboxChannels: bool('ALLOW_SANDBOX_CHANNELS', false),
     apiRateLimitPerMinute: int('API_RATE_LIMIT_PER_MINUTE', 6000, 0, 10_000_000),

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { CHANNEL_TYPES, type ChannelAdapter, type ChannelType } from '../../adapters/types';
-import { MAX_WEBHOOK_SECRET_OVERLAP_SECONDS } from '../../config';
+import { MAX_WEBHOOK_ROTATION_OVERLAP_SECONDS } from '../../config';
 import { createChannel, getChannel, getChannelForUpdate, rotateWebhookSecret, updateChannel, type ChannelChanges } from '../../db/repo';
 import { withinChannelQuota } from '../../db/quotas';
 import type { ChannelRow } from '../../db/schema';
@@ -79,8 +79,8 @@ const rotateSchema = {
       overlap_seconds: {
         type: 'integer',
         minimum: 0,
-        maximum: MAX_WEBHOOK_SECRET_OVERLAP_SECONDS,
-        description: 'how long the previous secret still passes (default WEBHOOK_SECRET_OVERLAP_SECONDS); 0 ends it at once',
+        maximum: MAX_WEBHOOK_ROTATION_OVERLAP_SECONDS,
+        description: 'how long the previous secret still passes (default WEBHOOK_ROTATION_OVERLAP_SECONDS); 0 ends it at once',
       },
     },
   },

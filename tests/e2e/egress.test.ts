@@ -98,6 +98,25 @@ describe('egress policy and sandbox channels, end to end', () => {
     expect((await post('/v1/channels', { channel_type: 'sms', provider: 'twilio', name: 'ok', credentials: publicHost })).statusCode).toBe(201);
   });
 
+  it('PATCH applies the same rules to new credentials: an internal target is refused, naming the field, and nothing reaches it', async () => {
+    const created = await post('/v1/channels', { channel_type: 'sms', provider: 'twilio', name: 'patched', credentials: stack.twilioCredentials });
+    expect(created.statusCode).toBe(201);
+    const id = created.json<{ id: string }>().id;
+    const patch = (credentials: Record<string, string>) =>
+      stack.app.inject({ method: 'PATCH', url: `/v1/channels/${id}`, headers: { authorization: `Bearer ${stack.apiKey}` }, payload: { credentials } });
+    const before = await stack.database.pool.query<{ credentials: unknown }>('SELECT credentials FROM channels WHERE id = $1', [id]);
+    const seen = inside.requests.length;
+    for (const baseUrl of [inside.url, 'http://10.0.0.1', 'http://169.254.169.254/latest']) {
+      const res = await patch({ base_url: baseUrl });
+      expect(res.statusCode, baseUrl).toBe(400);
+      expect(res.json()).toMatchObject({ field: 'credentials.base_url' });
+    }
+    expect((await patch({ timeout_ms: '3600000' })).json()).toMatchObject({ field: 'credentials.timeout_ms' });
+    expect(inside.requests.length).toBe(seen);
+    const after = await stack.database.pool.query<{ credentials: unknown }>('SELECT credentials FROM channels WHERE id = $1', [id]);
+    expect(after.rows[0]?.credentials).toEqual(before.rows[0]?.credentials);
+  });
+
   it('lets a sandbox channel target only hosts on EGRESS_ALLOW', async () => {
     const sandbox = (credentials: Record<string, string>) =>
       post('/v1/channels', { channel_type: 'sms', provider: 'twilio', name: 'sbx', credentials, sandbox: true, webhook_signature: 'disabled' });

@@ -338,7 +338,7 @@ describe('API keys and channel secrets: list, revoke, change, rotate (API + Post
       expect(await handshake(newSecret)).toEqual({ status: 200, body: '1158201444' });
     });
 
-    it('without overlap_seconds the previous secret passes for WEBHOOK_SECRET_OVERLAP_SECONDS (default 86400)', async () => {
+    it('without overlap_seconds the previous secret passes for WEBHOOK_ROTATION_OVERLAP_SECONDS (default 86400)', async () => {
       const before = Date.now();
       const rotated = await rotate(smpp.id);
       expect(rotated.status).toBe(200);
