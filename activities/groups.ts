@@ -11,6 +11,14 @@ import {
   stopGroup,
 } from '../db/groups';
 import type { GroupMessageRow } from '../db/schema';
+import type { AdapterRegistry } from '../adapters/registry';
+import type { ChannelType } from '../adapters/types';
+import { CredentialsUnreadableError } from '../db/credentials-crypto';
+import { expireBatchedDeliveries, failUnsent, unsentCount } from '../db/group-batches';
+import { reserveSlot } from '../db/rate-limiter';
+import { cachedChannelLookup } from '../db/repo';
+import type { BatchSlot } from '../workflows/definitions';
+import type { GroupBatchActivities, GroupBatchLocalActivities } from '../workflows/group-batches';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import type { GroupActivities, MaterializedPage } from '../workflows/group-fanout';
@@ -18,13 +26,15 @@ import { maskAddress } from '../dispatch/start';
 
 export interface GroupActivityDeps {
   db: Db;
+  adapters: AdapterRegistry;
   logger: Logger;
   metrics: Metrics;
 }
 
 /** The side effects of the groupFanout workflow: ids in, ids out, never message bodies. */
-export function createGroupActivities(deps: GroupActivityDeps): GroupActivities {
-  const { db, metrics } = deps;
+export function createGroupActivities(deps: GroupActivityDeps): GroupActivities & GroupBatchActivities & GroupBatchLocalActivities {
+  const { db, metrics, adapters } = deps;
+  const lookup = cachedChannelLookup(db);
 
   const load = async (groupId: string): Promise<GroupMessageRow> => {
     const group = await getGroup(db, groupId);
@@ -90,8 +100,48 @@ export function createGroupActivities(deps: GroupActivityDeps): GroupActivities 
     async cancelGroupFanout(groupId: string, startedThroughSeq: number): Promise<number> {
       const group = await load(groupId);
       const removed = await stopGroup(db, group, startedThroughSeq, 'cancelled');
-      log(group).info({ event: 'group_cancelled', started_through_seq: startedThroughSeq, unstarted_removed: removed });
+      // A batched recipient left for a retry pass has a row: it ends failed, never half-sent.
+      const ended = group.mode === 'batched' ? await failUnsent(db, group, 'group_cancelled', 'the group was cancelled before this recipient was sent') : 0;
+      if (ended > 0) metrics.messagesDispatched.inc({ channel_type: group.channelType, status: 'failed' }, ended);
+      log(group).info({ event: 'group_cancelled', started_through_seq: startedThroughSeq, unstarted_removed: removed, unsent_failed: ended });
       return removed;
+    },
+
+    async reserveBatchSlots(channelId: string, channelType: string, count: number, unsentOf?: { groupId: string; afterSeq: number }): Promise<BatchSlot> {
+      let wanted = count;
+      if (unsentOf) wanted = Math.min(wanted, await unsentCount(db, await load(unsentOf.groupId), unsentOf.afterSeq));
+      const channel = await lookup(channelId).catch((err: unknown) => {
+        if (err instanceof CredentialsUnreadableError) return undefined;
+        throw err;
+      });
+      const now = Date.now();
+      // No channel (or no readable one): the batch fails its recipients at once, no slot needed.
+      if (!channel || wanted === 0) return { waitMs: 0, reserved: true, count: wanted, intervalMs: 0, startAtMs: now };
+      const perSecond = channel.rateLimitPerSecond ?? adapters.get(channelType as ChannelType, channel.provider).defaultRateLimitPerSecond;
+      // One batch spans at most ~30 s of the channel's rate, so pause and cancel act within it.
+      wanted = Math.max(1, Math.min(wanted, Math.ceil(perSecond * BATCH_SPAN_SECONDS)));
+      let slot = await reserveSlot(db, { channelId, perSecond, dailyLimit: channel.dailyLimit, count: wanted }, new Date(now));
+      // A daily limit with fewer slots left today than the batch: send those, then wait for tomorrow.
+      while (!slot.reserved && slot.reason === 'daily_limit' && wanted > 1) {
+        wanted = Math.floor(wanted / 2);
+        slot = await reserveSlot(db, { channelId, perSecond, dailyLimit: channel.dailyLimit, count: wanted }, new Date(now));
+      }
+      if (!slot.reserved) metrics.rateLimitHits.inc({ channel_id: channelId });
+      return { ...slot, count: slot.reserved ? wanted : 0, intervalMs: 1000 / perSecond, startAtMs: now + slot.waitMs };
+    },
+
+    async expireBatchedDeliveries(groupId: string, waitSeconds: number): Promise<{ expired: number; nextDueInMs: number | null }> {
+      const group = await load(groupId);
+      const now = new Date();
+      const r = await expireBatchedDeliveries(db, group, waitSeconds, now);
+      if (r.expired > 0) {
+        metrics.messagesDispatched.inc({ channel_type: group.channelType, status: 'undelivered' }, r.expired);
+        log(group).info({ event: 'group_delivery_timeout', undelivered: r.expired, wait_seconds: waitSeconds });
+      }
+      return { expired: r.expired, nextDueInMs: r.nextDueAt ? Math.max(0, r.nextDueAt.getTime() - now.getTime()) : null };
     },
   };
 }
+
+/** Longest stretch of the channel's rate one batch reserves. */
+const BATCH_SPAN_SECONDS = 30;

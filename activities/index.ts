@@ -28,25 +28,33 @@ export interface SendOutcome {
   status: MessageStatus;
 }
 
+/**
+ * Applies the receipts that arrived before the provider id was recorded (kept by the webhook
+ * route) and returns the row's status after them.
+ */
+export async function applyEarlyReceipts(
+  deps: Pick<ActivityDeps, 'db' | 'metrics'>,
+  messageId: string,
+  channelType: ChannelType,
+  status: MessageStatus,
+  early: StatusChange[],
+): Promise<MessageStatus> {
+  let now = status;
+  for (const p of [...early].sort((a, b) => STATUS_RANK[a.status] - STATUS_RANK[b.status])) {
+    if (STATUS_RANK[p.status] <= STATUS_RANK[now]) continue;
+    if (await advanceStatus(deps.db, messageId, { ...p, source: 'webhook' })) {
+      deps.metrics.messagesDispatched.inc({ channel_type: channelType, status: p.status });
+      now = p.status;
+    }
+  }
+  return now;
+}
+
 /** Activities are built over narrow dependencies; workflows only see their types. */
 export function createActivities(deps: ActivityDeps) {
   const { db, adapters, metrics } = deps;
 
-  /**
-   * Applies the receipts that arrived before the provider id was recorded (kept by the webhook
-   * route) and returns the row's status after them.
-   */
-  const applyEarly = async (messageId: string, channelType: ChannelType, status: MessageStatus, early: StatusChange[]): Promise<MessageStatus> => {
-    let now = status;
-    for (const p of [...early].sort((a, b) => STATUS_RANK[a.status] - STATUS_RANK[b.status])) {
-      if (STATUS_RANK[p.status] <= STATUS_RANK[now]) continue;
-      if (await advanceStatus(db, messageId, { ...p, source: 'webhook' })) {
-        metrics.messagesDispatched.inc({ channel_type: channelType, status: p.status });
-        now = p.status;
-      }
-    }
-    return now;
-  };
+  const applyEarly = (messageId: string, channelType: ChannelType, status: MessageStatus, early: StatusChange[]) => applyEarlyReceipts(deps, messageId, channelType, status, early);
 
   // Rate settings change rarely; reading the channel on every slot would double the limiter's queries.
   const lookup = cachedChannelLookup(db);

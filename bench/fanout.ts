@@ -3,7 +3,8 @@ import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { connect } from '../db/client';
 import { createAccount, createApiKey } from '../db/repo';
-import { startTwilioSimulator } from '../sandbox/twilio/server';
+import { directLeg } from './baselines/direct-dispatcher';
+import { startSimulators } from './engine/simulators';
 import { startInfra } from '../tests/support/infra';
 import { groupWorkflowId } from '../workflows/definitions';
 import { machineLine, percentile, treeRssMiB } from './machine';
@@ -11,7 +12,11 @@ import { startEngine } from './processes';
 
 // One group message to N recipients (default 100,000) through one SMS channel on
 // the Twilio simulator, with API and worker as separate processes: time to
-// every message sent and delivered, msgs/s, and the parent's events per run.
+// every message sent and delivered, msgs/s, and the group's events per run and per
+// 1,000 recipients. `--mode batched|per_message` picks the fan-out; before it, in the
+// same process and on the same simulator, the direct dispatcher (same adapter, same
+// PostgreSQL writes, no Temporal) sends `--direct` of the recipients (default the
+// smaller of 20,000 and all), and the bench prints both rates and their ratio.
 
 const UPLOAD_BATCH = 10_000;
 
@@ -20,17 +25,24 @@ async function main(): Promise<void> {
     options: {
       recipients: { type: 'string', default: '100000' },
       rate: { type: 'string', default: '100000' },
+      mode: { type: 'string', default: 'batched' },
+      direct: { type: 'string' },
+      'direct-concurrency': { type: 'string', default: '64' },
       'timeout-minutes': { type: 'string', default: '180' },
     },
   });
   const total = Number(values.recipients);
   const timeoutMs = Number(values['timeout-minutes']) * 60_000;
   if (!Number.isInteger(total) || total < 1) throw new Error('--recipients must be a positive integer');
+  const mode = values.mode;
+  if (mode !== 'batched' && mode !== 'per_message') throw new Error('--mode must be batched or per_message');
+  const directCount = Number(values.direct ?? Math.min(total, 20_000));
+  const directConcurrency = Number(values['direct-concurrency']);
+  if (!Number.isInteger(directCount) || directCount < 0) throw new Error('--direct must be a whole number (0 skips the direct leg)');
 
   // On disk: in memory the dev server's RSS grows ~380 KB per closed workflow and fills 24 GiB near 60,000.
   const running = await startInfra({ name: 'fanout', temporalOnDisk: true });
-  const account = { sid: `AC${'f'.repeat(32)}`, apiKey: `SK${'f'.repeat(32)}`, apiSecret: 'bench-secret', authToken: 'bench-auth-token' };
-  const twilioSim = await startTwilioSimulator({ accounts: [account] });
+  const sims = await startSimulators(50);
   const engine = await startEngine({ ...running.infra, stopOnSignal: [running.temporal.process] });
   const database = connect(running.infra.databaseUrl, { max: 2 });
   const connection = await Connection.connect({ address: running.infra.temporalAddress });
@@ -38,6 +50,19 @@ async function main(): Promise<void> {
   try {
     const acct = await createAccount(database.db, 'bench');
     const { key } = await createApiKey(database.db, acct.id);
+    const number = (i: number) => `+1555${String(i).padStart(7, '0')}`;
+    const text = (i: number) => `Hello customer ${i}, the sale starts now`;
+
+    // The direct dispatcher first, on the same simulator, before the engine's load.
+    const direct =
+      directCount > 0
+        ? await directLeg({ db: database.db, pool: database.pool, accountId: acct.id, sims }, 'sms', directCount, directConcurrency, timeoutMs, (i) => ({
+            to: number(5_000_000 + i),
+            body: text(i),
+          }))
+        : undefined;
+    if (direct) process.stderr.write(`  direct dispatcher: ${directCount} in ${direct.wallSeconds.toFixed(1)} s → ${direct.perSecond.toFixed(1)} msgs/s\n`);
+
     const api = async (path: string, body?: unknown) => {
       const res = await fetch(`${engine.apiUrl}${path}`, {
         method: 'POST',
@@ -53,15 +78,15 @@ async function main(): Promise<void> {
       provider: 'twilio',
       name: 'bench',
       rate_limit_per_second: Number(values.rate),
-      credentials: { account_sid: account.sid, api_key: account.apiKey, api_secret: account.apiSecret, auth_token: account.authToken, from: '+15017122661', base_url: twilioSim.url },
+      credentials: sims.smsCredentials,
     });
 
     const uploadStart = performance.now();
-    const draft = await api('/v1/group-messages', { channel_id: channel.id, body: 'Hello {{name}}, the sale starts now', draft: true });
+    const draft = await api('/v1/group-messages', { channel_id: channel.id, body: 'Hello {{name}}, the sale starts now', draft: true, mode });
     const groupId = String(draft.id);
     for (let from = 0; from < total; from += UPLOAD_BATCH) {
       const batch = Array.from({ length: Math.min(UPLOAD_BATCH, total - from) }, (_, i) => ({
-        to: `+1555${String(from + i).padStart(7, '0')}`,
+        to: number(from + i),
         variables: { name: `customer ${from + i}` },
       }));
       await api(`/v1/group-messages/${groupId}/recipients`, { recipients: batch });
@@ -127,6 +152,8 @@ async function main(): Promise<void> {
       `SELECT count(*)::text AS n FROM messages WHERE group_message_id = $1 AND status IN ('failed', 'undelivered')`,
       [groupId],
     );
+    const totalEvents = runs.reduce((a, n) => a + n, 0);
+    const engineRate = total / allDeliveredAt;
     const metricsText = await (await fetch(engine.workerMetricsUrl)).text();
     const fanoutMetric = metricsText.split('\n').find((l) => l.startsWith('turumba_group_message_fanout_duration_seconds_sum'));
 
@@ -134,7 +161,7 @@ async function main(): Promise<void> {
       ['machine', machineLine()],
       // Other processes on the box take their share: the number means little without it.
       ['load average (1 min)', `${loadAtStart.toFixed(1)} at start, ${(loadavg()[0] ?? 0).toFixed(1)} at end`],
-      ['recipients', `${total} (one group, one SMS channel, rate limit ${values.rate}/s, Twilio simulator with status callbacks)`],
+      ['recipients', `${total} (one group, mode ${mode}, one SMS channel, rate limit ${values.rate}/s, Twilio simulator with status callbacks)`],
       ['upload', `${uploadSeconds.toFixed(1)} s (${Math.ceil(total / UPLOAD_BATCH)} calls of up to ${UPLOAD_BATCH})`],
       ['fan-out done', `${fanoutDoneAt?.toFixed(1) ?? 'n/a'} s (every message workflow started; metric sum ${fanoutMetric?.split(' ').at(-1) ?? 'n/a'} s)`],
       ['time to all sent', `${allSentAt?.toFixed(1) ?? 'n/a'} s → ${allSentAt ? (total / allSentAt).toFixed(1) : 'n/a'} msgs/s`],
@@ -143,13 +170,16 @@ async function main(): Promise<void> {
       ['temporal server', `SQLite file (WAL); peak RSS ${peakTemporalRss} MiB`],
       ['parent runs', `${runs.length}`],
       ['events per run', `min ${runs[0] ?? 0}, median ${percentile(runs, 50)}, max ${runs.at(-1) ?? 0}`],
+      ['group history', `${totalEvents} events → ${((totalEvents / total) * 1000).toFixed(1)} per 1,000 recipients${mode === 'per_message' ? ' (plus each message workflow its own)' : ''}`],
+      ['direct dispatcher', direct ? `${directCount} messages at concurrency ${directConcurrency}: ${direct.wallSeconds.toFixed(1)} s → ${direct.perSecond.toFixed(1)} msgs/s` : 'skipped (--direct 0)'],
+      ['engine / direct', direct ? `${(engineRate / direct.perSecond).toFixed(3)} (${engineRate.toFixed(1)} / ${direct.perSecond.toFixed(1)} msgs/s, first accept to last delivered)` : 'n/a'],
     ];
     process.stdout.write(`\ngroup fan-out bench\n${rows.map(([k, v]) => `  ${(k ?? '').padEnd(22)} ${v}`).join('\n')}\n`);
   } finally {
     await connection.close();
     await engine.stop();
     await database.close();
-    await twilioSim.close();
+    await sims.close();
     await running.stop();
   }
 }

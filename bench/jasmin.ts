@@ -16,7 +16,9 @@ import { startEngine } from './processes';
 // One run, one Jasmin, one SMSC peer, two ways in:
 //   A. Jasmin's own HTTP /send, N messages at concurrency C (what Jasmin alone does);
 //   B. the engine's POST /v1/messages, N messages at concurrency C, through the
-//      ("smpp","jasmin") adapter to the same Jasmin (what the engine adds).
+//      ("smpp","jasmin") adapter to the same Jasmin (what the engine adds);
+//   C. the engine's batched group: one POST /v1/group-messages of N recipients, sent by
+//      the group's workflow in pages through the same adapter and Jasmin.
 // Both rates are counted where the work lands: submit_sm PDUs received per second by
 // the SMSC peer, from the first request to the N-th submit_sm.
 
@@ -105,21 +107,45 @@ async function main(): Promise<void> {
       if (res.status !== 202) throw new Error(`POST /v1/messages: ${res.status} ${JSON.stringify(res.body)}`);
     }, delivered);
 
+    // C: one batched group of n recipients on the same channel.
+    const groupPrefix = '1555040';
+    const groupStarted = Date.now();
+    const group = await post('/v1/group-messages', {
+      channel_id: channelId,
+      body: 'bench group {{i}}',
+      mode: 'batched',
+      recipients: Array.from({ length: n }, (_, i) => ({ to: `+${groupPrefix}${String(i).padStart(4, '0')}`, variables: { i: String(i) } })),
+    });
+    if (group.status !== 202) throw new Error(`POST /v1/group-messages: ${group.status} ${JSON.stringify(group.body)}`);
+    const groupAcceptedMs = Date.now() - groupStarted;
+    const groupSubmits = await eventually(async () => {
+      const sub = submitsTo(groupPrefix);
+      return sub.length >= n ? sub : undefined;
+    }, deadlineMs, 50);
+    const groupSpanMs = Math.max(...groupSubmits.map((x) => x.at)) - groupStarted;
+    await eventually(async () => {
+      const r = await database.pool.query<{ n: string }>(`SELECT count(*)::text AS n FROM messages WHERE group_message_id = $1 AND status IN ('delivered', 'read')`, [group.body.id]);
+      return Number(r.rows[0]?.n ?? 0) >= n ? true : undefined;
+    }, deadlineMs, 200);
+    const g: PhaseResult = { submitPerSecond: (n * 1000) / groupSpanMs, acceptedPerSecond: (n * 1000) / groupAcceptedMs, submitSpanMs: groupSpanMs, allDeliveredMs: Date.now() - groupStarted };
+
     const ratio = b.submitPerSecond / a.submitPerSecond;
+    const groupRatio = g.submitPerSecond / a.submitPerSecond;
     const cpu = cpus();
     const lines = [
       `machine: ${machineLine()} (nproc ${cpu.length}, ${cpu[0]?.model.trim() ?? 'unknown CPU'})`,
       `jasmin ${rig.jasmin.version}, ${n} messages, concurrency ${c}, DLR level 2 on both paths`,
       `A jasmin /send direct : ${fmt(a.submitPerSecond)} submit_sm/s at the SMSC (${fmt(a.acceptedPerSecond)} /send accepted/s; all DLRs thrown in ${(a.allDeliveredMs / 1000).toFixed(1)} s)`,
       `B engine via jasmin   : ${fmt(b.submitPerSecond)} submit_sm/s at the SMSC (${fmt(b.acceptedPerSecond)} POST /v1/messages accepted/s; all delivered in ${(b.allDeliveredMs / 1000).toFixed(1)} s)`,
-      `ratio engine/jasmin   : ${ratio.toFixed(2)}`,
+      `C engine batched group: ${fmt(g.submitPerSecond)} submit_sm/s at the SMSC (one POST of ${n} recipients; all delivered in ${(g.allDeliveredMs / 1000).toFixed(1)} s)`,
+      `ratio engine/jasmin   : ${ratio.toFixed(2)} single messages, ${groupRatio.toFixed(2)} batched group`,
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
     const dir = join(__dirname, 'results');
     mkdirSync(dir, { recursive: true });
     writeFileSync(
       join(dir, `jasmin-${new Date().toISOString().replace(/[:.]/g, '-')}.json`),
-      JSON.stringify({ machine: machineLine(), nproc: cpu.length, cpu: cpu[0]?.model.trim(), jasmin: rig.jasmin.version, n, concurrency: c, direct: a, engine: b, ratio }, null, 2),
+      JSON.stringify({ machine: machineLine(), nproc: cpu.length, cpu: cpu[0]?.model.trim(), jasmin: rig.jasmin.version, n, concurrency: c, direct: a, engine: b, group: g, ratio, groupRatio }, null, 2),
     );
   } finally {
     await database.close();

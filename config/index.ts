@@ -1,6 +1,7 @@
 import { isIP } from 'node:net';
 import { parseAllowList, type AllowEntry } from '../adapters/egress';
 import { CHANNEL_TYPES, type ChannelType } from '../adapters/types';
+import type { BatchSettings } from '../workflows/definitions';
 
 // The one place that reads process.env. Everything else receives a typed Config.
 
@@ -63,6 +64,8 @@ export interface Config {
   sendMaxIntervalMs: number;
   /** Per worker and channel type: sends in flight at once (local activity and workflow task slots). */
   sendsPerChannelType: number;
+  /** A batched group's pages: recipients per batch, batches in flight, provider calls in flight per batch. */
+  groupBatch: BatchSettings;
   /** Workflow bundle built by `npm run build`; when unset the worker bundles from source. */
   workflowBundlePath: string | undefined;
   temporalCliPath: string | undefined;
@@ -239,6 +242,11 @@ export function loadConfig(env: Env = process.env): Config {
     sendInitialIntervalMs: int('SEND_INITIAL_INTERVAL_MS', 1000, 10, 3_600_000),
     sendMaxIntervalMs: int('SEND_MAX_INTERVAL_MS', 300_000, 10, 86_400_000),
     sendsPerChannelType: int('SENDS_PER_CHANNEL_TYPE', 200, 1, 10_000),
+    groupBatch: {
+      size: int('GROUP_BATCH_SIZE', 500, 1, 5_000),
+      inFlight: int('GROUP_BATCHES_IN_FLIGHT', 3, 1, 20),
+      concurrency: int('GROUP_BATCH_CONCURRENCY', 32, 1, 500),
+    },
     workflowBundlePath: str('WORKFLOW_BUNDLE_PATH'),
     temporalCliPath: str('TEMPORAL_CLI_PATH'),
     partitionRetentionMonths: int('PARTITION_RETENTION_MONTHS', 12, 1, 1200),

@@ -28,7 +28,11 @@ export interface NewGroup {
   content: GroupContent;
   metadata: MessageMetadata;
   recipients: RecipientInput[];
+  /** 'batched' unless the caller asks for a workflow per recipient. */
+  mode?: GroupMode;
 }
+
+export type GroupMode = GroupMessageRow['mode'];
 
 type Executor = Pick<Db, 'execute'>;
 
@@ -45,6 +49,7 @@ export async function createGroup(db: Db, input: NewGroup): Promise<GroupMessage
         channelId: input.channelId,
         channelType: input.channelType,
         status: 'draft',
+        mode: input.mode ?? 'batched',
         body: input.content.body ?? null,
         subject: input.content.subject ?? null,
         html: input.content.html ?? null,
@@ -143,7 +148,7 @@ export async function cancelDraftGroup(db: Db, id: string): Promise<boolean> {
  * after the group (an hour's margin for clock skew between hosts) and before its
  * fan-out ended (or now, while it runs).
  */
-function messageWindow(group: GroupMessageRow, now: Date): { from: string; to: string } {
+export function messageWindow(group: GroupMessageRow, now: Date): { from: string; to: string } {
   const end = group.fanoutCompletedAt ?? group.cancelledAt ?? now;
   return {
     from: new Date(group.createdAt.getTime() - 3_600_000).toISOString(),
@@ -187,7 +192,8 @@ export async function recipientPage(db: Db, groupId: string, afterSeq: number, l
  * The row carries no content: it names its recipient (group_seq), and the group's
  * content is rendered for it when it is sent. A recipient that already has a
  * message keeps it, so a retried page inserts nothing twice. Returns seq → message
- * id for the recipients this call claimed.
+ * id for the recipients this call claimed. A batched group's rows have no workflow of
+ * their own (workflow_id NULL): the group's workflow sends them, and a receipt wakes nothing.
  */
 export async function insertGroupMessages(db: Db, group: GroupMessageRow, seqs: number[], now = Date.now()): Promise<Map<number, string>> {
   if (seqs.length === 0) return new Map();
@@ -210,7 +216,8 @@ export async function insertGroupMessages(db: Db, group: GroupMessageRow, seqs: 
       INSERT INTO messages (id, created_at, account_id, channel_id, channel_type, direction, to_address,
                             status, group_message_id, group_seq, workflow_id, metadata_)
       SELECT c.message_id, p.created_at, ${group.accountId}, ${group.channelId}, ${group.channelType}, 'outbound', c.to_address,
-             'queued', ${group.id}, c.seq, 'message-' || c.message_id, ${JSON.stringify(group.metadata)}::jsonb
+             'queued', ${group.id}, c.seq, CASE WHEN ${group.mode}::text = 'batched' THEN NULL ELSE 'message-' || c.message_id END,
+             ${JSON.stringify(group.metadata)}::jsonb
       FROM claim c JOIN page p ON p.seq = c.seq
       RETURNING id, created_at
     ), ev AS (

@@ -9,6 +9,8 @@ export interface SlotRequest {
   dailyLimit?: number | null;
   /** How far ahead a slot may be reserved; beyond it the caller is told to come back later. */
   horizonMs?: number;
+  /** Consecutive slots reserved at once (a group's batch); waitMs is until the first of them. Default 1. */
+  count?: number;
 }
 
 export interface Slot {
@@ -28,6 +30,8 @@ const DEFAULT_HORIZON_MS = 60_000;
  */
 export async function reserveSlot(db: Db, req: SlotRequest, now = new Date()): Promise<Slot> {
   const intervalMs = 1000 / req.perSecond;
+  const count = Math.max(1, Math.floor(req.count ?? 1));
+  const spanMs = intervalMs * count;
   const horizonMs = req.horizonMs ?? DEFAULT_HORIZON_MS;
   const today = now.toISOString().slice(0, 10);
   const nowIso = now.toISOString();
@@ -35,14 +39,14 @@ export async function reserveSlot(db: Db, req: SlotRequest, now = new Date()): P
   const scope = req.scope ?? 'reserve';
   const r = await db.execute<{ wait_ms: string }>(sql`
     INSERT INTO rate_limiter_state AS s (channel_id, scope, tat, day, day_count)
-    VALUES (${req.channelId}, ${scope}, ${nowIso}::timestamptz + make_interval(secs => ${intervalMs / 1000}), ${today}::date, 1)
+    VALUES (${req.channelId}, ${scope}, ${nowIso}::timestamptz + make_interval(secs => ${spanMs / 1000}), ${today}::date, ${count}::integer)
     ON CONFLICT (channel_id, scope) DO UPDATE SET
-      tat = GREATEST(s.tat, ${nowIso}::timestamptz) + make_interval(secs => ${intervalMs / 1000}),
+      tat = GREATEST(s.tat, ${nowIso}::timestamptz) + make_interval(secs => ${spanMs / 1000}),
       day = ${today}::date,
-      day_count = CASE WHEN s.day = ${today}::date THEN s.day_count + 1 ELSE 1 END
+      day_count = CASE WHEN s.day = ${today}::date THEN s.day_count + ${count}::integer ELSE ${count}::integer END
     WHERE GREATEST(s.tat, ${nowIso}::timestamptz) <= ${nowIso}::timestamptz + make_interval(secs => ${horizonMs / 1000})
-      AND (${daily}::integer IS NULL OR s.day <> ${today}::date OR s.day_count < ${daily}::integer)
-    RETURNING (extract(epoch FROM (tat - ${nowIso}::timestamptz)) * 1000 - ${intervalMs})::text AS wait_ms`);
+      AND (${daily}::integer IS NULL OR s.day <> ${today}::date OR s.day_count + ${count}::integer <= ${daily}::integer)
+    RETURNING (extract(epoch FROM (tat - ${nowIso}::timestamptz)) * 1000 - ${spanMs})::text AS wait_ms`);
   const row = r.rows[0];
   if (row) return { waitMs: Math.max(0, Math.ceil(Number(row.wait_ms))), reserved: true };
 
@@ -50,7 +54,7 @@ export async function reserveSlot(db: Db, req: SlotRequest, now = new Date()): P
     sql`SELECT tat, to_char(day, 'YYYY-MM-DD') AS day, day_count FROM rate_limiter_state WHERE channel_id = ${req.channelId} AND scope = ${scope}`,
   );
   const s = state.rows[0];
-  if (s && daily !== null && s.day === today && s.day_count >= daily) {
+  if (s && daily !== null && s.day === today && s.day_count + count > daily) {
     const midnight = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1);
     return { waitMs: midnight - now.getTime(), reserved: false, reason: 'daily_limit' };
   }

@@ -349,6 +349,8 @@ export interface ReceiptApplied {
   seen: MessageStatus;
   /** The status the row moved from; undefined when it did not move (it already said as much or more). */
   previous: MessageStatus | undefined;
+  /** False for a batched group's recipient: its group's workflow sent it, and no workflow waits for its receipts. */
+  hasWorkflow: boolean;
 }
 
 // One statement moves a message forward, for the worker and for receipts alike. Its texts are
@@ -356,10 +358,10 @@ export interface ReceiptApplied {
 // `found` is the message named: by provider id in a window of months ($1, $3, $4), or by id and
 // created_at ($1, $3); on the receipt's channel ($2; NULL: any). $5 status, $6 its time, $7 whether
 // the error columns are set, to $8 / $9; $10 who applied it; $11 the provider id to record (NULL: keep).
-const FOUND_BY_PROVIDER_ID = `SELECT id, created_at, status, metadata_->>'trace_id' AS trace_id FROM messages
+const FOUND_BY_PROVIDER_ID = `SELECT id, created_at, status, metadata_->>'trace_id' AS trace_id, workflow_id IS NOT NULL AS has_workflow FROM messages
     WHERE metadata_->>'provider_message_id' = $1 AND channel_id = $2::uuid AND created_at >= $3::timestamptz AND created_at < $4::timestamptz
     LIMIT 1`;
-const FOUND_BY_ID = `SELECT id, created_at, status, metadata_->>'trace_id' AS trace_id FROM messages
+const FOUND_BY_ID = `SELECT id, created_at, status, metadata_->>'trace_id' AS trace_id, workflow_id IS NOT NULL AS has_workflow FROM messages
     WHERE id = $1::uuid AND ($2::uuid IS NULL OR channel_id = $2::uuid) AND created_at = $3::timestamptz AND $4::timestamptz IS NULL`;
 const advanceStatusSql = (found: string) => `
   WITH found AS (
@@ -386,13 +388,14 @@ const advanceStatusSql = (found: string) => `
     SELECT id, replays, $5::text, $6::timestamptz, $10::text, $8::text FROM upd
     ON CONFLICT DO NOTHING
   )
-  SELECT f.id, f.trace_id, f.status AS seen, (SELECT previous FROM upd) AS previous FROM found f`;
+  SELECT f.id, f.trace_id, f.status AS seen, f.has_workflow, (SELECT previous FROM upd) AS previous FROM found f`;
 const ADVANCE_BY_ID = { name: 'turumba_advance_by_id', text: advanceStatusSql(FOUND_BY_ID) };
 const ADVANCE_BY_PROVIDER_ID = { name: 'turumba_advance_by_provider_id', text: advanceStatusSql(FOUND_BY_PROVIDER_ID) };
 
 interface StatusStatementRow {
   id: string;
   trace_id: string | null;
+  has_workflow: boolean;
   seen: MessageStatus;
   previous: MessageStatus | null;
 }
@@ -439,7 +442,7 @@ export async function applyReceipt(db: Db, channelId: string, target: ReceiptTar
     const { from, to } = recentWindow(new Date());
     row = await runStatusStatement(db, ADVANCE_BY_PROVIDER_ID, [target.providerMessageId, channelId, from, to], webhook);
   }
-  return row ? { id: row.id, traceId: row.trace_id ?? undefined, seen: row.seen, previous: row.previous ?? undefined } : undefined;
+  return row ? { id: row.id, traceId: row.trace_id ?? undefined, seen: row.seen, previous: row.previous ?? undefined, hasWorkflow: row.has_workflow } : undefined;
 }
 
 /**
@@ -638,6 +641,8 @@ export async function findMessageByProviderId(
 }
 
 export interface ListMessagesQuery {
+  /** The messages of one group message. */
+  groupMessageId?: string;
   accountId: string;
   status?: string;
   channelId?: string;
@@ -676,6 +681,7 @@ export async function listMessages(db: Db, q: ListMessagesQuery): Promise<Messag
   const conditions = [eq(messages.accountId, q.accountId)];
   if (q.status !== undefined) conditions.push(eq(messages.status, q.status));
   if (q.channelId !== undefined) conditions.push(eq(messages.channelId, q.channelId));
+  if (q.groupMessageId !== undefined) conditions.push(eq(messages.groupMessageId, q.groupMessageId));
   if (q.direction !== undefined) conditions.push(eq(messages.direction, q.direction));
   if (q.since) conditions.push(sql`${messages.createdAt} >= ${q.since.toISOString()}::timestamptz`);
   if (q.until) conditions.push(sql`${messages.createdAt} < ${q.until.toISOString()}::timestamptz`);

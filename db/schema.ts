@@ -106,6 +106,8 @@ export const groupMessages = pgTable('group_messages', {
   channelId: uuid('channel_id').notNull(),
   channelType: text('channel_type').notNull(),
   status: text('status').$type<'draft' | 'running' | 'paused' | 'cancelled' | 'completed'>().notNull(),
+  /** How the fan-out sends (db/migrations/0012_batched_groups.sql). */
+  mode: text('mode').$type<'batched' | 'per_message'>().notNull().default('per_message'),
   body: text('body'),
   subject: text('subject'),
   html: text('html'),
@@ -132,6 +134,8 @@ export const groupRecipients = pgTable(
     toAddress: text('to_address').notNull(),
     variables: jsonb('variables').$type<Record<string, string>>(),
     messageId: uuid('message_id'),
+    /** Send attempts of a batched recipient so far. */
+    attempts: integer('attempts').notNull().default(0),
   },
   (t) => [primaryKey({ columns: [t.groupMessageId, t.seq] })],
 );

@@ -87,11 +87,12 @@ export function createReceipts(deps: ReceiptDeps) {
     applied(messageId, update, channelType, await advanceStatusFrom(db, messageId, change(update)));
 
   /** What follows a receipt's write: `previous` is the status the row moved from, undefined when it did not move. */
-  const applied = async (messageId: string, update: StatusUpdate, channelType: string, previous: MessageStatus | undefined): Promise<ReceiptOutcome> => {
+  const applied = async (messageId: string, update: StatusUpdate, channelType: string, previous: MessageStatus | undefined, hasWorkflow = true): Promise<ReceiptOutcome> => {
     if (previous === undefined) return 'stale';
     metrics.messagesDispatched.inc({ channel_type: channelType, status: update.status });
     // Only the receipt that ends the wait wakes the workflow: a `read` after `delivered` moves the row, not it.
-    if (!isFinal(update.status) || isFinal(previous)) return 'applied';
+    // A batched group's recipient has no workflow of its own: the row is all there is.
+    if (!hasWorkflow || !isFinal(update.status) || isFinal(previous)) return 'applied';
     const wake: DeliveryStatus = {
       status: update.status,
       providerMessageId: update.providerMessageId || undefined,
@@ -167,7 +168,7 @@ export function createReceipts(deps: ReceiptDeps) {
       // Duplicates and late, lower statuses are the common case under provider retries: the row
       // already said as much or more, so neither the workflow nor the row changed.
       if (STATUS_RANK[hit.seen] >= STATUS_RANK[update.status]) return [{ outcome: 'stale', ...found }];
-      return [{ outcome: await applied(hit.id, update, channel.channelType, hit.previous), ...found }];
+      return [{ outcome: await applied(hit.id, update, channel.channelType, hit.previous, hit.hasWorkflow), ...found }];
     }
     // By our id, a miss is a message of another channel or none at all.
     if (update.messageId) return [{ outcome: 'unmatched' }];

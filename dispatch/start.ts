@@ -13,7 +13,7 @@ import {
   type GroupFanoutInput,
 } from '../workflows/definitions';
 
-export type DispatchSettings = Pick<Config, 'delivery' | 'sendMaxAttempts' | 'sendInitialIntervalMs' | 'sendMaxIntervalMs'>;
+export type DispatchSettings = Pick<Config, 'delivery' | 'sendMaxAttempts' | 'sendInitialIntervalMs' | 'sendMaxIntervalMs'> & Partial<Pick<Config, 'groupBatch'>>;
 
 export function dispatchInput(message: MessageRow, settings: DispatchSettings): DispatchMessageInput {
   const channelType = message.channelType as ChannelType;
@@ -105,6 +105,8 @@ export async function startGroupFanout(client: Client, group: GroupMessageRow, s
   const traceId = group.metadata.trace_id ?? '';
   const input: GroupFanoutInput = {
     groupId: group.id,
+    mode: group.mode,
+    ...(group.mode === 'batched' && settings.groupBatch ? { batch: settings.groupBatch } : {}),
     accountId: group.accountId,
     total: group.total,
     traceId,
@@ -126,7 +128,7 @@ export async function startGroupFanout(client: Client, group: GroupMessageRow, s
         { key: sa.groupMessageId, value: group.id },
       ],
       memo: { trace_id: traceId },
-      staticSummary: `group of ${group.total} ${group.channelType} messages`,
+      staticSummary: `group of ${group.total} ${group.channelType} messages (${group.mode === 'batched' ? 'batched' : 'one workflow per message'})`,
       staticDetails: `group ${group.id} · channel ${group.channelId} · trace ${traceId}`,
     });
   } catch (err) {

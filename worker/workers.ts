@@ -6,6 +6,7 @@ import { createActivities, type ActivityDeps } from '../activities';
 import type { DispatchSettings } from '../dispatch/start';
 import { createOperationActivities } from '../activities/operations';
 import { createGroupActivities } from '../activities/groups';
+import { createBatchActivities } from '../activities/batches';
 import { createPartitionActivities, type PartitionActivityOptions } from '../activities/partitions';
 import { createExpiryActivities } from '../activities/expiry';
 import type { RetentionSettings } from '../config';
@@ -71,6 +72,9 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
     recordStatus: activities.recordStatus,
     recordFailure: activities.recordFailure,
     readStatus: activities.readStatus,
+    // A batched group's pages: regular activities on the channel type's queue, so a slow
+    // provider holds up only its own type's batches.
+    ...createBatchActivities(setup),
   };
 
   const dispatch = await Worker.create({
@@ -78,7 +82,7 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
     taskQueue: DISPATCH_TASK_QUEUE,
     activities: {
       ...createOperationActivities({ db: setup.db, temporal, adapters: setup.adapters, dispatch: setup.dispatch, logger: setup.logger, metrics: setup.metrics }),
-      ...createGroupActivities({ db: setup.db, logger: setup.logger, metrics: setup.metrics }),
+      ...createGroupActivities({ db: setup.db, adapters: setup.adapters, logger: setup.logger, metrics: setup.metrics }),
       ...createPartitionActivities({ db: setup.db, logger: setup.logger, ...setup.partitions }),
       ...createExpiryActivities({ db: setup.db, logger: setup.logger, retention: setup.retention }),
     },
@@ -94,6 +98,7 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
         // both slot kinds are sized by the sends one channel type may have in flight.
         maxConcurrentWorkflowTaskExecutions: setup.sendsPerChannelType ?? DEFAULT_SENDS_PER_CHANNEL_TYPE,
         maxConcurrentLocalActivityExecutions: setup.sendsPerChannelType ?? DEFAULT_SENDS_PER_CHANNEL_TYPE,
+        maxConcurrentActivityTaskExecutions: BATCHES_PER_WORKER,
         shutdownGraceTime: '30 seconds',
       }),
     ),
@@ -102,6 +107,8 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
 }
 
 const DEFAULT_SENDS_PER_CHANNEL_TYPE = 200;
+/** sendBatch activities one worker runs at once per channel type (each sends up to its batch concurrency). */
+const BATCHES_PER_WORKER = 8;
 
 export async function runWorkers(workers: Worker[]): Promise<void> {
   await Promise.all(workers.map((w) => w.run()));

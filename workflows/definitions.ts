@@ -155,8 +155,62 @@ export interface GroupProgress {
 }
 export const groupProgressQuery = defineQuery<GroupProgress>('groupProgress');
 
+export const GROUP_MODES = ['batched', 'per_message'] as const;
+export type GroupMode = (typeof GROUP_MODES)[number];
+
+/** How a batched group sends: computed by the API from its config. */
+export interface BatchSettings {
+  /** Recipients per sendBatch activity. */
+  size: number;
+  /** sendBatch activities in flight at once. */
+  inFlight: number;
+  /** Provider calls in flight at once inside one batch. */
+  concurrency: number;
+}
+
+/** One sendBatch call: a page of recipients (first pass) or of unsent ones (retry pass). */
+export interface BatchRequest {
+  groupId: string;
+  /** 'first': recipients (afterSeq, afterSeq + limit]; 'retry': the next `limit` unsent ones after afterSeq. */
+  pass: 'first' | 'retry';
+  afterSeq: number;
+  limit: number;
+  /** When the batch's first reserved slot begins (epoch ms) and the spacing of the rest. */
+  startAtMs: number;
+  intervalMs: number;
+  concurrency: number;
+  retry: SendRetry;
+  /** Every recipient up to this seq is done with its first pass: recorded on the group's row. */
+  cursorThrough: number;
+}
+
+export interface BatchResult {
+  /** Highest seq this call looked at (0 when none). */
+  throughSeq: number;
+  recipients: number;
+  sent: number;
+  failed: number;
+  /** Left unsent for a retry pass (transient errors, 429s). */
+  deferred: number;
+  /** Already sent or failed before this call (a retried or resumed batch). */
+  skipped: number;
+  /** Longest Retry-After a deferred recipient was given, ms (0: none). */
+  retryAfterMs: number;
+}
+
+export interface BatchSlot extends SendSlot {
+  /** Slots reserved (≤ asked: a daily limit may leave fewer today). */
+  count: number;
+  intervalMs: number;
+  /** Epoch ms of the first reserved slot. */
+  startAtMs: number;
+}
+
 export interface GroupFanoutInput {
   groupId: string;
+  /** Absent in fan-outs started before batched groups existed: per_message. */
+  mode?: GroupMode;
+  batch?: BatchSettings;
   accountId: string;
   /** Recipients in the group: it is no longer a draft, so this is final. */
   total: number;
@@ -164,7 +218,19 @@ export interface GroupFanoutInput {
   /** Every child's input but its messageId: computed by the API from its config, so the workflow needs none. */
   dispatch: Omit<DispatchMessageInput, 'messageId'>;
   /** Where the previous run stopped (continue-as-new); absent on the first run. */
-  resume?: { cursor: number; started: number; materialized: number; paused: boolean; run: number };
+  resume?: { cursor: number; started: number; materialized: number; paused: boolean; run: number; batched?: BatchedResume };
+}
+
+/** A batched fan-out's progress carried over continue-as-new. */
+export interface BatchedResume {
+  sent: number;
+  failed: number;
+  /** 0 during the first pass; n during the n-th retry pass. */
+  retryPass: number;
+  /** True once every recipient was sent or failed: only the delivery timeout remains. */
+  sendsDone: boolean;
+  /** Recipients left for the next retry pass. */
+  deferred: number;
 }
 
 export interface GroupFanoutResult {

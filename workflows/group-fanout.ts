@@ -23,8 +23,10 @@ import {
   type GroupFanoutResult,
   type GroupProgress,
 } from './definitions';
+import { batchedFanout } from './group-batches';
 
-// One group message: pages of recipients → message rows → child dispatchMessage
+// One group message. Batched (the default): the group's workflow sends the recipients
+// itself (workflows/group-batches.ts). Per message: pages of recipients → message rows → child dispatchMessage
 // workflows. Children are abandoned on close, so each run only holds the
 // children it started itself; continue-as-new keeps every run's history and
 // pending-children count far below Temporal's limits (51,200 events, 2,000 children).
@@ -72,6 +74,7 @@ const groups = proxyActivities<GroupActivities>({
 });
 
 export async function groupFanout(input: GroupFanoutInput): Promise<GroupFanoutResult> {
+  if (input.mode === 'batched') return batchedFanout(input);
   const { groupId } = input;
   const from = input.resume ?? { cursor: 0, started: 0, materialized: 0, paused: false, run: 1 };
   let { cursor, started, materialized, paused } = from;

@@ -10,8 +10,10 @@ import {
   groupMessageCounts,
   markGroupWorkflowStarted,
   type GroupContent,
+  type GroupMode,
   type RecipientInput,
 } from '../../db/groups';
+import { recentSendRate } from '../../db/group-batches';
 import { checkGroupSize, consumeDailyMessages, QuotaExceededError, refundDailyMessages } from '../../db/quotas';
 import type { GroupMessageRow } from '../../db/schema';
 import { isUuid } from '../../db/uuidv7';
@@ -43,6 +45,7 @@ interface CreateBody {
   template?: TemplateRef;
   recipients?: unknown[];
   draft?: boolean;
+  mode?: GroupMode;
   metadata?: Record<string, unknown>;
 }
 
@@ -56,6 +59,8 @@ const createSchema = {
       // Items are checked by hand so an error names `recipients[i].to`, the way a caller indexes them.
       recipients: { type: 'array', maxItems: MAX_RECIPIENTS_PER_CALL },
       draft: { type: 'boolean' },
+      // batched: the group's workflow sends its recipients in pages; per_message: a workflow per recipient.
+      mode: { type: 'string', enum: ['batched', 'per_message'] },
     },
   },
 } as const;
@@ -115,7 +120,7 @@ export const groupRoutes: FastifyPluginAsync = async (app) => {
     return new ApiError(e.statusCode, e.code, message, undefined, { ...e.details, id, status: 'draft' }, e.retryAfterSeconds);
   };
 
-  const accepted = (g: GroupMessageRow) => ({ id: g.id, status: g.status, total: g.total, workflow_id: g.workflowId, trace_id: g.metadata.trace_id ?? null });
+  const accepted = (g: GroupMessageRow) => ({ id: g.id, status: g.status, mode: g.mode, total: g.total, workflow_id: g.workflowId, trace_id: g.metadata.trace_id ?? null });
 
   app.post<{ Body: CreateBody }>('/', { schema: createSchema, bodyLimit: BODY_LIMIT }, async (req, reply) => {
     const b = req.body;
@@ -136,6 +141,7 @@ export const groupRoutes: FastifyPluginAsync = async (app) => {
         content,
         metadata: { trace_id: traceId, ...(b.metadata ? { user: b.metadata } : {}) },
         recipients,
+        mode: b.mode ?? 'batched',
       });
       req.log.info({ event: 'group_accepted', group_message_id: group.id, recipients: group.total, draft: b.draft === true, trace_id: group.metadata.trace_id });
       // A repeat of a first attempt that died before the start finds the group stored and finishes it.
@@ -190,12 +196,16 @@ export const groupRoutes: FastifyPluginAsync = async (app) => {
 
   app.get<{ Params: { id: string } }>('/:id', { schema: idParams }, async (req) => {
     const g = await load(req.params.id, req.accountId);
-    const counts = await groupMessageCounts(db, g);
+    const [counts, rate] = await Promise.all([groupMessageCounts(db, g), g.status === 'running' ? recentSendRate(db, g) : undefined]);
     const messages = Object.values(counts).reduce((a, n) => a + n, 0);
     const iso = (d: Date | null) => (d ? d.toISOString() : null);
+    // Recipients not yet handed to the provider: without a message, or queued / sending.
+    const unsent = g.total - messages + counts.queued + counts.sending;
+    const perSecond = rate ? Math.round(rate.ratePerSecond * 10) / 10 : 0;
     return {
       id: g.id,
       status: g.status,
+      mode: g.mode,
       channel_id: g.channelId,
       channel_type: g.channelType,
       total: g.total,
@@ -203,6 +213,9 @@ export const groupRoutes: FastifyPluginAsync = async (app) => {
       // Recipients without a message: not reached yet, or never (cancelled).
       remaining: g.total - messages,
       progress: { materialized: g.materialized, started: g.started },
+      // Over the last minute; the ETA is for the unsent recipients at that rate (null: not sending now).
+      send_rate_per_second: perSecond,
+      eta_seconds: g.status === 'running' && perSecond > 0 ? Math.ceil(unsent / perSecond) : null,
       workflow_id: g.workflowId,
       trace_id: g.metadata.trace_id ?? null,
       metadata: g.metadata.user ?? {},

@@ -40,6 +40,7 @@ const sendSchema = {
 interface ListQuery {
   status?: string;
   channel_id?: string;
+  group_message_id?: string;
   direction?: 'outbound' | 'inbound';
   since?: string;
   until?: string;
@@ -54,6 +55,7 @@ const listSchema = {
     properties: {
       status: { type: 'string', enum: ['queued', 'sending', 'sent', 'delivered', 'read', 'undelivered', 'failed'] },
       channel_id: { type: 'string', maxLength: 64 },
+      group_message_id: { type: 'string', maxLength: 64 },
       direction: { type: 'string', enum: ['outbound', 'inbound'] },
       since: { type: 'string', format: 'date-time' },
       until: { type: 'string', format: 'date-time' },
@@ -152,6 +154,7 @@ export const messageRoutes: FastifyPluginAsync = async (app) => {
     const until = q.until ? new Date(q.until) : undefined;
     if (since && until && until <= since) throw badRequest('until', 'must be after since');
     if (q.channel_id && !isUuid(q.channel_id)) throw badRequest('channel_id', 'is not a channel id');
+    if (q.group_message_id && !isUuid(q.group_message_id)) throw badRequest('group_message_id', 'is not a group message id');
     const limit = q.limit === undefined ? 50 : Number(q.limit);
     if (limit < 1 || limit > 1000) throw badRequest('limit', 'must be from 1 to 1000');
     try {
@@ -159,6 +162,7 @@ export const messageRoutes: FastifyPluginAsync = async (app) => {
         accountId: req.accountId,
         status: q.status,
         channelId: q.channel_id,
+        groupMessageId: q.group_message_id,
         direction: q.direction,
         since,
         until,
@@ -190,7 +194,8 @@ export const messageRoutes: FastifyPluginAsync = async (app) => {
       throw new ApiError(409, 'not_replayable', `message is ${m.status}; only failed or undelivered messages can be replayed`);
     }
     req.log.info({ event: 'message_replayed', message_id: m.id, channel_type: m.channelType, trace_id: m.metadata.trace_id });
-    return reply.status(202).send({ id: m.id, status: 'queued', workflow_id: m.workflowId, previous_status: m.status });
+    // A batched group's recipient had no workflow of its own: the replay gives it `message-<id>`.
+    return reply.status(202).send({ id: m.id, status: 'queued', workflow_id: m.workflowId ?? `message-${m.id}`, previous_status: m.status });
   });
 
   app.get<{ Params: { id: string } }>('/:id/events', { schema: idParams }, async (req) => {

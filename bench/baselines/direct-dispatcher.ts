@@ -22,6 +22,8 @@ export async function directLeg(
   count: number,
   concurrency: number,
   timeoutMs: number,
+  /** The i-th message's address and text (SMS); default: one number, 'bench'. */
+  recipient?: (i: number) => { to: string; body: string },
 ): Promise<LegResult> {
   // The bench's simulators listen on loopback, as the engine's EGRESS_ALLOW allows.
   const adapters = defaultRegistry(new EgressPolicy(parseAllowList(BENCH_EGRESS_ALLOW).entries));
@@ -38,12 +40,13 @@ export async function directLeg(
   const accept: number[] = [];
   const startedAt = Date.now();
   try {
-    await closedLoop(count, concurrency, async () => {
+    await closedLoop(count, concurrency, async (i) => {
       const t0 = performance.now();
       const traceId = randomUUID().replace(/-/g, '');
-      const msg = await insertMessage(deps.db, { accountId: deps.accountId, channelId: row.id, channelType, ...content, metadata: { trace_id: traceId } });
+      const one = recipient && channel === 'sms' ? recipient(i) : content;
+      const msg = await insertMessage(deps.db, { accountId: deps.accountId, channelId: row.id, channelType, ...one, metadata: { trace_id: traceId } });
       accept.push(performance.now() - t0);
-      const result = await adapter.send({ messageId: msg.id, ...content }, credentials, {
+      const result = await adapter.send({ messageId: msg.id, ...one }, credentials, {
         traceId,
         statusCallbackUrl: `${receiver.url}/webhooks/${row.id}?message_id=${msg.id}`,
       });

@@ -59,6 +59,8 @@ describe('group fan-out', () => {
   });
 
   const call = async (method: string, path: string, body?: unknown, opts: { apiKey?: string; contentType?: string; headers?: Record<string, string> } = {}) => {
+    // These tests are of the per-message mode (a workflow per recipient); batched groups have their own file.
+    if (method === 'POST' && path === '' && typeof body === 'object' && body !== null && !('mode' in body)) body = { ...body, mode: 'per_message' };
     const res = await fetch(`${stack.apiUrl}/v1/group-messages${path}`, {
       method,
       headers: {

@@ -39,6 +39,8 @@ describe('group hardening', () => {
   });
 
   const call = async (method: string, path: string, body?: unknown) => {
+    // The per-message mode's hardening; batched groups have their own file.
+    if (method === 'POST' && path === '/group-messages' && typeof body === 'object' && body !== null && !('mode' in body)) body = { ...body, mode: 'per_message' };
     const res = await fetch(`${stack.apiUrl}/v1${path}`, {
       method,
       headers: { authorization: `Bearer ${stack.apiKey}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },

@@ -278,7 +278,7 @@ describe('observability on the running engine (metrics, trace_id, logs)', () => 
     const res = await fetch(`${stack.apiUrl}/v1/group-messages`, {
       method: 'POST',
       headers: { authorization: `Bearer ${stack.apiKey}`, 'content-type': 'application/json', traceparent: traceparent(traceId) },
-      body: JSON.stringify({ channel_id: channelId, body: 'Sale starts now', recipients: [{ to: '+15551230101' }, { to: '+15551230102' }] }),
+      body: JSON.stringify({ channel_id: channelId, body: 'Sale starts now', mode: 'per_message', recipients: [{ to: '+15551230101' }, { to: '+15551230102' }] }),
     });
     expect(res.status).toBe(202);
     const group = (await res.json()) as { id: string; trace_id: string };
