@@ -167,6 +167,9 @@ export function createBatchActivities(deps: ActivityDeps): SendBatchActivities {
         }
       };
 
+      // The batch begins when its page is loaded and made, a little after its first slot: the
+      // schedule moves by that lateness (as every batch's does) instead of catching up in a burst.
+      startAt = Math.max(startAt, Date.now());
       const attempts: Array<{ seq: number; n: number }> = [];
       let nextIndex = 0;
       const lane = async (): Promise<void> => {

@@ -120,14 +120,17 @@ export function createGroupActivities(deps: GroupActivityDeps): GroupActivities 
       const perSecond = channel.rateLimitPerSecond ?? adapters.get(channelType as ChannelType, channel.provider).defaultRateLimitPerSecond;
       // One batch spans at most ~30 s of the channel's rate, so pause and cancel act within it.
       wanted = Math.max(1, Math.min(wanted, Math.ceil(perSecond * BATCH_SPAN_SECONDS)));
-      let slot = await reserveSlot(db, { channelId, perSecond, dailyLimit: channel.dailyLimit, count: wanted }, new Date(now));
+      // The span starts BATCH_LEAD_MS from now at the earliest: the batch is dispatched and its page
+      // made before its first slot, so it never starts late and bunches its head into a burst.
+      const from = new Date(now + BATCH_LEAD_MS);
+      let slot = await reserveSlot(db, { channelId, perSecond, dailyLimit: channel.dailyLimit, count: wanted }, from);
       // A daily limit with fewer slots left today than the batch: send those, then wait for tomorrow.
       while (!slot.reserved && slot.reason === 'daily_limit' && wanted > 1) {
         wanted = Math.floor(wanted / 2);
-        slot = await reserveSlot(db, { channelId, perSecond, dailyLimit: channel.dailyLimit, count: wanted }, new Date(now));
+        slot = await reserveSlot(db, { channelId, perSecond, dailyLimit: channel.dailyLimit, count: wanted }, from);
       }
       if (!slot.reserved) metrics.rateLimitHits.inc({ channel_id: channelId });
-      return { ...slot, count: slot.reserved ? wanted : 0, intervalMs: 1000 / perSecond, startAtMs: now + slot.waitMs };
+      return { ...slot, count: slot.reserved ? wanted : 0, intervalMs: 1000 / perSecond, startAtMs: from.getTime() + slot.waitMs, waitMs: slot.waitMs + BATCH_LEAD_MS };
     },
 
     async expireBatchedDeliveries(groupId: string, waitSeconds: number): Promise<{ expired: number; nextDueInMs: number | null }> {
@@ -143,5 +146,7 @@ export function createGroupActivities(deps: GroupActivityDeps): GroupActivities 
   };
 }
 
+/** How far ahead of now a batch's first slot is reserved (the batch is dispatched and its page made meanwhile). */
+export const BATCH_LEAD_MS = 500;
 /** Longest stretch of the channel's rate one batch reserves. */
 const BATCH_SPAN_SECONDS = 30;

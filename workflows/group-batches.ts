@@ -39,6 +39,8 @@ export const DEFAULT_BATCH_SETTINGS: BatchSettings = { size: 500, inFlight: 3, c
 export const BATCHES_PER_RUN = 100;
 /** A reserved slot nearer than this is waited for inside the batch; a farther one is a durable timer. */
 const TIMER_WORTHY_WAIT_MS = 1_000;
+/** A batch's timer fires this long before its first slot, for the activity's dispatch and page. */
+const DISPATCH_LEAD_MS = 500;
 export const DELIVERY_TIMEOUT_TIMER = 'delivery wait: recipients without a receipt become undelivered';
 
 /** Implemented by activities/groups.ts (local, on the group's worker). */
@@ -135,7 +137,8 @@ export async function batchedFanout(input: GroupFanoutInput): Promise<GroupFanou
   };
 
   const runBatch = async (request: Omit<BatchRequest, 'startAtMs' | 'intervalMs' | 'concurrency' | 'retry' | 'cursorThrough'>, slot: BatchSlot, summary: string): Promise<BatchResult> => {
-    const wait = slot.startAtMs - Date.now();
+    // Woken a little before the first slot: the batch waits the rest itself, on time.
+    const wait = slot.startAtMs - Date.now() - DISPATCH_LEAD_MS;
     if (wait >= TIMER_WORTHY_WAIT_MS) await sleep(wait, { summary: RATE_LIMIT_TIMER });
     const result = await sender(summary, slot.count * slot.intervalMs).sendBatch({
       ...request,
