@@ -32,9 +32,9 @@ export async function failureCodes(pool: Pool, accountId: string): Promise<Recor
   return Object.fromEntries(r.rows.map((x) => [x.k, Number(x.n)]));
 }
 
-/** Ids stored for the account; a message accepted with 202 and missing here is lost. */
+/** Single messages stored for the account (a group's are reported apart); one accepted with 202 and missing here is lost. */
 export async function storedIds(pool: Pool, accountId: string): Promise<Set<string>> {
-  const r = await pool.query<{ id: string }>(`SELECT id FROM messages WHERE account_id = $1`, [accountId]);
+  const r = await pool.query<{ id: string }>(`SELECT id FROM messages WHERE account_id = $1 AND group_message_id IS NULL`, [accountId]);
   return new Set(r.rows.map((x) => x.id));
 }
 

@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import type { Pool } from 'pg';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { machineLine } from '../bench/machine';
@@ -14,10 +15,15 @@ import { doubleSends, failureCodes, pct, regressions, statusCounts, storedIds, T
 // times, Temporal and Postgres restart, and the provider answers 5xx, hangs and 429s.
 // Then: every message must reach a terminal state, none may regress, and each double
 // send must be explained by a kill or a restart. Ends with the API fuzz at full count.
+// A batched group of CHAOS_GROUP_RECIPIENTS (5,000; 0: none) at CHAOS_GROUP_RATE/s (20) runs
+// through the same faults, and the report says what became of each of its recipients.
 // CHAOS_MESSAGES, CHAOS_RATE, CHAOS_FUZZ_RUNS (0 skips the fuzz) tune it; CHAOS_FAULTS=off
 // runs the same load without faults, for comparison.
 
 const TOTAL = Number(process.env.CHAOS_MESSAGES ?? 10_000);
+/** A batched group sent beside the single messages, on its own channel, slow enough that every fault lands on it. */
+const GROUP_RECIPIENTS = Number(process.env.CHAOS_GROUP_RECIPIENTS ?? 5_000);
+const GROUP_RATE = Number(process.env.CHAOS_GROUP_RATE ?? 20);
 const RATE = Number(process.env.CHAOS_RATE ?? 40);
 const FUZZ_RUNS = Number(process.env.CHAOS_FUZZ_RUNS ?? 10_000);
 // The queue drains after the load at the engine's pace (under 10 msg/s here while faults clear).
@@ -74,6 +80,35 @@ async function main(): Promise<void> {
     }).then((r) => r.json() as Promise<{ id: string }>);
     say(`stack up: temporal ${infra.temporalAddress} (file-backed), api ${engine.apiUrl}, postgres restart ${infra.restartPostgres ? 'enabled' : 'NOT available'}`);
 
+    const groupChannel = await fetch(`${engine.apiUrl}/v1/channels`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key.key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        channel_type: 'sms',
+        provider: 'twilio',
+        name: 'chaos group',
+        rate_limit_per_second: GROUP_RATE,
+        credentials: { account_sid: account.sid, api_key: account.apiKey, api_secret: account.apiSecret, auth_token: account.authToken, from: '+15017122661', base_url: sim.url },
+      }),
+    }).then((r) => r.json() as Promise<{ id: string }>);
+    const group =
+      GROUP_RECIPIENTS > 0
+        ? await fetch(`${engine.apiUrl}/v1/group-messages`, {
+            method: 'POST',
+            headers: { authorization: `Bearer ${key.key}`, 'content-type': 'application/json' },
+            body: JSON.stringify({
+              channel_id: groupChannel.id,
+              mode: 'batched',
+              body: 'chaos group {{n}}',
+              recipients: Array.from({ length: GROUP_RECIPIENTS }, (_, i) => ({ to: `+1558${String(i).padStart(7, '0')}`, variables: { n: String(i) } })),
+            }),
+          }).then(async (r) => {
+            if (r.status !== 202) throw new Error(`group create: ${r.status} ${await r.text()}`);
+            return (await r.json()) as { id: string };
+          })
+        : undefined;
+    if (group) say(`batched group ${group.id}: ${GROUP_RECIPIENTS} recipients at ${GROUP_RATE}/s`);
+
     const loadStart = Date.now();
     const durationMs = (TOTAL / RATE) * 1000;
     const [load] = await Promise.all([
@@ -100,13 +135,14 @@ async function main(): Promise<void> {
     const unexplained = doubles.filter((d) => d.reason.startsWith('UNEXPLAINED'));
 
     const webhook5xx = webhook5xxReport(sim.callbacksSent, faults);
+    const groupReport = group ? await batchedGroupReport(database.pool, group.id, GROUP_RECIPIENTS, doubles) : undefined;
     const lines = [
       '',
       '================ chaos report ================',
       `machine            ${machineLine()}`,
       `messages           ${TOTAL} offered at ${RATE}/s, ${load.accepted.size} accepted (202), ${stored.size} rows (${stored.size - load.accepted.size} from POSTs whose answer was lost)`,
       `faults             ${faults.map((f) => `${f.kind}@${at(f.at)}${f.until ? `(down ${((f.until - f.at) / 1000).toFixed(1)}s)` : ''}${f.note ? `[${f.note}]` : ''}`).join(', ')}`,
-      `final states       ${JSON.stringify(counts)}`,
+      `final states       ${JSON.stringify(counts)} (single messages and the batched group's)`,
       `not delivered      ${JSON.stringify(await failureCodes(database.pool, owner.id))}`,
       `settled in         ${((Date.now() - settleStart) / 1000).toFixed(0)} s after the load`,
       `NOT TERMINAL       ${open.reduce((a, [, n]) => a + n, 0)} ${open.length ? JSON.stringify(Object.fromEntries(open)) : ''}`,
@@ -116,10 +152,11 @@ async function main(): Promise<void> {
       ...doubles.slice(0, 20).map((d) => `  ${d.messageId} ×${d.accepted} attempts ${d.attempts}: ${d.reason}`),
       `provider calls     ${sim.requests.length} create requests for ${load.accepted.size} messages; ${sim.callbacksSent.filter((c) => c.httpStatus < 200 || c.httpStatus >= 300).length} callback attempts refused or unreachable`,
       webhook5xx.line,
+      ...(groupReport ? [groupReport.line] : []),
       `unexpected exits   ${engine.unexpectedExits.length ? engine.unexpectedExits.join('; ') : 'none'}`,
     ];
     process.stdout.write(`${lines.join('\n')}\n`);
-    const ok = open.length === 0 && lost.length === 0 && reg.count === 0 && unexplained.length === 0 && webhook5xx.outside === 0;
+    const ok = open.length === 0 && lost.length === 0 && reg.count === 0 && unexplained.length === 0 && webhook5xx.outside === 0 && (groupReport?.ok ?? true);
     process.exitCode = ok ? 0 : 1;
     say(ok ? 'chaos: PASS' : 'chaos: FAIL');
   } finally {
@@ -138,6 +175,22 @@ function webhook5xxReport(callbacks: ReadonlyArray<{ httpStatus: number; at: num
   const fivexx = callbacks.filter((c) => c.httpStatus >= 500);
   const outside = fivexx.filter((c) => !pgDown.some(([from, to]) => c.at >= from && c.at <= to));
   return { line: `WEBHOOK 5XX        ${outside.length} (${fivexx.length} in all; ${fivexx.length - outside.length} while PostgreSQL restarted)`, outside: outside.length };
+}
+
+/** The batched group: completed, one terminal row per recipient, and its double sends (each explained above or not). */
+async function batchedGroupReport(pool: Pool, groupId: string, total: number, doubles: ReadonlyArray<{ messageId: string; reason: string }>): Promise<{ line: string; ok: boolean }> {
+  const g = await pool.query<{ status: string }>('SELECT status FROM group_messages WHERE id = $1', [groupId]);
+  const rows = await pool.query<{ id: string; status: string }>('SELECT id::text AS id, status FROM messages WHERE group_message_id = $1', [groupId]);
+  const by: Record<string, number> = {};
+  for (const r of rows.rows) by[r.status] = (by[r.status] ?? 0) + 1;
+  const ids = new Set(rows.rows.map((r) => r.id));
+  const twice = doubles.filter((d) => ids.has(d.messageId));
+  const terminal = rows.rows.filter((r) => (TERMINAL as readonly string[]).includes(r.status)).length;
+  const ok = g.rows[0]?.status === 'completed' && rows.rows.length === total && terminal === total;
+  return {
+    line: `BATCHED GROUP      ${g.rows[0]?.status ?? 'missing'}: ${rows.rows.length} of ${total} recipients have a row, ${terminal} terminal ${JSON.stringify(by)}; sent twice ${twice.length} (unexplained: ${twice.filter((d) => d.reason.startsWith('UNEXPLAINED')).length})`,
+    ok,
+  };
 }
 
 /** Pool connections come back a moment after the server does. */
