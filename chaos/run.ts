@@ -67,30 +67,22 @@ async function main(): Promise<void> {
   try {
     const owner = await createAccount(database.db, 'chaos');
     const key = await createApiKey(database.db, owner.id);
-    const channel = await fetch(`${engine.apiUrl}/v1/channels`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${key.key}`, 'content-type': 'application/json' },
-      body: JSON.stringify({
-        channel_type: 'sms',
-        provider: 'twilio',
-        name: 'chaos sms',
-        rate_limit_per_second: 1000,
-        credentials: { account_sid: account.sid, api_key: account.apiKey, api_secret: account.apiSecret, auth_token: account.authToken, from: '+15017122661', base_url: sim.url },
-      }),
-    }).then((r) => r.json() as Promise<{ id: string }>);
+    const smsChannel = (name: string, perSecond: number) =>
+      fetch(`${engine.apiUrl}/v1/channels`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key.key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({
+          channel_type: 'sms',
+          provider: 'twilio',
+          name,
+          rate_limit_per_second: perSecond,
+          credentials: { account_sid: account.sid, api_key: account.apiKey, api_secret: account.apiSecret, auth_token: account.authToken, from: '+15017122661', base_url: sim.url },
+        }),
+      }).then((r) => r.json() as Promise<{ id: string }>);
+    const channel = await smsChannel('chaos sms', 1000);
     say(`stack up: temporal ${infra.temporalAddress} (file-backed), api ${engine.apiUrl}, postgres restart ${infra.restartPostgres ? 'enabled' : 'NOT available'}`);
 
-    const groupChannel = await fetch(`${engine.apiUrl}/v1/channels`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${key.key}`, 'content-type': 'application/json' },
-      body: JSON.stringify({
-        channel_type: 'sms',
-        provider: 'twilio',
-        name: 'chaos group',
-        rate_limit_per_second: GROUP_RATE,
-        credentials: { account_sid: account.sid, api_key: account.apiKey, api_secret: account.apiSecret, auth_token: account.authToken, from: '+15017122661', base_url: sim.url },
-      }),
-    }).then((r) => r.json() as Promise<{ id: string }>);
+    const groupChannel = await smsChannel('chaos group', GROUP_RATE);
     const group =
       GROUP_RECIPIENTS > 0
         ? await fetch(`${engine.apiUrl}/v1/group-messages`, {
@@ -150,7 +142,7 @@ async function main(): Promise<void> {
       `REGRESSIONS        ${reg.count}${reg.samples.length ? ` e.g. ${reg.samples.join('; ')}` : ''}`,
       `SENT TWICE+        ${doubles.length} (unexplained: ${unexplained.length})`,
       ...doubles.slice(0, 20).map((d) => `  ${d.messageId} ×${d.accepted} attempts ${d.attempts}: ${d.reason}`),
-      `provider calls     ${sim.requests.length} create requests for ${load.accepted.size} messages; ${sim.callbacksSent.filter((c) => c.httpStatus < 200 || c.httpStatus >= 300).length} callback attempts refused or unreachable`,
+      `provider calls     ${sim.requests.length} create requests for ${load.accepted.size} messages${group ? ` and ${GROUP_RECIPIENTS} group recipients` : ''}; ${sim.callbacksSent.filter((c) => c.httpStatus < 200 || c.httpStatus >= 300).length} callback attempts refused or unreachable`,
       webhook5xx.line,
       ...(groupReport ? [groupReport.line] : []),
       `unexpected exits   ${engine.unexpectedExits.length ? engine.unexpectedExits.join('; ') : 'none'}`,

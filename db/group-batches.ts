@@ -28,6 +28,10 @@ type BatchRow = {
   provider_message_id: string | null;
 };
 
+/** A recipient (r) and its message (m) as BatchRow. */
+const RECIPIENT_COLUMNS = sql.raw(`r.seq, r.to_address, r.variables, r.message_id::text AS message_id, r.attempts, m.status,
+           m.metadata_->>'provider_message_id' AS provider_message_id`);
+
 const toRecipient = (r: BatchRow): BatchRecipient => ({
   seq: r.seq,
   to: r.to_address,
@@ -42,8 +46,7 @@ const toRecipient = (r: BatchRow): BatchRecipient => ({
 export async function batchPage(db: Db, group: GroupMessageRow, afterSeq: number, throughSeq: number): Promise<BatchRecipient[]> {
   const w = messageWindow(group, new Date());
   const r = await db.execute<BatchRow>(sql`
-    SELECT r.seq, r.to_address, r.variables, r.message_id::text AS message_id, r.attempts, m.status,
-           m.metadata_->>'provider_message_id' AS provider_message_id
+    SELECT ${RECIPIENT_COLUMNS}
     FROM group_recipients r
     LEFT JOIN messages m ON m.id = r.message_id AND m.created_at >= ${w.from}::timestamptz AND m.created_at < ${w.to}::timestamptz
     WHERE r.group_message_id = ${group.id} AND r.seq > ${afterSeq} AND r.seq <= ${throughSeq}
@@ -58,8 +61,7 @@ export async function batchPage(db: Db, group: GroupMessageRow, afterSeq: number
 export async function unsentPage(db: Db, group: GroupMessageRow, afterSeq: number, limit: number): Promise<BatchRecipient[]> {
   const w = messageWindow(group, new Date());
   const r = await db.execute<BatchRow>(sql`
-    SELECT r.seq, r.to_address, r.variables, r.message_id::text AS message_id, r.attempts, m.status,
-           m.metadata_->>'provider_message_id' AS provider_message_id
+    SELECT ${RECIPIENT_COLUMNS}
     FROM messages m
     JOIN group_recipients r ON r.group_message_id = m.group_message_id AND r.seq = m.group_seq
     WHERE m.group_message_id = ${group.id} AND m.workflow_id IS NULL AND m.status IN ('queued', 'sending')

@@ -3,28 +3,12 @@ import type { temporal } from '@temporalio/proto';
 import { groupWorkflowId, SEARCH_ATTRIBUTES } from '../../workflows/definitions';
 import { DELIVERY_TIMEOUT_TIMER } from '../../workflows/group-batches';
 import { eventually, startStack, type TestStack } from '../support/stack';
+import type { GroupView } from '../support/group-view';
 
 // Batched groups on real Temporal + Postgres + the Twilio simulator: the group's own workflow
 // sends its recipients in pages through sendBatch activities; no recipient has a workflow of
 // its own until it is replayed.
 
-interface GroupView {
-  id: string;
-  status: string;
-  mode: string;
-  total: number;
-  queued: number;
-  sending: number;
-  sent: number;
-  delivered: number;
-  read: number;
-  failed: number;
-  undelivered: number;
-  remaining: number;
-  send_rate_per_second: number;
-  eta_seconds: number | null;
-  [key: string]: unknown;
-}
 
 const DELIVERY_WAIT_SECONDS = 15;
 const number = (i: number) => `+1556${String(i).padStart(7, '0')}`;

@@ -2,27 +2,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CHILDREN_PER_RUN, type groupFanout } from '../../workflows/group-fanout';
 import { groupProgressQuery, groupWorkflowId, SEARCH_ATTRIBUTES, type GroupProgress } from '../../workflows/definitions';
 import { eventually, startStack, type TestStack } from '../support/stack';
+import type { GroupView } from '../support/group-view';
 
 // Group fan-out on real Temporal + Postgres + the Twilio simulator: pages of
 // recipients become messages and child workflows, across continue-as-new runs,
 // with pause / resume / cancel applied mid-flight.
 
-interface GroupView {
-  id: string;
-  status: string;
-  total: number;
-  queued: number;
-  sending: number;
-  sent: number;
-  delivered: number;
-  read: number;
-  failed: number;
-  undelivered: number;
-  remaining: number;
-  workflow_id: string;
-  progress: { materialized: number; started: number };
-  [key: string]: unknown;
-}
 
 const number = (i: number) => `+1555${String(i).padStart(7, '0')}`;
 const recipients = (n: number, from = 0) => Array.from({ length: n }, (_, i) => ({ to: number(from + i) }));

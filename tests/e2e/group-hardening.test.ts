@@ -5,22 +5,12 @@ import { startSmtpSink, type SmtpSink } from '../../sandbox/email/server';
 import { DISPATCH_TASK_QUEUE, groupProgressQuery, groupWorkflowId } from '../../workflows/definitions';
 import type { sweepOutboxWorkflow } from '../../workflows/outbox-sweeper';
 import { eventually, startStack, type TestStack } from '../support/stack';
+import type { GroupView } from '../support/group-view';
 
 // A group's content is stored once and rendered per recipient at the send; a group whose
 // fan-out was interrupted is finished by the sweeper. Real Temporal, Postgres, an SMTP
 // server and the Twilio simulator.
 
-interface GroupView {
-  id: string;
-  status: string;
-  total: number;
-  delivered: number;
-  sent: number;
-  failed: number;
-  queued: number;
-  remaining: number;
-  [key: string]: unknown;
-}
 
 const escapeHtml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 const number = (i: number) => `+1555${String(i).padStart(7, '0')}`;
