@@ -18,6 +18,8 @@ import { sql } from 'drizzle-orm';
 export const IN_BATCH_TRIES = 3;
 /** Longest wait inside a batch before a retry (a longer Retry-After leaves the recipient for a retry pass). */
 const IN_BATCH_MAX_WAIT_MS = 10_000;
+/** Longest wait at the send gate before asking again (heartbeating meanwhile). */
+const SEND_GATE_HORIZON_MS = 5_000;
 /** A batch that starts this late after its reserved window reserves its slots again. */
 const LATE_START_MS = 2_000;
 
@@ -91,7 +93,7 @@ export function createBatchActivities(deps: ActivityDeps): SendBatchActivities {
       const adapter = adapters.get(channelType, ch.provider);
       const traceId = group.metadata.trace_id ?? '';
 
-      // The workflow reserved the slots from startAtMs on; a retried or late batch reserves anew.
+      // The workflow reserved req.limit slots from startAtMs on; a retried or late batch reserves anew.
       let startAt = req.startAtMs;
       if (ctx.info.attempt > 1 || Date.now() > req.startAtMs + LATE_START_MS) {
         const perSecond = ch.rateLimitPerSecond ?? adapter.defaultRateLimitPerSecond;
@@ -104,6 +106,19 @@ export function createBatchActivities(deps: ActivityDeps): SendBatchActivities {
         while (Date.now() < until && !ctx.cancellationSignal.aborted) {
           ctx.heartbeat();
           await new Promise((resolve) => setTimeout(resolve, Math.min(5_000, until - Date.now())));
+        }
+      };
+
+      // Each provider call passes the channel's send gate, as a single message's does: the shared
+      // limiter spaces the calls themselves across every batch, message and worker of the channel,
+      // so a lane that wakes late (a busy event loop) or a batch that runs over its window takes the
+      // next free slot instead of bunching calls together.
+      const perSecond = ch.rateLimitPerSecond ?? adapter.defaultRateLimitPerSecond;
+      const pace = async (): Promise<void> => {
+        for (;;) {
+          const slot = await reserveSlot(db, { channelId: ch.id, scope: 'send', perSecond, horizonMs: SEND_GATE_HORIZON_MS });
+          if (slot.waitMs > 0) await pause(slot.waitMs);
+          if (slot.reserved || ctx.cancellationSignal.aborted) return;
         }
       };
 
@@ -126,6 +141,7 @@ export function createBatchActivities(deps: ActivityDeps): SendBatchActivities {
         };
         const windowAt = adapter.usesConversationWindow ? await lastInboundAt(db, ch.id, r.to) : undefined;
         for (let tries = 1; ; tries++) {
+          await pace();
           const started = process.hrtime.bigint();
           const elapsed = () => Number(process.hrtime.bigint() - started) / 1e9;
           try {
