@@ -23,6 +23,7 @@ export interface AppDeps {
   config: Pick<
     Config,
     | 'publicBaseUrl'
+    | 'temporalUiUrl'
     | 'delivery'
     | 'sendMaxAttempts'
     | 'sendInitialIntervalMs'

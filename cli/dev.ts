@@ -10,10 +10,12 @@ import { connect } from '../db/client';
 import { migrate } from '../db/migrate';
 import { Keyring, useKeyring } from '../db/credentials-crypto';
 import { createAccount, createApiKey, createChannel, getChannel, updateChannelCredentials } from '../db/repo';
-import type { ChannelType } from '../adapters/types';
+import { CHANNEL_TYPES, type ChannelType } from '../adapters/types';
+import { messageTaskQueue } from '../workflows/definitions';
 import { createLogger } from '../observability/logger';
 import { createMetrics } from '../observability/metrics';
-import { startMetricsServer } from '../observability/metrics-server';
+import { freeLocalPort, startMetricsServer } from '../observability/metrics-server';
+import { pollQueueDepth } from '../observability/queue-depth';
 import { installTemporalRuntime } from '../observability/temporal-runtime';
 import { sendgridKeyPair } from '../sandbox/email/sendgrid';
 import { startSmtpSink } from '../sandbox/email/server';
@@ -48,6 +50,9 @@ interface StackFile {
   channels: Record<string, string>;
   temporal_address: string;
   temporal_ui_url: string | null;
+  /** The API's and the worker's Prometheus endpoints (each on its own port, as in production). */
+  api_metrics_url: string;
+  worker_metrics_url: string;
   sandbox_url: string;
   sandbox: Record<string, string>;
   database_url: string;
@@ -95,6 +100,8 @@ async function main(): Promise<void> {
       cleanups.push(() => server.stop());
       env.TEMPORAL_ADDRESS = server.address;
       temporalUi = server.uiUrl ?? null;
+      // The API's links.temporal_ui point at this UI unless the environment names another.
+      if (temporalUi) env.TEMPORAL_UI_URL ??= temporalUi;
       log.info({ event: 'temporal_started', address: server.address, ui: temporalUi });
     }
 
@@ -137,10 +144,14 @@ async function main(): Promise<void> {
     cleanups.push(() => smtp.close());
     const sendgrid = sendgridKeyPair();
 
-    installTemporalRuntime(log);
+    // The worker serves the SDK's own metrics (temporal_*) beside ours, as in production.
+    const sdkMetricsAddress = `127.0.0.1:${await freeLocalPort()}`;
+    installTemporalRuntime(log, { prometheusBindAddress: sdkMetricsAddress });
     const database = connect(databaseUrl, { max: 10 });
     cleanups.push(() => database.close());
     const adapters = defaultRegistry(new EgressPolicy(config.egressAllow));
+    // One process holds both registries: the process metrics are the API's, as they would be twice.
+    const workerMetrics = createMetrics({ defaults: false });
 
     const connection = await Connection.connect({ address: temporalAddress });
     cleanups.push(() => connection.close());
@@ -158,7 +169,7 @@ async function main(): Promise<void> {
       db: database.db,
       adapters,
       logger: log.child({ name: 'worker' }),
-      metrics: createMetrics({ defaults: false }),
+      metrics: workerMetrics,
       publicBaseUrl: config.publicBaseUrl,
       temporal,
       dispatch: config,
@@ -168,12 +179,33 @@ async function main(): Promise<void> {
       for (const w of workers) w.shutdown();
       await running;
     });
+    const workerMetricsServer = await startMetricsServer({
+      registry: workerMetrics.registry,
+      port: Number(env.WORKER_METRICS_PORT ?? (await portOr(config.workerMetricsPort))),
+      host: '127.0.0.1',
+      sdkMetricsUrl: `http://${sdkMetricsAddress}/metrics`,
+      logger: log,
+    });
+    cleanups.push(async () => void workerMetricsServer.close());
+    const queueDepth = pollQueueDepth({
+      service: temporal.workflowService,
+      namespace: config.temporalNamespace,
+      queues: CHANNEL_TYPES.map((t) => ({ channelType: t, taskQueue: messageTaskQueue(t) })),
+      metrics: workerMetrics,
+      logger: log,
+    });
+    cleanups.push(async () => queueDepth.stop());
 
     const apiMetrics = createMetrics();
     const app = await buildApp({ config, database, temporal, adapters, logger: log.child({ name: 'api' }), metrics: apiMetrics });
     await app.listen({ host: config.apiHost, port: config.apiPort });
     cleanups.push(() => app.close());
-    const apiMetricsServer = await startMetricsServer({ registry: apiMetrics.registry, port: config.apiMetricsPort, host: config.apiMetricsHost, logger: log });
+    const apiMetricsServer = await startMetricsServer({
+      registry: apiMetrics.registry,
+      port: Number(env.API_METRICS_PORT ?? (await portOr(config.apiMetricsPort))),
+      host: config.apiMetricsHost,
+      logger: log,
+    });
     cleanups.push(async () => void apiMetricsServer.close());
     const apiUrl = `http://127.0.0.1:${config.apiPort}`;
 
@@ -206,6 +238,8 @@ async function main(): Promise<void> {
       channels: seeded.channels,
       temporal_address: temporalAddress,
       temporal_ui_url: temporalUi,
+      api_metrics_url: apiMetricsServer.url,
+      worker_metrics_url: workerMetricsServer.url,
       sandbox_url: sandbox.url,
       sandbox: { twilio: sandbox.url, graph: graph.url, jasmin: jasmin.url, smtp: `smtp://${smtp.host}:${smtp.port}` },
       database_url: databaseUrl,
@@ -219,6 +253,7 @@ async function main(): Promise<void> {
         `  API            ${apiUrl}`,
         `  Temporal UI    ${temporalUi ?? '(external Temporal)'}`,
         `  Temporal       ${temporalAddress}`,
+        `  Metrics        API ${apiMetricsServer.url} · worker ${workerMetricsServer.url}`,
         `  Sandboxes      Twilio ${sandbox.url} · Graph ${graph.url} · Jasmin ${jasmin.url} · SMTP ${smtp.host}:${smtp.port}`,
         `  Channels       ${Object.entries(seeded.channels).map(([t, id]) => `${t}=${id}`).join('  ')}`,
         `  Stack file     ${join(DEV_DIR, 'stack.json')}`,

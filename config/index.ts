@@ -44,6 +44,8 @@ export interface Config {
   apiPort: number;
   /** Base URL providers use to reach our webhooks (e.g. https://dispatch.example.com). */
   publicBaseUrl: string;
+  /** The Temporal Web UI's base URL, for `links.temporal_ui` (unset: the links are null). */
+  temporalUiUrl: string | undefined;
   workerMetricsPort: number;
   /** The API's /metrics listens here, never on the public API port. */
   apiMetricsHost: string;
@@ -214,6 +216,7 @@ export function loadConfig(env: Env = process.env): Config {
     apiHost: str('API_HOST', '0.0.0.0') ?? '0.0.0.0',
     apiPort,
     publicBaseUrl,
+    temporalUiUrl: url('TEMPORAL_UI_URL', undefined, ['http:', 'https:'])?.replace(/\/+$/, ''),
     workerMetricsPort: int('WORKER_METRICS_PORT', 9464, 0, 65535),
     apiMetricsHost: str('API_METRICS_HOST', '127.0.0.1') ?? '127.0.0.1',
     apiMetricsPort: int('API_METRICS_PORT', 9465, 0, 65535),

@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { and, asc, eq, isNull, sql } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, gt, isNull, sql } from 'drizzle-orm';
 import type { MessageStatus } from '../adapters/types';
 import { poolOf, type Db } from './client';
 import { keyring } from './credentials-crypto';
@@ -127,6 +127,29 @@ export async function getChannel(db: Db, id: string, accountId?: string): Promis
   const where = accountId ? and(eq(channels.id, id), eq(channels.accountId, accountId)) : eq(channels.id, id);
   const [row] = await db.select().from(channels).where(where);
   return row ? { ...row, credentials: keyring().decrypt(row.credentials, row.id) } : undefined;
+}
+
+export type ChannelListing = Omit<ChannelRow, 'credentials'>;
+
+/**
+ * An account's channels in creation order (ids are UUIDv7), a page at a time: `after` is
+ * the last id of the previous page. Credentials are not read (a listing never shows them).
+ */
+export async function listChannels(
+  db: Db,
+  q: { accountId: string; channelType?: string; after?: string; limit: number },
+): Promise<{ items: ChannelListing[]; more: boolean }> {
+  const conditions = [eq(channels.accountId, q.accountId)];
+  if (q.channelType !== undefined) conditions.push(eq(channels.channelType, q.channelType));
+  if (q.after !== undefined) conditions.push(gt(channels.id, q.after));
+  const { credentials: _credentials, ...columns } = getTableColumns(channels);
+  const rows = await db
+    .select(columns)
+    .from(channels)
+    .where(and(...conditions))
+    .orderBy(asc(channels.id))
+    .limit(q.limit + 1);
+  return { items: rows.slice(0, q.limit), more: rows.length > q.limit };
 }
 
 /**

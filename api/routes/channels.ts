@@ -1,7 +1,16 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { CHANNEL_TYPES, type ChannelAdapter, type ChannelType } from '../../adapters/types';
 import { MAX_WEBHOOK_ROTATION_OVERLAP_SECONDS } from '../../config';
-import { createChannel, getChannel, getChannelForUpdate, rotateWebhookSecret, updateChannel, type ChannelChanges } from '../../db/repo';
+import {
+  createChannel,
+  getChannel,
+  getChannelForUpdate,
+  listChannels,
+  rotateWebhookSecret,
+  updateChannel,
+  type ChannelChanges,
+  type ChannelListing,
+} from '../../db/repo';
 import { withinChannelQuota } from '../../db/quotas';
 import type { ChannelRow } from '../../db/schema';
 import { isUuid } from '../../db/uuidv7';
@@ -97,6 +106,25 @@ export function checkChannelCredentials(adapter: ChannelAdapter, channelType: Ch
   if (problem) throw badRequest(`credentials.${problem.field}`, problem.reason);
 }
 
+interface ListQuery {
+  channel_type?: ChannelType;
+  limit?: string;
+  cursor?: string;
+}
+
+const listSchema = {
+  querystring: {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      channel_type: { type: 'string', enum: [...CHANNEL_TYPES] },
+      // Query strings are not coerced (bodies must not be): the number is checked in the handler.
+      limit: { type: 'string', pattern: '^[0-9]{1,3}$', description: '1 to 200, default 50' },
+      cursor: { type: 'string', maxLength: 128, description: 'next_cursor of the previous page' },
+    },
+  },
+} as const;
+
 const idParams = {
   params: { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 64 } } },
 } as const;
@@ -106,7 +134,7 @@ export const channelRoutes: FastifyPluginAsync = async (app) => {
   const db = database.db;
 
   // Credentials and the webhook secret stay out of every read; the secret is shown once, at creation.
-  const view = (c: ChannelRow) => ({
+  const view = (c: ChannelListing) => ({
     id: c.id,
     channel_type: c.channelType,
     provider: c.provider,
@@ -152,6 +180,17 @@ export const channelRoutes: FastifyPluginAsync = async (app) => {
       webhookSignatureRequired: b.webhook_signature !== 'disabled',
     }));
     return reply.status(201).send({ ...view(channel), webhook_secret: channel.webhookSecret });
+  });
+
+  app.get<{ Querystring: ListQuery }>('/', { schema: listSchema }, async (req) => {
+    const q = req.query;
+    const limit = q.limit === undefined ? 50 : Number(q.limit);
+    if (limit < 1 || limit > 200) throw badRequest('limit', 'must be from 1 to 200');
+    const after = q.cursor === undefined ? undefined : Buffer.from(q.cursor, 'base64url').toString('utf8');
+    if (after !== undefined && !isUuid(after)) throw badRequest('cursor', 'is not a cursor this API returned');
+    const page = await listChannels(db, { accountId: req.accountId, channelType: q.channel_type, after, limit });
+    const last = page.items[page.items.length - 1];
+    return { items: page.items.map(view), next_cursor: page.more && last ? Buffer.from(last.id, 'utf8').toString('base64url') : null };
   });
 
   app.get<{ Params: { id: string } }>('/:id', { schema: idParams }, async (req) => view(await load(req.params.id, req.accountId)));

@@ -24,6 +24,7 @@ import {
   resumeGroupSignal,
 } from '../../workflows/definitions';
 import { CONTENT_PROPERTIES } from '../content-schema';
+import { uiLinks } from '../links';
 import { ApiError, badRequest, notFound, quotaExceeded } from '../errors';
 import { idempotencyKey, withIdempotency } from '../idempotency';
 import { checkContent, sendableChannel } from '../sendable';
@@ -120,7 +121,16 @@ export const groupRoutes: FastifyPluginAsync = async (app) => {
     return new ApiError(e.statusCode, e.code, message, undefined, { ...e.details, id, status: 'draft' }, e.retryAfterSeconds);
   };
 
-  const accepted = (g: GroupMessageRow) => ({ id: g.id, status: g.status, mode: g.mode, total: g.total, workflow_id: g.workflowId, trace_id: g.metadata.trace_id ?? null });
+  const links = uiLinks(config.temporalUiUrl, config.temporalNamespace);
+  const accepted = (g: GroupMessageRow) => ({
+    id: g.id,
+    status: g.status,
+    mode: g.mode,
+    total: g.total,
+    workflow_id: g.workflowId,
+    trace_id: g.metadata.trace_id ?? null,
+    links: { temporal_ui: links.workflow(g.workflowId) },
+  });
 
   app.post<{ Body: CreateBody }>('/', { schema: createSchema, bodyLimit: BODY_LIMIT }, async (req, reply) => {
     const b = req.body;
@@ -224,6 +234,7 @@ export const groupRoutes: FastifyPluginAsync = async (app) => {
       fanout_completed_at: iso(g.fanoutCompletedAt),
       cancelled_at: iso(g.cancelledAt),
       updated_at: iso(g.updatedAt),
+      links: { temporal_ui: links.workflow(g.workflowId) },
     };
   });
 };

@@ -12,6 +12,8 @@ import { idempotencyKey, withIdempotency } from '../idempotency';
 import { startDispatch } from '../../dispatch/start';
 import { checkContent, sendableChannel } from '../sendable';
 import { traceIdFrom } from '../trace';
+import { quoted, uiLinks, type UiLinks } from '../links';
+import { groupWorkflowId } from '../../workflows/definitions';
 
 interface SendBody {
   channel_id: string;
@@ -66,8 +68,10 @@ const listSchema = {
   },
 } as const;
 
-export function messageView(m: MessageRow) {
+export function messageView(m: MessageRow, links: UiLinks) {
   const iso = (d: Date | null) => (d ? d.toISOString() : null);
+  // A batched group's recipient has no workflow of its own: its send is in the group's.
+  const workflowId = m.workflowId ?? (m.groupMessageId ? groupWorkflowId(m.groupMessageId) : null);
   return {
     id: m.id,
     account_id: m.accountId,
@@ -84,6 +88,7 @@ export function messageView(m: MessageRow) {
     workflow_id: m.workflowId,
     trace_id: m.metadata.trace_id ?? null,
     group_message_id: m.groupMessageId,
+    replays: m.replays,
     metadata: m.metadata.user ?? {},
     created_at: iso(m.createdAt),
     sending_at: iso(m.sendingAt),
@@ -92,12 +97,28 @@ export function messageView(m: MessageRow) {
     read_at: iso(m.readAt),
     failed_at: iso(m.failedAt),
     updated_at: iso(m.updatedAt),
+    links: { temporal_ui: links.workflow(workflowId) },
   };
+}
+
+/**
+ * The Web UI's view of the same list: the account's message workflows, by channel and status.
+ * A failed send is a Failed workflow (the UI's own filter); other statuses are `MessageStatus`.
+ * Batched group recipients have no workflow of their own and are not in it.
+ */
+function uiListQuery(accountId: string, q: ListQuery): string {
+  const terms = [`AccountId=${quoted(accountId)}`, `WorkflowType="dispatchMessage"`];
+  if (q.channel_id) terms.push(`ChannelId=${quoted(q.channel_id)}`);
+  if (q.status === 'failed') terms.push('ExecutionStatus="Failed"');
+  else if (q.status) terms.push(`MessageStatus=${quoted(q.status)}`);
+  return terms.join(' AND ');
 }
 
 export const messageRoutes: FastifyPluginAsync = async (app) => {
   const { database, adapters, temporal, config } = app.deps;
   const db = database.db;
+  const links = uiLinks(config.temporalUiUrl, config.temporalNamespace);
+  const view = (m: MessageRow) => messageView(m, links);
 
   app.post<{ Body: SendBody }>('/', { schema: sendSchema }, async (req, reply) => {
     const b = req.body;
@@ -138,7 +159,13 @@ export const messageRoutes: FastifyPluginAsync = async (app) => {
       log.info({ event: 'message_accepted' });
       return {
         statusCode: 202,
-        body: { id: message.id, status: 'queued', workflow_id: message.workflowId, trace_id: message.metadata.trace_id ?? traceId },
+        body: {
+          id: message.id,
+          status: 'queued',
+          workflow_id: message.workflowId,
+          trace_id: message.metadata.trace_id ?? traceId,
+          links: { temporal_ui: links.workflow(message.workflowId) },
+        },
       };
     });
     return reply
@@ -169,7 +196,11 @@ export const messageRoutes: FastifyPluginAsync = async (app) => {
         limit,
         cursor: q.cursor,
       });
-      return { items: (await withGroupTexts(db, page.items)).map(messageView), next_cursor: page.nextCursor ?? null };
+      return {
+        items: (await withGroupTexts(db, page.items)).map(view),
+        next_cursor: page.nextCursor ?? null,
+        links: { temporal_ui: links.list(uiListQuery(req.accountId, q)) },
+      };
     } catch (err) {
       if (err instanceof InvalidCursorError) throw badRequest('cursor', err.message);
       throw err;
@@ -183,7 +214,7 @@ export const messageRoutes: FastifyPluginAsync = async (app) => {
     if (!m) throw notFound('message');
     // A group's message shows its group's content as rendered for its recipient.
     const [shown = m] = await withGroupTexts(db, [m]);
-    return messageView(shown);
+    return view(shown);
   });
 
   app.post<{ Params: { id: string } }>('/:id/replay', { schema: idParams }, async (req, reply) => {
