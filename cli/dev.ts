@@ -106,7 +106,8 @@ async function main(): Promise<void> {
     }
 
     // PostgreSQL: DATABASE_URL, else PGlite (embedded, file-backed) behind a wire-protocol socket.
-    if (!env.DATABASE_URL) {
+    const embeddedDb = !env.DATABASE_URL;
+    if (embeddedDb) {
       const { PGlite } = await import('@electric-sql/pglite');
       const { PGLiteSocketServer } = await import('@electric-sql/pglite-socket');
       const pg = await PGlite.create(join(DEV_DIR, 'pglite'));
@@ -147,7 +148,8 @@ async function main(): Promise<void> {
     // The worker serves the SDK's own metrics (temporal_*) beside ours, as in production.
     const sdkMetricsAddress = `127.0.0.1:${await freeLocalPort()}`;
     installTemporalRuntime(log, { prometheusBindAddress: sdkMetricsAddress });
-    const database = connect(databaseUrl, { max: 10 });
+    // PGlite runs every connection in one session: no named statements there.
+    const database = connect(databaseUrl, { max: 10, namedStatements: !embeddedDb });
     cleanups.push(() => database.close());
     const adapters = defaultRegistry(new EgressPolicy(config.egressAllow));
     // One process holds both registries: the process metrics are the API's, as they would be twice.

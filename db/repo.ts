@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { and, asc, eq, getTableColumns, gt, isNull, sql } from 'drizzle-orm';
 import type { MessageStatus } from '../adapters/types';
-import { poolOf, type Db } from './client';
+import { poolOf, statementFor, type Db } from './client';
 import { keyring } from './credentials-crypto';
 import { accounts, apiKeys, channels, messages, type ChannelRow, type MessageMetadata, type MessageRow } from './schema';
 import { isUuidv7, uuidv7, uuidv7Time } from './uuidv7';
@@ -429,8 +429,9 @@ async function runStatusStatement(
   key: [string, string | null, string, string | null],
   change: StatusChange,
 ): Promise<StatusStatementRow | undefined> {
-  const r = await poolOf(db).query<StatusStatementRow>({
-    ...statement,
+  const pool = poolOf(db);
+  const r = await pool.query<StatusStatementRow>({
+    ...statementFor(pool, statement),
     values: [
       ...key,
       change.status,
