@@ -86,7 +86,11 @@ export interface StatusUpdate {
   status: MessageStatus;
   errorCode?: string;
   errorMessage?: string;
-  occurredAt: Date;
+  /**
+   * The provider's time of the status, as it gives it (often to the minute); absent when it
+   * gives none. The row's times never run backwards whatever it says (db/repo.ts).
+   */
+  occurredAt?: Date;
   /**
    * Watermark receipts (Messenger): the status applies to every outbound message to
    * `recipient` on this channel sent at or before `upTo`.

@@ -337,7 +337,10 @@ export async function markWorkflowStarted(db: Db, id: string): Promise<void> {
 
 export interface StatusChange {
   status: MessageStatus;
+  /** When we learned of it: the worker's clock for its own statuses, a receipt's arrival. */
   at: Date;
+  /** A receipt's own time, as the provider gave it: kept on the event as provider_time. */
+  providerTime?: Date | null;
   providerMessageId?: string;
   errorCode?: string | null;
   errorMessage?: string | null;
@@ -349,7 +352,8 @@ export interface StatusChange {
  * Moves a message forward to `change.status`, never backward: the UPDATE only
  * matches while the stored status ranks lower. The applied transition is
  * recorded in message_events in the same statement (once per status and run).
- * Returns whether it applied.
+ * Its time is the provider's (else `at`), never earlier than the latest time the row
+ * already holds. Returns whether it applied.
  */
 export async function advanceStatus(db: Db, id: string, change: StatusChange): Promise<boolean> {
   return (await advanceStatusFrom(db, id, change)) !== undefined;
@@ -379,8 +383,9 @@ export interface ReceiptApplied {
 // One statement moves a message forward, for the worker and for receipts alike. Its texts are
 // fixed, so every connection prepares each once: each time column is set only for its status.
 // `found` is the message named: by provider id in a window of months ($1, $3, $4), or by id and
-// created_at ($1, $3); on the receipt's channel ($2; NULL: any). $5 status, $6 its time, $7 whether
-// the error columns are set, to $8 / $9; $10 who applied it; $11 the provider id to record (NULL: keep).
+// created_at ($1, $3); on the receipt's channel ($2; NULL: any). $5 status, $6 when we learned it, $7 whether
+// the error columns are set, to $8 / $9; $10 who applied it; $11 the provider id to record (NULL: keep);
+// $12 the provider's time of it (NULL: none given).
 const FOUND_BY_PROVIDER_ID = `SELECT id, created_at, status, metadata_->>'trace_id' AS trace_id, workflow_id IS NOT NULL AS has_workflow FROM messages
     WHERE metadata_->>'provider_message_id' = $1 AND channel_id = $2::uuid AND created_at >= $3::timestamptz AND created_at < $4::timestamptz
     LIMIT 1`;
@@ -390,25 +395,29 @@ const advanceStatusSql = (found: string) => `
   WITH found AS (
     ${found}
   ), old AS (
-    SELECT m.id, m.created_at, m.status FROM messages m JOIN found f ON m.id = f.id AND m.created_at = f.created_at
+    -- The status's time: the provider's (to the minute, often) or when we learned it, never earlier
+    -- than the latest time the row holds, so the times read in the order the statuses came.
+    SELECT m.id, m.created_at, m.status,
+      GREATEST(COALESCE($12::timestamptz, $6::timestamptz), m.created_at, m.sending_at, m.sent_at, m.delivered_at, m.read_at, m.failed_at) AS status_at
+    FROM messages m JOIN found f ON m.id = f.id AND m.created_at = f.created_at
     WHERE message_status_rank(f.status) < message_status_rank($5::text)
     FOR UPDATE OF m
   ), upd AS (
     UPDATE messages m SET status = $5::text, updated_at = now(),
-      sending_at = CASE WHEN $5::text = 'sending' THEN $6::timestamptz ELSE m.sending_at END,
-      sent_at = CASE WHEN $5::text = 'sent' THEN $6::timestamptz ELSE m.sent_at END,
-      delivered_at = CASE WHEN $5::text = 'delivered' THEN $6::timestamptz ELSE m.delivered_at END,
-      read_at = CASE WHEN $5::text = 'read' THEN $6::timestamptz ELSE m.read_at END,
-      failed_at = CASE WHEN $5::text IN ('undelivered', 'failed') THEN $6::timestamptz ELSE m.failed_at END,
+      sending_at = CASE WHEN $5::text = 'sending' THEN old.status_at ELSE m.sending_at END,
+      sent_at = CASE WHEN $5::text = 'sent' THEN old.status_at ELSE m.sent_at END,
+      delivered_at = CASE WHEN $5::text = 'delivered' THEN old.status_at ELSE m.delivered_at END,
+      read_at = CASE WHEN $5::text = 'read' THEN old.status_at ELSE m.read_at END,
+      failed_at = CASE WHEN $5::text IN ('undelivered', 'failed') THEN old.status_at ELSE m.failed_at END,
       error_code = CASE WHEN $7::boolean THEN $8::text ELSE m.error_code END,
       error_message = CASE WHEN $7::boolean THEN $9::text ELSE m.error_message END,
       metadata_ = CASE WHEN $11::text IS NULL THEN m.metadata_ ELSE m.metadata_ || jsonb_build_object('provider_message_id', $11::text) END
     FROM old
     WHERE m.id = old.id AND m.created_at = old.created_at AND message_status_rank(old.status) < message_status_rank($5::text)
-    RETURNING m.id, m.replays, old.status AS previous
+    RETURNING m.id, m.replays, old.status AS previous, old.status_at
   ), ev AS (
-    INSERT INTO message_events (message_id, run, status, occurred_at, source, error_code)
-    SELECT id, replays, $5::text, $6::timestamptz, $10::text, $8::text FROM upd
+    INSERT INTO message_events (message_id, run, status, occurred_at, provider_time, source, error_code)
+    SELECT id, replays, $5::text, status_at, $12::timestamptz, $10::text, $8::text FROM upd
     ON CONFLICT DO NOTHING
   )
   SELECT f.id, f.trace_id, f.status AS seen, f.has_workflow, (SELECT previous FROM upd) AS previous FROM found f`;
@@ -441,6 +450,7 @@ async function runStatusStatement(
       change.errorMessage ?? null,
       change.source ?? 'worker',
       change.providerMessageId ?? null,
+      change.providerTime?.toISOString() ?? null,
     ],
   });
   return r.rows[0];
@@ -472,7 +482,9 @@ export async function applyReceipt(db: Db, channelId: string, target: ReceiptTar
 /**
  * Records the provider's acceptance: the provider id and `sent_at` always (a receipt that
  * raced the send may already have moved the row past `sent`), the `sent` status only while
- * the row ranks lower. Returns the row's status afterwards and whether `sent` applied.
+ * the row ranks lower. `sent_at` is never earlier than the row's latest time, and, after a
+ * receipt that raced the send, never later than that receipt's. Returns the row's status
+ * afterwards and whether `sent` applied.
  */
 export async function recordSent(db: Db, id: string, at: Date, providerMessageId: string): Promise<{ status: MessageStatus; applied: boolean } | undefined> {
   if (!isUuidv7(id)) return undefined;
@@ -481,15 +493,17 @@ export async function recordSent(db: Db, id: string, at: Date, providerMessageId
       UPDATE messages m SET
         status = CASE WHEN message_status_rank(m.status) < message_status_rank('sent') THEN 'sent' ELSE m.status END,
         updated_at = now(),
-        sent_at = COALESCE(m.sent_at, ${at.toISOString()}::timestamptz),
+        sent_at = COALESCE(m.sent_at, CASE WHEN message_status_rank(old.before) < message_status_rank('sent')
+          THEN GREATEST(${at.toISOString()}::timestamptz, m.created_at, m.sending_at, m.delivered_at, m.read_at, m.failed_at)
+          ELSE LEAST(${at.toISOString()}::timestamptz, m.delivered_at, m.read_at, m.failed_at) END),
         metadata_ = m.metadata_ || jsonb_build_object('provider_message_id', ${providerMessageId}::text)
       FROM (SELECT id, created_at, status AS before FROM messages
             WHERE id = ${id} AND created_at = ${uuidv7Time(id).toISOString()}::timestamptz FOR UPDATE) old
       WHERE m.id = old.id AND m.created_at = old.created_at
-      RETURNING m.id, m.replays, m.status, message_status_rank(old.before) < message_status_rank('sent') AS applied
+      RETURNING m.id, m.replays, m.status, m.sent_at, message_status_rank(old.before) < message_status_rank('sent') AS applied
     ), ev AS (
       INSERT INTO message_events (message_id, run, status, occurred_at, source, error_code)
-      SELECT id, replays, 'sent', ${at.toISOString()}::timestamptz, 'worker', NULL FROM upd WHERE applied
+      SELECT id, replays, 'sent', sent_at, 'worker', NULL FROM upd WHERE applied
       ON CONFLICT DO NOTHING
     )
     SELECT status, applied FROM upd`);
@@ -509,7 +523,10 @@ export interface MessageEvent {
   run: number;
   kind: string;
   status: string;
+  /** Our time of it: never earlier than the status before. */
   occurredAt: Date;
+  /** The provider's own time of a receipt, as given; null when it gave none (or it is our own status). */
+  providerTime: Date | null;
   recordedAt: Date;
   source: string;
   errorCode: string | null;
@@ -522,10 +539,11 @@ export async function listMessageEvents(db: Db, messageId: string): Promise<Mess
     kind: string;
     status: string;
     occurred_at: Date | string;
+    provider_time: Date | string | null;
     recorded_at: Date | string;
     source: string;
     error_code: string | null;
-  }>(sql`SELECT id::text, run, kind, status, occurred_at, recorded_at, source, error_code
+  }>(sql`SELECT id::text, run, kind, status, occurred_at, provider_time, recorded_at, source, error_code
          FROM message_events WHERE message_id = ${messageId} ORDER BY message_events.id`);
   return r.rows.map((e) => ({
     id: e.id,
@@ -533,6 +551,7 @@ export async function listMessageEvents(db: Db, messageId: string): Promise<Mess
     kind: e.kind,
     status: e.status,
     occurredAt: new Date(e.occurred_at),
+    providerTime: e.provider_time === null ? null : new Date(e.provider_time),
     recordedAt: new Date(e.recorded_at),
     source: e.source,
     errorCode: e.error_code,
@@ -542,19 +561,26 @@ export async function listMessageEvents(db: Db, messageId: string): Promise<Mess
 /** Keeps a receipt whose message is not known yet (the provider called back before our send recorded its id). */
 export async function storePendingStatus(db: Db, channelId: string, update: StatusChange & { providerMessageId: string }): Promise<void> {
   await db.execute(sql`
-    INSERT INTO pending_status_updates (channel_id, provider_message_id, status, occurred_at, error_code, error_message)
+    INSERT INTO pending_status_updates (channel_id, provider_message_id, status, occurred_at, provider_time, error_code, error_message)
     VALUES (${channelId}, ${update.providerMessageId}, ${update.status}, ${update.at.toISOString()}::timestamptz,
-            ${update.errorCode ?? null}, ${update.errorMessage ?? null})`);
+            ${update.providerTime?.toISOString() ?? null}::timestamptz, ${update.errorCode ?? null}, ${update.errorMessage ?? null})`);
 }
 
 /** Removes and returns the receipts kept for a provider message id. */
 export async function takePendingStatuses(db: Db, channelId: string, providerMessageId: string): Promise<StatusChange[]> {
-  const r = await db.execute<{ status: MessageStatus; occurred_at: Date | string; error_code: string | null; error_message: string | null }>(sql`
+  const r = await db.execute<{
+    status: MessageStatus;
+    occurred_at: Date | string;
+    provider_time: Date | string | null;
+    error_code: string | null;
+    error_message: string | null;
+  }>(sql`
     DELETE FROM pending_status_updates WHERE channel_id = ${channelId} AND provider_message_id = ${providerMessageId}
-    RETURNING status, occurred_at, error_code, error_message`);
+    RETURNING status, occurred_at, provider_time, error_code, error_message`);
   return r.rows.map((p) => ({
     status: p.status,
     at: new Date(p.occurred_at),
+    providerTime: p.provider_time === null ? null : new Date(p.provider_time),
     errorCode: p.error_code ?? undefined,
     errorMessage: p.error_message ?? undefined,
   }));

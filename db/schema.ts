@@ -1,4 +1,4 @@
-import { bigint, boolean, date, integer, jsonb, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { bigint, bigserial, boolean, date, integer, jsonb, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 
 // Mirrors db/migrations/*.sql, which are the source of truth for DDL
 // (partitioning and expression indexes are hand-written SQL).
@@ -97,6 +97,23 @@ export const messages = pgTable(
 );
 
 export type MessageRow = typeof messages.$inferSelect;
+
+/** A message's history (db/migrations/0002_delivery_state.sql): one row per status and run, and its replays. */
+export const messageEvents = pgTable('message_events', {
+  id: bigserial('id', { mode: 'number' }).primaryKey(),
+  messageId: uuid('message_id').notNull(),
+  run: integer('run').notNull().default(0),
+  kind: text('kind').$type<'status' | 'replay'>().notNull().default('status'),
+  status: text('status').notNull(),
+  /** Our time of it: the provider's where it gives one, never earlier than the status before. */
+  occurredAt: timestamp('occurred_at', { withTimezone: true }).notNull(),
+  /** A receipt's time as the provider gave it (often to the minute); null when it gave none (0013_provider_time.sql). */
+  providerTime: timestamp('provider_time', { withTimezone: true }),
+  recordedAt: timestamp('recorded_at', { withTimezone: true }).notNull().defaultNow(),
+  source: text('source').notNull(),
+  errorCode: text('error_code'),
+  detail: jsonb('detail'),
+});
 export type ChannelRow = typeof channels.$inferSelect;
 
 // Group fan-out (db/migrations/0004_groups.sql).

@@ -75,9 +75,12 @@ export function createReceipts(deps: ReceiptDeps) {
     }
   };
 
+  // The provider's time (often to the minute) is kept as given; the statement times the status by
+  // it, else by the arrival, and never before the row's previous status.
   const change = (update: StatusUpdate) => ({
     status: update.status,
-    at: update.occurredAt,
+    at: new Date(),
+    providerTime: update.occurredAt,
     errorCode: update.errorCode,
     errorMessage: update.errorMessage,
     source: 'webhook' as const,
@@ -98,7 +101,7 @@ export function createReceipts(deps: ReceiptDeps) {
       providerMessageId: update.providerMessageId || undefined,
       errorCode: update.errorCode,
       errorMessage: update.errorMessage,
-      occurredAt: update.occurredAt.toISOString(),
+      occurredAt: (update.occurredAt ?? new Date()).toISOString(),
     };
     if (Date.now() >= skipSignalsUntil && queue.length < maxQueued) {
       queue.push({ messageId, wake });
@@ -177,7 +180,8 @@ export function createReceipts(deps: ReceiptDeps) {
     await storePendingStatus(db, channel.id, {
       providerMessageId: update.providerMessageId,
       status: update.status,
-      at: update.occurredAt,
+      at: new Date(),
+      providerTime: update.occurredAt,
       errorCode: update.errorCode,
       errorMessage: update.errorMessage,
     });

@@ -66,7 +66,7 @@ export function parseSendGridEvents(req: WebhookRequest): StatusUpdate[] {
     const update: StatusUpdate = {
       providerMessageId: smtpId ?? str(event, 'sg_message_id') ?? '',
       status,
-      occurredAt: timeOf(event.timestamp, new Date()),
+      occurredAt: timeOf(event.timestamp),
     };
     const ours = event[SENDGRID_ID_ARG];
     const messageId = isUuid(ours) ? ours.toLowerCase() : messageIdFromHeader(smtpId);

@@ -151,7 +151,7 @@ function sesStatus(ses: Json): StatusUpdate | undefined {
   const update: StatusUpdate = {
     providerMessageId: providerMessageIdOf(mail),
     status,
-    occurredAt: timeOf(detail?.timestamp ?? mail.timestamp, new Date()),
+    occurredAt: timeOf(detail?.timestamp ?? mail.timestamp),
   };
   const messageId = ourMessageId(mail);
   if (messageId) update.messageId = messageId;

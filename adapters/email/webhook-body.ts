@@ -41,8 +41,8 @@ export function obj(parent: Json | undefined, key: string): Json | undefined {
   return isObject(v) ? v : undefined;
 }
 
-/** An ISO or epoch-seconds time, or `fallback` when absent or unreadable. */
-export function timeOf(value: unknown, fallback: Date): Date {
+/** An ISO or epoch-seconds time; undefined when absent or unreadable. */
+export function timeOf(value: unknown): Date | undefined {
   const at = typeof value === 'number' ? new Date(value * 1000) : typeof value === 'string' ? new Date(value) : undefined;
-  return at && !Number.isNaN(at.getTime()) ? at : fallback;
+  return at && !Number.isNaN(at.getTime()) ? at : undefined;
 }

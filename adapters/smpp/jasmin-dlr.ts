@@ -39,7 +39,7 @@ export function parseDlr(req: WebhookRequest): StatusUpdate {
   const stat = f.message_status;
   if (!id || !stat) throw new WebhookPayloadError('jasmin DLR lacks id or message_status');
 
-  const update: StatusUpdate = { providerMessageId: id, ...statusOf(stat, f), occurredAt: parseDlrDate(f.donedate) ?? new Date() };
+  const update: StatusUpdate = { providerMessageId: id, ...statusOf(stat, f), occurredAt: parseDlrDate(f.donedate) };
   const messageId = single(req.query.message_id);
   if (messageId) update.messageId = messageId;
   return update;

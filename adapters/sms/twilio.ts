@@ -116,7 +116,7 @@ export class TwilioSmsAdapter implements ChannelAdapter {
     const update: StatusUpdate = {
       providerMessageId: sid,
       status,
-      occurredAt: parseDlrDoneDate(field(form, 'RawDlrDoneDate')) ?? new Date(),
+      occurredAt: parseDlrDoneDate(field(form, 'RawDlrDoneDate')),
     };
     const messageId = req.query.message_id;
     if (messageId) update.messageId = messageId;

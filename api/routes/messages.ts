@@ -241,6 +241,7 @@ export const messageRoutes: FastifyPluginAsync = async (app) => {
         status: e.status,
         run: e.run,
         occurred_at: e.occurredAt.toISOString(),
+        provider_time: e.providerTime?.toISOString() ?? null,
         recorded_at: e.recordedAt.toISOString(),
         source: e.source,
         error_code: e.errorCode,

@@ -47,7 +47,7 @@ export async function startReceiver(db: Db, adapters: AdapterRegistry, channels:
     if (!adapter.verifyWebhookSignature(wreq, channel.signingSecret)) return 403;
     for (const u of adapter.parseStatusUpdates(wreq, channel.credentials)) {
       // Both providers here carry our id back (callback URL / biz_opaque_callback_data).
-      if (u.messageId) await advanceStatus(db, u.messageId, { status: u.status, at: u.occurredAt, source: 'webhook' });
+      if (u.messageId) await advanceStatus(db, u.messageId, { status: u.status, at: new Date(), providerTime: u.occurredAt, source: 'webhook' });
     }
     return 200;
   }
