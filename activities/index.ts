@@ -240,7 +240,8 @@ function detail(code: string, message: string): SendFailureDetails {
   return { code, message };
 }
 
-function toFailure(err: SendError): ApplicationFailure {
+/** A send error as the workflow's retry policy reads it: permanent ones are not retried, 429s wait their Retry-After. */
+export function toFailure(err: SendError): ApplicationFailure {
   const details = [detail(err.code, err.message)];
   switch (err.retryClass) {
     case 'permanent':

@@ -33,6 +33,9 @@ const local = proxyLocalActivities<Pick<Activities, 'reserveSendSlot' | 'recordF
   retry: { initialInterval: '200 milliseconds', maximumInterval: '10 seconds', backoffCoefficient: 2 },
 });
 
+/** Send retries waiting longer than this wait on a workflow timer. */
+export const SEND_LOCAL_RETRY_THRESHOLD = '1 second';
+
 const rank = (status: MessageStatus): number => STATUS_RANK[status];
 /** Status only moves forward. */
 const higher = (current: MessageStatus, next: MessageStatus | undefined): MessageStatus => (next && rank(next) > rank(current) ? next : current);
@@ -60,6 +63,9 @@ export async function dispatchMessage(input: DispatchMessageInput): Promise<Disp
 
   const { sendMessage } = proxyLocalActivities<Pick<Activities, 'sendMessage'>>({
     startToCloseTimeout: '30 seconds',
+    // A backoff longer than this is a durable timer in the history (visible, survives a worker
+    // restart, holds no worker slot) instead of a sleep inside the worker.
+    localRetryThreshold: SEND_LOCAL_RETRY_THRESHOLD,
     retry: {
       maximumAttempts: input.retry.maxAttempts,
       initialInterval: input.retry.initialIntervalMs,
