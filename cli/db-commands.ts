@@ -6,8 +6,8 @@ import type { Database } from '../db/client';
 import type { ApiKeyInfo } from '../db/repo';
 import { UsageError, type Command, type Values } from './command';
 
-/** The status these commands have exited with on a bad command line since before the API commands (sysexits' EX_USAGE). */
-const EX_USAGE = 64;
+/** A bad command line exits 2, as for every other command. */
+const EX_USAGE = 2;
 
 async function withDatabase(needsCredentialsKey: boolean, fn: (database: Database, config: Config) => Promise<unknown>): Promise<unknown> {
   const { loadConfigOrExit, requireKeys } = await import('../config');

@@ -33,8 +33,8 @@ import { freePort, startTemporalDevServer, TEMPORAL_INSTALL_HINT, findTemporalCl
 
 const DEV_DIR = resolve(process.env.DEV_DIR ?? '.dev');
 const SANDBOX_TWILIO: TwilioSimAccount = {
-  sid: 'AC00000000000000000000000000000dev',
-  apiKey: 'SK00000000000000000000000000000dev',
+  sid: 'AC00000000000000000000000000000dee',
+  apiKey: 'SK00000000000000000000000000000dee',
   apiSecret: 'dev-sandbox-api-secret',
   authToken: 'dev-sandbox-auth-token',
 };

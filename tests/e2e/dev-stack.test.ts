@@ -91,6 +91,14 @@ describe('npm run dev', () => {
     expect(api).toMatch(/^turumba_webhook_response_seconds_count\{channel_type="sms"\} [1-9]/m);
   });
 
+  it("seeds one channel per type whose credentials its simulator accepts", async () => {
+    expect(Object.keys(stack.channels).sort()).toEqual(['email', 'messenger', 'smpp', 'sms', 'whatsapp']);
+    for (const [type, id] of Object.entries(stack.channels)) {
+      const res = await fetch(`${stack.api_url}/v1/channels/${id}/verify`, { method: 'POST', headers: { authorization: `Bearer ${stack.api_key}` } });
+      expect({ type, status: res.status, ok: ((await res.json()) as { ok?: boolean }).ok }).toEqual({ type, status: 200, ok: true });
+    }
+  });
+
   it('starts without warnings a new user cannot act on', () => {
     expect(output).not.toMatch(/No workflows registered/);
     expect(output).not.toMatch(/"level":"?(warn|error|40|50)/);
