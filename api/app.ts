@@ -76,7 +76,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       headersTimeout: Math.min(60_000, deps.config.apiRequestTimeoutMs),
       connectionsCheckingInterval: Math.max(50, Math.min(5_000, Math.floor(deps.config.apiRequestTimeoutMs / 4))),
     },
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+    // `x-examples` (named request examples for /docs) is an annotation: AJV must know it, and it validates nothing.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false, keywords: ['x-examples'] } },
   });
   // Every workflow this app starts carries its trace id in the Temporal headers, whoever built the client.
   app.decorate('deps', { ...deps, temporal: withTraceHeaders(deps.temporal) });

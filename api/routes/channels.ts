@@ -16,6 +16,7 @@ import type { ChannelRow } from '../../db/schema';
 import { isUuid } from '../../db/uuidv7';
 import { checkChannelTargets } from '../channel-targets';
 import { ApiError, badRequest, notFound } from '../errors';
+import { CREATE_CHANNEL_EXAMPLES } from '../openapi-examples';
 
 interface CreateChannelBody {
   channel_type: ChannelType;
@@ -33,6 +34,7 @@ const createSchema = {
     type: 'object',
     required: ['channel_type', 'name', 'credentials'],
     additionalProperties: false,
+    'x-examples': CREATE_CHANNEL_EXAMPLES,
     properties: {
       channel_type: { type: 'string', enum: [...CHANNEL_TYPES] },
       provider: { type: 'string', minLength: 1, maxLength: 64, pattern: '^[a-z0-9_-]+$' },

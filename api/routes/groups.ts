@@ -27,6 +27,7 @@ import { CONTENT_PROPERTIES } from '../content-schema';
 import { uiLinks } from '../links';
 import { ApiError, badRequest, notFound, quotaExceeded } from '../errors';
 import { idempotencyKey, withIdempotency } from '../idempotency';
+import { CREATE_GROUP_EXAMPLES } from '../openapi-examples';
 import { checkContent, sendableChannel } from '../sendable';
 import { placeholdersOf } from '../../dispatch/group-content';
 import { startGroupFanout } from '../../dispatch/start';
@@ -55,6 +56,7 @@ const createSchema = {
     type: 'object',
     required: ['channel_id'],
     additionalProperties: false,
+    'x-examples': CREATE_GROUP_EXAMPLES,
     properties: {
       ...CONTENT_PROPERTIES,
       // Items are checked by hand so an error names `recipients[i].to`, the way a caller indexes them.

@@ -5,6 +5,7 @@ import { getMessage, insertMessage, InvalidCursorError, listMessageEvents, listM
 import type { MessageRow } from '../../db/schema';
 import { isUuid } from '../../db/uuidv7';
 import { CONTENT_PROPERTIES } from '../content-schema';
+import { SEND_MESSAGE_EXAMPLES } from '../openapi-examples';
 import { ApiError, badRequest, notFound } from '../errors';
 import { withGroupTexts } from '../../dispatch/group-content';
 import { replayMessage } from '../../dispatch/replay';
@@ -31,6 +32,7 @@ const sendSchema = {
     type: 'object',
     required: ['channel_id', 'to'],
     additionalProperties: false,
+    'x-examples': SEND_MESSAGE_EXAMPLES,
     properties: {
       ...CONTENT_PROPERTIES,
       to: { type: 'string', minLength: 1, maxLength: 320 },
