@@ -8,8 +8,8 @@ const ROOT = join(__dirname, '..');
 function sources(dir: string): string[] {
   return readdirSync(join(ROOT, dir), { withFileTypes: true }).flatMap((e) => {
     const path = join(dir, e.name);
-    if (e.isDirectory()) return path === join('adapters', 'contract') ? [] : sources(path);
-    return e.name.endsWith('.ts') && !e.name.endsWith('.spec.ts') && e.name !== 'fake-graph.ts' ? [join(ROOT, path)] : [];
+    if (e.isDirectory()) return sources(path);
+    return e.name.endsWith('.ts') && !e.name.endsWith('.spec.ts') ? [join(ROOT, path)] : [];
   });
 }
 

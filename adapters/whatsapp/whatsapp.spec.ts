@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { jsonWebhook } from '../../tests/support/json-webhook';
 import { closedAfterEach } from '../../tests/support/local-server';
 import { sendError } from '../../tests/support/send-error';
-import { fakeGraph, graphError, json, type Responder } from '../meta/fake-graph';
+import { fakeGraph, graphError, json, type Responder } from '../../tests/support/fake-graph';
 import {
   PermanentSendError,
   RateLimitedError,

@@ -1,6 +1,6 @@
 // Our side of a simulator's callbacks: each request turned into the WebhookRequest
 // the API route would build, answered as the test scripts it.
-import { webhookRequest } from '../../adapters/contract/webhook-receiver';
+import { webhookRequest } from '../contract/webhook-receiver';
 import type { WebhookRequest } from '../../adapters/types';
 import { startLocalServer, type LocalServer } from './local-server';
 

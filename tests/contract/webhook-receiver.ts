@@ -3,7 +3,7 @@
 // would build (raw bytes kept, body parsed by content type, full URL).
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { ChannelAdapter, Credentials, WebhookKind, WebhookRequest } from '../types';
+import type { ChannelAdapter, Credentials, WebhookKind, WebhookRequest } from '../../adapters/types';
 
 export interface WebhookReceiver {
   /** http://127.0.0.1:<port> */

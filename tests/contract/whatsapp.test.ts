@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { startGraphSimulator, type GraphSimApp } from '../../sandbox/graph/server';
-import type { Credentials, DispatchPayload } from '../types';
-import { WhatsAppAdapter } from '../whatsapp/whatsapp';
+import type { Credentials, DispatchPayload } from '../../adapters/types';
+import { WhatsAppAdapter } from '../../adapters/whatsapp/whatsapp';
 import type { ContractHarness, SendCase } from './contract-harness';
 import { runAdapterContract } from './contract-suite';
 import { replaceInBody, startWebhookReceiver, webhookRequest, withoutHeader } from './webhook-receiver';
-import { EgressPolicy } from '../egress';
+import { EgressPolicy } from '../../adapters/egress';
 
 /** The simulators listen on 127.0.0.1, which the policy refuses unless allowed. */
 const LOOPBACK = EgressPolicy.fromList('127.0.0.1');

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { startJasminSimulator } from '../../sandbox/jasmin/server';
-import { statusCallbackUrl } from '../callback-token';
-import { JasminSmppAdapter } from '../smpp/jasmin';
-import type { Credentials, DispatchPayload } from '../types';
+import { statusCallbackUrl } from '../../adapters/callback-token';
+import { JasminSmppAdapter } from '../../adapters/smpp/jasmin';
+import type { Credentials, DispatchPayload } from '../../adapters/types';
 import type { ContractHarness, SendCase } from './contract-harness';
 import { runAdapterContract } from './contract-suite';
 import { startWebhookReceiver, webhookRequest, withQuery } from './webhook-receiver';
-import { EgressPolicy } from '../egress';
+import { EgressPolicy } from '../../adapters/egress';
 
 /** The simulators listen on 127.0.0.1, which the policy refuses unless allowed. */
 const LOOPBACK = EgressPolicy.fromList('127.0.0.1');

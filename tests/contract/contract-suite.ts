@@ -1,5 +1,5 @@
 // One contract, run over every adapter against its own simulator (or real SMTP
-// server): each *.contract.spec.ts builds a harness and calls runAdapterContract.
+// server): each tests/contract/<adapter>.test.ts builds a harness and calls runAdapterContract.
 // The pattern is drizzle-orm's integration-tests (pg-common.ts, called by each driver).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -12,7 +12,7 @@ import {
   type DispatchResult,
   type SendError,
   type WebhookRequest,
-} from '../types';
+} from '../../adapters/types';
 import type { ContractHarness, WebhookSecrets } from './contract-harness';
 import { closedPort } from './webhook-receiver';
 

@@ -10,7 +10,7 @@ import type {
   MessageStatus,
   SendContext,
   WebhookRequest,
-} from '../types';
+} from '../../adapters/types';
 
 export type SendCase = 'ok' | 'permanent' | 'transient' | 'rateLimited';
 

@@ -2,13 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { CallbackDispatcher } from '../../sandbox/twilio/callbacks';
 import { startTwilioSimulator } from '../../sandbox/twilio/server';
 import { newSid } from '../../sandbox/twilio/wire';
-import { statusCallbackUrl } from '../callback-token';
-import { TwilioSmsAdapter } from '../sms/twilio';
-import type { Credentials, DispatchPayload } from '../types';
+import { statusCallbackUrl } from '../../adapters/callback-token';
+import { TwilioSmsAdapter } from '../../adapters/sms/twilio';
+import type { Credentials, DispatchPayload } from '../../adapters/types';
 import type { ContractHarness, SendCase } from './contract-harness';
 import { runAdapterContract } from './contract-suite';
 import { replaceInBody, startWebhookReceiver, webhookRequest, withoutHeader } from './webhook-receiver';
-import { EgressPolicy } from '../egress';
+import { EgressPolicy } from '../../adapters/egress';
 
 /** The simulators listen on 127.0.0.1, which the policy refuses unless allowed. */
 const LOOPBACK = EgressPolicy.fromList('127.0.0.1');

@@ -5,11 +5,11 @@ import { selfSignedCertificate } from '../../sandbox/email/certs';
 import { sendgridKeyPair } from '../../sandbox/email/sendgrid';
 import { startSmtpSink } from '../../sandbox/email/server';
 import type { SnsSigner } from '../../sandbox/email/sns';
-import { EmailAdapter } from '../email/email';
-import type { Credentials, DispatchPayload, WebhookRequest } from '../types';
+import { EmailAdapter } from '../../adapters/email/email';
+import type { Credentials, DispatchPayload, WebhookRequest } from '../../adapters/types';
 import type { ContractHarness, SendCase } from './contract-harness';
 import { replaceInBody, startWebhookReceiver, webhookRequest, withoutHeader } from './webhook-receiver';
-import { EgressPolicy } from '../egress';
+import { EgressPolicy } from '../../adapters/egress';
 
 /** The simulators listen on 127.0.0.1, which the policy refuses unless allowed. */
 const LOOPBACK = EgressPolicy.fromList('127.0.0.1');
