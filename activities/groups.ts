@@ -16,7 +16,7 @@ import type { ChannelType } from '../adapters/types';
 import { CredentialsUnreadableError } from '../db/credentials-crypto';
 import { expireBatchedDeliveries, failUnsent, unsentCount } from '../db/group-batches';
 import { reserveSlot } from '../db/rate-limiter';
-import { cachedChannelLookup } from '../db/repo';
+import { cachedChannelLookup } from '../db/channels';
 import type { BatchSlot } from '../workflows/definitions';
 import type { GroupBatchActivities, GroupBatchLocalActivities } from '../workflows/group-batches';
 import type { Logger } from '../observability/logger';

@@ -4,9 +4,12 @@ import { SendError, type ChannelType, type DispatchPayload, type MessageStatus, 
 import type { Db } from '../db/client';
 import { CredentialsUnreadableError } from '../db/credentials-crypto';
 import { reserveSlot } from '../db/rate-limiter';
-import { advanceStatus, cachedChannelLookup, getMessage, lastInboundAt, messageStatus, recordSent, takePendingStatuses } from '../db/repo';
+import { cachedChannelLookup } from '../db/channels';
+import { advanceStatus, getMessage, messageStatus, recordSent } from '../db/messages';
+import { takePendingStatuses } from '../db/pending-receipts';
+import { lastInboundAt } from '../db/inbound';
 import type { ChannelRow, MessageRow } from '../db/schema';
-import type { StatusChange } from '../db/repo';
+import type { StatusChange } from '../db/messages';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import { currentTraceId } from '../observability/trace-context';

@@ -88,7 +88,7 @@ export interface StatusUpdate {
   errorMessage?: string;
   /**
    * The provider's time of the status, as it gives it (often to the minute); absent when it
-   * gives none. The row's times never run backwards whatever it says (db/repo.ts).
+   * gives none. The row's times never run backwards whatever it says (db/messages.ts).
    */
   occurredAt?: Date;
   /**

@@ -1,7 +1,7 @@
 import type { AdapterRegistry } from '../adapters/registry';
 import type { ChannelAdapter, ChannelType } from '../adapters/types';
 import type { Db } from '../db/client';
-import { getChannel } from '../db/repo';
+import { getChannel } from '../db/channels';
 import type { ChannelRow } from '../db/schema';
 import { isUuid } from '../db/uuidv7';
 import { badRequest, notFound } from './errors';

@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { Client, type Pool } from 'pg';
 import { connect } from '../db/client';
 import { migrate } from '../db/migrate';
-import { findMessageByProviderId, getMessage, listMessages } from '../db/repo';
+import { findMessageByProviderId, getMessage, listMessages } from '../db/messages';
 import { archivePartition, retirePartition } from '../db/archive/lifecycle';
 import { isoDate, monthOffset, monthStart, partitionName } from '../db/archive/months';
 import { restoreArchive } from '../db/archive/restore';

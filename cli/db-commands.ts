@@ -3,7 +3,7 @@
 // load only when one runs, so the API commands start without them.
 import type { Config } from '../config';
 import type { Database } from '../db/client';
-import type { ApiKeyInfo } from '../db/repo';
+import type { ApiKeyInfo } from '../db/api-keys';
 import { UsageError, type Command, type Values } from './command';
 
 /** A bad command line exits 2, as for every other command. */
@@ -49,7 +49,8 @@ const accountCreate: Command = {
     const name = str(values, 'name');
     if (!name) throw usage('--name is required');
     await withDatabase(false, async ({ db }) => {
-      const { createAccount, createApiKey } = await import('../db/repo');
+      const { createAccount } = await import('../db/accounts');
+      const { createApiKey } = await import('../db/api-keys');
       const account = await createAccount(db, name);
       const key = await createApiKey(db, account.id);
       io.stdout.write(line({ account_id: account.id, name: account.name, api_key: key.key, key_prefix: key.prefix }));
@@ -91,7 +92,7 @@ const keyCreate: Command = {
     const account = str(values, 'account');
     if (!account) throw usage('--account is required');
     await withDatabase(false, async ({ db }) => {
-      const { createApiKey } = await import('../db/repo');
+      const { createApiKey } = await import('../db/api-keys');
       const key = await createApiKey(db, account, str(values, 'name'));
       io.stdout.write(line({ account_id: account, id: key.id, api_key: key.key, key_prefix: key.prefix }));
     });
@@ -107,7 +108,7 @@ const keyList: Command = {
   async run({ values, io }) {
     const account = await uuidFlag(values, 'account', 'account id');
     await withDatabase(false, async ({ db }) => {
-      const { listApiKeys } = await import('../db/repo');
+      const { listApiKeys } = await import('../db/api-keys');
       io.stdout.write(line({ account_id: account, keys: (await listApiKeys(db, account)).map(keyLine) }));
     });
     return 0;
@@ -124,7 +125,7 @@ const keyRevoke: Command = {
       throw usage('--id <key id> is required (see `cli key list`)');
     });
     await withDatabase(false, async ({ db }) => {
-      const { revokeApiKey } = await import('../db/repo');
+      const { revokeApiKey } = await import('../db/api-keys');
       const key = await revokeApiKey(db, id);
       if (!key) throw new Error(`no API key ${id}`);
       io.stdout.write(line({ event: 'api_key_revoked', account_id: key.accountId, ...keyLine(key) }));
@@ -140,7 +141,7 @@ const credentialsRotate: Command = {
   options: {},
   async run({ io }) {
     await withDatabase(true, async ({ db }) => {
-      const { rotateChannelCredentials } = await import('../db/repo');
+      const { rotateChannelCredentials } = await import('../db/channels');
       io.stdout.write(line({ event: 'credentials_rotated', channels: await rotateChannelCredentials(db) }));
     });
     return 0;

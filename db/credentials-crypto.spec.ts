@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { connect, type Database } from './client';
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { CredentialsUnreadableError, Keyring, keyring, useKeyring } from './credentials-crypto';
-import { createAccount, createChannel, getChannel, rotateChannelCredentials } from './repo';
+import { createAccount } from './accounts';
+import { createChannel, getChannel, rotateChannelCredentials } from './channels';
 
 const SECRET = { api_secret: 'very-secret-value-123', account_sid: 'AC1' };
 const CHANNEL_A = '01900000-0000-7000-8000-00000000000a';

@@ -3,7 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createScratchDatabase, type ScratchDatabase } from '../bench/partitions';
 import { connect, type Database } from './client';
 import { migrate } from './migrate';
-import { advanceStatus, createAccount, createChannel, getMessage, insertMessage, listMessages } from './repo';
+import { createAccount } from './accounts';
+import { createChannel } from './channels';
+import { advanceStatus, getMessage, insertMessage, listMessages } from './messages';
 import { messages } from './schema';
 
 // The drizzle code paths must not notice that `messages` is partitioned: rows

@@ -4,7 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createScratchDatabase, seedMessages, type ScratchDatabase } from '../bench/partitions';
 import type { Db } from './client';
 import { migrate } from './migrate';
-import { createAccount, createChannel, findMessageByProviderId, getMessage, insertMessage, InvalidCursorError, listMessages } from './repo';
+import { createAccount } from './accounts';
+import { createChannel } from './channels';
+import { findMessageByProviderId, getMessage, insertMessage, InvalidCursorError, listMessages } from './messages';
 import * as schema from './schema';
 
 // Proves, with the plans Postgres itself reports, that each query path reads only

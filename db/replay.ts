@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { Db } from './client';
-import { getMessage } from './repo';
+import { getMessage } from './messages';
 import type { MessageRow } from './schema';
 import { isUuidv7, uuidv7Time } from './uuidv7';
 

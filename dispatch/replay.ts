@@ -1,7 +1,7 @@
 import type { Client } from '@temporalio/client';
 import type { Db } from '../db/client';
 import { resetForReplay } from '../db/replay';
-import { markWorkflowStarted } from '../db/repo';
+import { markWorkflowStarted } from '../db/messages';
 import type { Logger } from '../observability/logger';
 import { startDispatch, type DispatchSettings } from './start';
 

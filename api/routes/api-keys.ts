@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { createApiKey, listApiKeys, revokeApiKey, type ApiKeyInfo } from '../../db/repo';
+import { createApiKey, listApiKeys, revokeApiKey, type ApiKeyInfo } from '../../db/api-keys';
 import { isUuid } from '../../db/uuidv7';
 import { notFound } from '../errors';
 

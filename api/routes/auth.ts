@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
-import { apiKeyFor } from '../../db/repo';
+import { apiKeyFor } from '../../db/api-keys';
 
 const plugin: FastifyPluginAsync = async (app) => {
   app.addHook('onRequest', async (req, reply) => {

@@ -1,16 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { CHANNEL_TYPES, type ChannelAdapter, type ChannelType } from '../../adapters/types';
 import { MAX_WEBHOOK_ROTATION_OVERLAP_SECONDS } from '../../config';
-import {
-  createChannel,
-  getChannel,
-  getChannelForUpdate,
-  listChannels,
-  rotateWebhookSecret,
-  updateChannel,
-  type ChannelChanges,
-  type ChannelListing,
-} from '../../db/repo';
+import { createChannel, getChannel, getChannelForUpdate, listChannels, rotateWebhookSecret, updateChannel, type ChannelChanges, type ChannelListing } from '../../db/channels';
 import { withinChannelQuota } from '../../db/quotas';
 import type { ChannelRow } from '../../db/schema';
 import { isUuid } from '../../db/uuidv7';

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { TemplateRef } from '../../adapters/types';
 import { consumeDailyMessages } from '../../db/quotas';
-import { getMessage, insertMessage, InvalidCursorError, listMessageEvents, listMessages, markWorkflowStarted } from '../../db/repo';
+import { getMessage, insertMessage, InvalidCursorError, listMessageEvents, listMessages, markWorkflowStarted } from '../../db/messages';
 import type { MessageRow } from '../../db/schema';
 import { isUuid } from '../../db/uuidv7';
 import { CONTENT_PROPERTIES } from '../content-schema';

@@ -1,6 +1,6 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { FastifyPluginAsync } from 'fastify';
-import { getChannel } from '../../db/repo';
+import { getChannel } from '../../db/channels';
 import { isUuid, uuidv7 } from '../../db/uuidv7';
 import { DISPATCH_TASK_QUEUE } from '../../workflows/definitions';
 import { REPLAY_WORKFLOW, replayProgressQuery, type ReplayInput, type ReplayProgress } from '../../workflows/replay-definitions';

@@ -8,7 +8,8 @@ import {
   type WebhookKind,
   type WebhookRequest,
 } from '../../adapters/types';
-import { acceptedWebhookSecrets, cachedChannelLookup, storeInbound } from '../../db/repo';
+import { acceptedWebhookSecrets, cachedChannelLookup } from '../../db/channels';
+import { storeInbound } from '../../db/inbound';
 import type { ChannelRow } from '../../db/schema';
 import { isUuid } from '../../db/uuidv7';
 import { createReceipts, type ReceiptResult } from '../../dispatch/receipts';

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { AdapterRegistry } from '../../adapters/registry';
 import type { ChannelType, Credentials, WebhookRequest } from '../../adapters/types';
 import type { Db } from '../../db/client';
-import { advanceStatus } from '../../db/repo';
+import { advanceStatus } from '../../db/messages';
 
 export interface ReceiverChannel {
   channelType: ChannelType;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { twilioSignature } from '../../sandbox/twilio/wire';
-import { advanceStatus, insertMessage } from '../../db/repo';
+import { advanceStatus, insertMessage } from '../../db/messages';
 import { eventually, startStack, type TestStack } from '../support/stack';
 
 // Receipts as providers really send them: duplicated, out of order, before the

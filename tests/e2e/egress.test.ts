@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultRegistry } from '../../adapters';
 import { EgressPolicy } from '../../adapters/egress';
 import { buildApp } from '../../api/app';
-import { createChannel } from '../../db/repo';
+import { createChannel } from '../../db/channels';
 import { createLogger } from '../../observability/logger';
 import { createMetrics } from '../../observability/metrics';
 import { startTwilioSimulator, type TwilioSimulator } from '../../sandbox/twilio/server';

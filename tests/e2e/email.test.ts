@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { selfSignedCertificate } from '../../sandbox/email/certs';
 import { sendgridEvent, sendgridKeyPair, signedSendGridPost, type SendGridKeys } from '../../sandbox/email/sendgrid';
 import { startSmtpSink, type ReceivedMail, type SmtpSink } from '../../sandbox/email/server';
-import { createChannel } from '../../db/repo';
+import { createChannel } from '../../db/channels';
 import { sesBounce, sesDelivery, sesRenderingFailure, snsHeaders, snsNotification, snsSubscriptionConfirmation, type SnsSigner } from '../../sandbox/email/sns';
 import { eventually, startStack, type TestStack } from '../support/stack';
 

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callbackToken } from '../../adapters/callback-token';
-import { createApiKey } from '../../db/repo';
+import { createApiKey } from '../../db/api-keys';
 import { startJasminSimulator, type JasminSimulator } from '../../sandbox/jasmin/server';
 import { startTwilioSimulator, type TwilioSimAccount, type TwilioSimulator } from '../../sandbox/twilio/server';
 import { startStack, type TestStack } from '../support/stack';

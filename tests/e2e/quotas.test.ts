@@ -4,7 +4,7 @@ import { defaultRegistry } from '../../adapters';
 import { EgressPolicy } from '../../adapters/egress';
 import { buildApp } from '../../api/app';
 import { accountQuotaReport, setAccountQuotas } from '../../db/quotas';
-import { createApiKey } from '../../db/repo';
+import { createApiKey } from '../../db/api-keys';
 import { createLogger } from '../../observability/logger';
 import { createMetrics } from '../../observability/metrics';
 import { startStack, type TestStack } from '../support/stack';

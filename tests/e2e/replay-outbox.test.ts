@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findTemporalCli } from '../../cli/temporal-dev';
 import { resetForReplay } from '../../db/replay';
-import { insertMessage } from '../../db/repo';
+import { insertMessage } from '../../db/messages';
 import { DISPATCH_TASK_QUEUE } from '../../workflows/definitions';
 import type { sweepOutboxWorkflow } from '../../workflows/outbox-sweeper';
 import { OUTBOX_SCHEDULE_ID } from '../../workflows/replay-definitions';

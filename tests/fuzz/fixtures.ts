@@ -1,4 +1,4 @@
-import { createApiKey } from '../../db/repo';
+import { createApiKey } from '../../db/api-keys';
 import { selfSignedCertificate } from '../../sandbox/email/certs';
 import { sendgridKeyPair } from '../../sandbox/email/sendgrid';
 import { eventually, type TestStack } from '../support/stack';

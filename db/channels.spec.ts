@@ -1,0 +1,30 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inject } from 'vitest';
+import { connect, type Database } from './client';
+import { createAccount } from './accounts';
+import { cachedChannelLookup, createChannel } from './channels';
+
+describe('channels (real PostgreSQL)', () => {
+  let database: Database;
+  let accountId: string;
+  let channelId: string;
+
+  beforeAll(async () => {
+    database = connect(inject('databaseUrl'), { max: 2 });
+    accountId = (await createAccount(database.db, 'channels-spec')).id;
+    channelId = (await createChannel(database.db, { accountId, channelType: 'sms', provider: 'twilio', name: 'c', credentials: {} })).id;
+  });
+  afterAll(async () => {
+    await database.close();
+  });
+
+  it('cached channel lookup answers from memory within its ttl, then reads again', async () => {
+    const lookup = cachedChannelLookup(database.db, 300);
+    expect((await lookup(channelId))?.rateLimitPerSecond).not.toBe(7);
+    await database.pool.query('UPDATE channels SET rate_limit_per_second = 7 WHERE id = $1', [channelId]);
+    expect((await lookup(channelId))?.rateLimitPerSecond).not.toBe(7);
+    await new Promise((r) => setTimeout(r, 350));
+    expect((await lookup(channelId))?.rateLimitPerSecond).toBe(7);
+    expect(await lookup('018f0000-0000-7000-8000-000000000000')).toBeUndefined();
+  });
+});
