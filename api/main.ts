@@ -18,7 +18,7 @@ async function main(): Promise<void> {
     ['credentialsKey', 'CREDENTIALS_KEY'],
   ]);
   useKeyring(Keyring.fromBase64(config.credentialsKey ?? '', config.credentialsKeyPrevious));
-  const logger = createLogger({ name: 'api', level: config.logLevel });
+  const logger = createLogger({ name: 'api', level: config.logLevel, pretty: config.logPretty });
   const database = connect(config.databaseUrl ?? '');
   const connection = await Connection.connect(temporalConnectionOptions(config));
   const temporal = new Client({ connection, namespace: config.temporalNamespace });

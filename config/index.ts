@@ -59,6 +59,8 @@ export interface Config {
   /** Days kept before the daily record-expiry run deletes them. */
   retention: RetentionSettings;
   logLevel: string;
+  /** Pretty-printed logs on a terminal; off with NODE_ENV=production. */
+  logPretty: boolean;
   /** Per channel type: how long a message workflow waits for receipts, and what happens then. */
   delivery: Record<ChannelType, DeliverySettings>;
   sendMaxAttempts: number;
@@ -229,6 +231,7 @@ export function loadConfig(env: Env = process.env): Config {
       inboundDedupDays: int('RETENTION_DAYS_INBOUND_DEDUP', DEFAULT_RETENTION.inboundDedupDays, 1, 3650),
     },
     logLevel,
+    logPretty: str('NODE_ENV') !== 'production',
     delivery: Object.fromEntries(
       CHANNEL_TYPES.map((t) => {
         const suffix = t.toUpperCase();

@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
+import { loadConfigOrExit } from '../config';
 
 const MIGRATIONS_DIR = join(__dirname, 'migrations');
 const PARTITIONS_SQL = join(__dirname, 'partitions.sql');
@@ -53,7 +54,7 @@ export async function migrate(databaseUrl: string, now: Date = new Date()): Prom
 }
 
 if (require.main === module) {
-  const url = process.env.DATABASE_URL;
+  const url = loadConfigOrExit().databaseUrl;
   if (!url) {
     process.stderr.write('DATABASE_URL is required (e.g. postgres://postgres@127.0.0.1:5432/turumba)\n');
     process.exit(78);

@@ -41,7 +41,8 @@ function traceMixin(_obj: object, _level: number, logger: Logger): object {
   return bound.includes('"trace_id":') ? {} : { trace_id: traceId };
 }
 
-export function createLogger(opts: { level?: string; name: string; destination?: pino.DestinationStream }): Logger {
+/** `pretty` (default true): pretty-printed when stdout is a terminal; entry points pass config.logPretty. */
+export function createLogger(opts: { level?: string; name: string; destination?: pino.DestinationStream; pretty?: boolean }): Logger {
   const options: pino.LoggerOptions = {
     name: opts.name,
     level: opts.level ?? 'info',
@@ -62,7 +63,7 @@ export function createLogger(opts: { level?: string; name: string; destination?:
     formatters: { level: (label) => ({ level: label }) },
   };
   if (opts.destination) return pino(options, opts.destination);
-  if (process.stdout.isTTY && process.env.NODE_ENV !== 'production') {
+  if (opts.pretty !== false && process.stdout.isTTY) {
     return pino({ ...options, transport: { target: 'pino-pretty', options: { colorize: true } } });
   }
   return pino(options);

@@ -26,7 +26,7 @@ async function main(): Promise<void> {
     ['credentialsKey', 'CREDENTIALS_KEY'],
   ]);
   useKeyring(Keyring.fromBase64(config.credentialsKey ?? '', config.credentialsKeyPrevious));
-  const logger = createLogger({ name: 'worker', level: config.logLevel });
+  const logger = createLogger({ name: 'worker', level: config.logLevel, pretty: config.logPretty });
   const metrics = createMetrics();
   // The SDK exporter listens on loopback only; the worker's /metrics serves its output merged.
   const sdkMetricsAddress = `127.0.0.1:${await freeLocalPort()}`;

@@ -3,6 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { createGunzip } from 'node:zlib';
 import { Pool } from 'pg';
+import { loadConfigOrExit } from '../../config';
 import { LineDigest, queryDigest, quoteIdent } from './canonical';
 import { ArchiveVerificationError, readManifest } from './manifest';
 import { DirectoryArchiveStore, type ArchiveStore } from './store';
@@ -113,8 +114,9 @@ if (require.main === module) {
       attach: { type: 'boolean', default: false },
     },
   });
-  const url = process.env.DATABASE_URL;
-  const dir = values['archive-dir'] ?? process.env.ARCHIVE_DIR;
+  const config = loadConfigOrExit();
+  const url = config.databaseUrl;
+  const dir = values['archive-dir'] ?? config.archiveDir;
   const partition = values.partition;
   if (!url || !dir || !partition) {
     process.stderr.write('usage: DATABASE_URL=... restore --archive-dir DIR --partition messages_yYYYYmMM [--table NAME] [--attach]\n');
