@@ -1,6 +1,7 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { statusCallbackUrl } from '../adapters/callback-token';
-import { SendError, type ChannelType, type DispatchPayload } from '../adapters/types';
+import { SendError, type DispatchPayload } from '../adapters/types';
+import type { ChannelType } from '../lifecycle';
 import type { Db } from '../db/client';
 import { CredentialsUnreadableError } from '../db/credentials-crypto';
 import { addAttempts, batchPage, unsentPage, type BatchRecipient } from '../db/group-batches';

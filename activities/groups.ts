@@ -12,7 +12,7 @@ import {
 } from '../db/groups';
 import type { GroupMessageRow } from '../db/schema';
 import type { AdapterRegistry } from '../adapters/registry';
-import type { ChannelType } from '../adapters/types';
+import type { ChannelType } from '../lifecycle';
 import { CredentialsUnreadableError } from '../db/credentials-crypto';
 import { expireBatchedDeliveries, failUnsent, unsentCount } from '../db/group-batches';
 import { reserveSlot } from '../db/rate-limiter';

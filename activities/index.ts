@@ -1,6 +1,6 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import type { AdapterRegistry } from '../adapters/registry';
-import { SendError, type ChannelType, type DispatchPayload, type MessageStatus, type TemplateRef } from '../adapters/types';
+import { SendError, type DispatchPayload, type TemplateRef } from '../adapters/types';
 import type { Db } from '../db/client';
 import { CredentialsUnreadableError } from '../db/credentials-crypto';
 import { reserveSlot } from '../db/rate-limiter';
@@ -10,10 +10,11 @@ import { takePendingStatuses } from '../db/pending-receipts';
 import { lastInboundAt } from '../db/inbound';
 import type { ChannelRow, MessageRow } from '../db/schema';
 import type { StatusChange } from '../db/messages';
+import { STATUS_RANK, type ChannelType, type MessageStatus } from '../lifecycle';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
 import { currentTraceId } from '../observability/trace-context';
-import { SEND_ERROR_TYPES, STATUS_RANK, type DeliveryStatus, type SendFailureDetails, type SendSlot } from '../workflows/definitions';
+import { SEND_ERROR_TYPES, type DeliveryStatus, type SendFailureDetails, type SendSlot } from '../workflows/definitions';
 import { statusCallbackUrl } from '../adapters/callback-token';
 import { GroupContentMissingError, groupContentRenderer } from '../dispatch/group-content';
 

@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
-import type { ChannelType } from '../adapters/types';
+import type { ChannelType } from '../lifecycle';
 import type { AdapterRegistry } from '../adapters/registry';
 import type { Db } from '../db/client';
 import { countReplayCandidates, outboxCount, outboxMessages, replayCandidates, type ReplayFilter } from '../db/replay';

@@ -4,7 +4,7 @@
 import { MESSENGER_ERRORS } from './messenger/messenger-errors';
 import { JASMIN_SEND_ERRORS } from './smpp/jasmin-errors';
 import { TWILIO_ERROR_CODES } from './sms/twilio-errors';
-import type { ChannelType } from './types';
+import type { ChannelType } from '../lifecycle';
 import { WHATSAPP_ERRORS } from './whatsapp/whatsapp-errors';
 
 type Catalog = Readonly<Record<string, string>>;

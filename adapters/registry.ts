@@ -1,4 +1,5 @@
-import type { ChannelAdapter, ChannelType } from './types';
+import type { ChannelAdapter } from './types';
+import type { ChannelType } from '../lifecycle';
 
 export class AdapterRegistry {
   private readonly adapters = new Map<string, ChannelAdapter>();

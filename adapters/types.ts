@@ -2,16 +2,10 @@
 // nothing of Temporal or the database: they translate our types to a
 // provider's wire format and back.
 
-export const CHANNEL_TYPES = ['sms', 'whatsapp', 'messenger', 'email', 'smpp'] as const;
-export type ChannelType = (typeof CHANNEL_TYPES)[number];
+import type { ChannelType, MessageStatus } from '../lifecycle';
 
-export function isChannelType(value: unknown): value is ChannelType {
-  return typeof value === 'string' && (CHANNEL_TYPES as readonly string[]).includes(value);
-}
-
-/** Message lifecycle, in order. `failed` and `undelivered` are terminal failures. */
-export const MESSAGE_STATUSES = ['queued', 'sending', 'sent', 'delivered', 'read', 'undelivered', 'failed'] as const;
-export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
+// TEMPORARY: until config/index.ts and worker/main.ts import lifecycle/ themselves.
+export { CHANNEL_TYPES, type ChannelType } from '../lifecycle';
 
 /** Provider-specific, decrypted channel credentials (e.g. account_sid, api_key, base_url). */
 export type Credentials = Readonly<Record<string, string | undefined>>;

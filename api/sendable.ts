@@ -1,5 +1,6 @@
 import type { AdapterRegistry } from '../adapters/registry';
-import type { ChannelAdapter, ChannelType } from '../adapters/types';
+import type { ChannelAdapter } from '../adapters/types';
+import type { ChannelType } from '../lifecycle';
 import type { Db } from '../db/client';
 import { getChannel } from '../db/channels';
 import type { ChannelRow } from '../db/schema';

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { CHANNEL_TYPES } from '../adapters/types';
+import { CHANNEL_TYPES } from '../lifecycle';
 import { ApiFailure, orNotFound } from './api-client';
 import { intFlag, str, UsageError, type Command, type Values } from './command';
 import { fields, json, shown, table } from './output';

@@ -12,7 +12,7 @@ import { Keyring, useKeyring } from '../db/credentials-crypto';
 import { createAccount } from '../db/accounts';
 import { createApiKey } from '../db/api-keys';
 import { createChannel, getChannel, updateChannelCredentials } from '../db/channels';
-import { CHANNEL_TYPES, type ChannelType } from '../adapters/types';
+import { CHANNEL_TYPES, type ChannelType } from '../lifecycle';
 import { messageTaskQueue } from '../workflows/definitions';
 import { createLogger } from '../observability/logger';
 import { createMetrics } from '../observability/metrics';

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { MESSAGE_STATUSES } from '../lifecycle';
 import { orNotFound } from './api-client';
 import { intFlag, type Command } from './command';
 import { duration, fields, json, progressBar } from './output';
@@ -37,7 +38,7 @@ export const finished = (g: GroupView) => g.status === 'cancelled' || g.status =
 
 function showGroup(g: GroupView): string {
   const done = g.total - unsent(g);
-  const counts = (['queued', 'sending', 'sent', 'delivered', 'read', 'undelivered', 'failed'] as const).map((k) => `${k} ${g[k]}`);
+  const counts = MESSAGE_STATUSES.map((k) => `${k} ${g[k]}`);
   if (g.remaining > 0) counts.push(`not created yet ${g.remaining}`);
   return [
     `group ${g.id}  ${g.channel_type} · ${g.mode} · ${g.status}`,

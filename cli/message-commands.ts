@@ -1,5 +1,5 @@
 import { describeErrorCode } from '../adapters/error-codes';
-import { MESSAGE_STATUSES } from '../adapters/types';
+import { MESSAGE_STATUSES } from '../lifecycle';
 import { orNotFound } from './api-client';
 import { intFlag, str, timeFlag, UsageError, type Command } from './command';
 import { fields, json, NONE, offset, shown, table } from './output';

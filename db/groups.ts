@@ -1,5 +1,6 @@
 import { and, eq, sql } from 'drizzle-orm';
-import type { MessageStatus, TemplateRef } from '../adapters/types';
+import type { TemplateRef } from '../adapters/types';
+import type { MessageStatus } from '../lifecycle';
 import type { Db } from './client';
 import { groupMessages, type GroupMessageRow, type MessageMetadata } from './schema';
 import { uuidv7, uuidv7Time } from './uuidv7';

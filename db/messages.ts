@@ -1,5 +1,5 @@
 import { and, eq, sql } from 'drizzle-orm';
-import type { MessageStatus } from '../adapters/types';
+import type { MessageStatus } from '../lifecycle';
 import { poolOf, statementFor, type Db } from './client';
 import { messages, type MessageMetadata, type MessageRow } from './schema';
 import { isUuidv7, uuidv7, uuidv7Time } from './uuidv7';

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import type { MessageStatus } from '../adapters/types';
+import type { MessageStatus } from '../lifecycle';
 import type { Db } from './client';
 import type { StatusChange } from './messages';
 

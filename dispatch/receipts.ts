@@ -1,12 +1,13 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import type { MessageStatus, StatusUpdate } from '../adapters/types';
+import type { StatusUpdate } from '../adapters/types';
 import type { Db } from '../db/client';
 import { deletePendingSignal, duePendingSignals, pendingSignalCount, postponePendingSignal, storePendingSignal } from '../db/pending-signals';
 import { advanceStatusFrom, applyReceipt, findMessageByProviderId, messagesUpToWatermark } from '../db/messages';
 import { storePendingStatus } from '../db/pending-receipts';
 import type { ChannelRow } from '../db/schema';
+import { isFinal, STATUS_RANK, type MessageStatus } from '../lifecycle';
 import type { Metrics } from '../observability/metrics';
-import { deliveryStatusSignal, isFinal, messageWorkflowId, STATUS_RANK, type DeliveryStatus } from '../workflows/definitions';
+import { deliveryStatusSignal, messageWorkflowId, type DeliveryStatus } from '../workflows/definitions';
 
 /**
  * What became of one status update:

@@ -1,5 +1,5 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client, type WorkflowExecutionDescription, type WorkflowIdReusePolicy } from '@temporalio/client';
-import type { ChannelType, MessageStatus } from '../adapters/types';
+import type { ChannelType, MessageStatus } from '../lifecycle';
 import type { Config } from '../config';
 import type { GroupMessageRow, MessageRow } from '../db/schema';
 import {

@@ -10,7 +10,7 @@ import { createBatchActivities } from '../activities/batches';
 import { createPartitionActivities, type PartitionActivityOptions } from '../activities/partitions';
 import { createExpiryActivities } from '../activities/expiry';
 import type { RetentionSettings } from '../config';
-import { CHANNEL_TYPES } from '../adapters/types';
+import { CHANNEL_TYPES } from '../lifecycle';
 import { bundleCarriesTraceInterceptors, traceActivityInterceptors, WORKFLOW_INTERCEPTOR_MODULES } from '../observability/trace-worker';
 import { withTraceHeaders } from '../observability/trace-client';
 import { DISPATCH_TASK_QUEUE, messageTaskQueue } from '../workflows/definitions';

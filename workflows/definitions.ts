@@ -1,6 +1,6 @@
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { defineQuery, defineSignal } from '@temporalio/workflow';
-import type { ChannelType, MessageStatus } from '../adapters/types';
+import type { ChannelType, MessageStatus } from '../lifecycle';
 
 // Names shared by the workflows, the API, the worker and the tests.
 
@@ -64,21 +64,6 @@ export interface SendSlot {
   /** True when the slot at now + waitMs is held for this message. */
   reserved: boolean;
   reason?: string;
-}
-
-export const STATUS_RANK: Record<MessageStatus, number> = {
-  queued: 0,
-  sending: 1,
-  sent: 2,
-  delivered: 3,
-  read: 4,
-  undelivered: 5,
-  failed: 5,
-};
-
-/** Statuses after which the workflow stops waiting for receipts. */
-export function isFinal(status: MessageStatus): boolean {
-  return STATUS_RANK[status] >= STATUS_RANK.delivered;
 }
 
 export const SEARCH_ATTRIBUTES = {

@@ -10,14 +10,12 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { MessageStatus } from '../adapters/types';
+import { isFinal, STATUS_RANK, type MessageStatus } from '../lifecycle';
 import {
   deliveryStatusSignal,
-  isFinal,
   RATE_LIMIT_TIMER,
   SEARCH_ATTRIBUTES,
   SEND_ERROR_TYPES,
-  STATUS_RANK,
   statusQuery,
   type DeliveryStatus,
   type DispatchMessageInput,

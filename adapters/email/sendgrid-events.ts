@@ -1,7 +1,8 @@
 // SendGrid's Event Webhook: a JSON array of events, signed with ECDSA P-256 over
 // timestamp + raw body. https://www.twilio.com/docs/sendgrid/for-developers/tracking-events/event
 import { createPublicKey, verify, type KeyObject } from 'node:crypto';
-import { WebhookPayloadError, type MessageStatus, type StatusUpdate, type WebhookRequest } from '../types';
+import { WebhookPayloadError, type StatusUpdate, type WebhookRequest } from '../types';
+import type { MessageStatus } from '../../lifecycle';
 import { isUuid, messageIdFromHeader } from './address';
 import { header, isObject, jsonBody, str, timeOf } from './webhook-body';
 

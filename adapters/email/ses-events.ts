@@ -3,7 +3,8 @@
 // SES payloads: https://docs.aws.amazon.com/ses/latest/dg/notification-contents.html (identity
 // notifications, `notificationType`) and event publishing (configuration sets, `eventType`).
 import { verify, X509Certificate } from 'node:crypto';
-import { WebhookPayloadError, type MessageStatus, type StatusUpdate, type WebhookRequest } from '../types';
+import { WebhookPayloadError, type StatusUpdate, type WebhookRequest } from '../types';
+import type { MessageStatus } from '../../lifecycle';
 import { isUuid, messageIdFromHeader } from './address';
 import { isObject, jsonBody, obj, str, timeOf, type Json } from './webhook-body';
 

@@ -1,7 +1,8 @@
 // Jasmin's delivery receipts as its DLRThrower sends them to a dlr-url
 // (jasmin/routing/throwers.py, DLRThrower.http_dlr_callback): form fields in a
 // POST body, or query parameters appended to the dlr-url for GET.
-import { WebhookPayloadError, type MessageStatus, type StatusUpdate, type WebhookRequest } from '../types';
+import { WebhookPayloadError, type StatusUpdate, type WebhookRequest } from '../types';
+import type { MessageStatus } from '../../lifecycle';
 
 /** Terminal receipts (level 2), stat values of SMPP 3.4 Appendix B as Jasmin passes them on. */
 export const RECEIPT_STATUS: Readonly<Record<string, MessageStatus>> = {

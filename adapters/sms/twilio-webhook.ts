@@ -1,6 +1,7 @@
 // Twilio's webhook wire format: how to tell an inbound message from a status
 // callback, read its fields, and rebuild what Twilio signed.
-import { WebhookPayloadError, type MessageStatus, type WebhookRequest } from '../types';
+import { WebhookPayloadError, type WebhookRequest } from '../types';
+import type { MessageStatus } from '../../lifecycle';
 
 /** Twilio message statuses → ours. https://www.twilio.com/docs/messaging/api/message-resource#message-status-values */
 export const STATUS_MAP: Readonly<Record<string, MessageStatus>> = {

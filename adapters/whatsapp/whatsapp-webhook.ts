@@ -1,7 +1,8 @@
 // WhatsApp Cloud API webhooks: `entry[].changes[]` with field "messages" carry
 // inbound `messages[]` and outbound `statuses[]`.
 // https://developers.facebook.com/docs/whatsapp/cloud-api/webhooks/components
-import type { InboundMessage, MessageStatus, StatusUpdate, WebhookRequest } from '../types';
+import type { InboundMessage, StatusUpdate, WebhookRequest } from '../types';
+import type { MessageStatus } from '../../lifecycle';
 import { envelope, epoch, list, optionalText, record, text, type Json } from '../meta/webhook';
 
 /** Meta's statuses → ours. A voice message "played" has been heard, which is read. */

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { CHANNEL_TYPES, type ChannelAdapter, type ChannelType } from '../../adapters/types';
+import type { ChannelAdapter } from '../../adapters/types';
+import { CHANNEL_TYPES, type ChannelType } from '../../lifecycle';
 import { MAX_WEBHOOK_ROTATION_OVERLAP_SECONDS } from '../../config';
 import { createChannel, getChannel, getChannelForUpdate, listChannels, rotateWebhookSecret, updateChannel, type ChannelChanges, type ChannelListing } from '../../db/channels';
 import { withinChannelQuota } from '../../db/quotas';

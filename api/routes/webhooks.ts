@@ -1,13 +1,12 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import {
-  isChannelType,
   WebhookPayloadError,
-  type ChannelType,
   type InboundMessage,
   type StatusUpdate,
   type WebhookKind,
   type WebhookRequest,
 } from '../../adapters/types';
+import { isChannelType, type ChannelType } from '../../lifecycle';
 import { acceptedWebhookSecrets, cachedChannelLookup } from '../../db/channels';
 import { storeInbound } from '../../db/inbound';
 import type { ChannelRow } from '../../db/schema';

@@ -3,7 +3,7 @@ import type { Pool } from 'pg';
 import { defaultRegistry } from '../../adapters';
 import { EgressPolicy, parseAllowList } from '../../adapters/egress';
 import { BENCH_EGRESS_ALLOW } from '../processes';
-import type { ChannelType } from '../../adapters/types';
+import type { ChannelType } from '../../lifecycle';
 import type { Db } from '../../db/client';
 import { createChannel } from '../../db/channels';
 import { advanceStatus, insertMessage } from '../../db/messages';

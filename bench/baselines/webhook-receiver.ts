@@ -1,7 +1,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { AdapterRegistry } from '../../adapters/registry';
-import type { ChannelType, Credentials, WebhookRequest } from '../../adapters/types';
+import type { Credentials, WebhookRequest } from '../../adapters/types';
+import type { ChannelType } from '../../lifecycle';
 import type { Db } from '../../db/client';
 import { advanceStatus } from '../../db/messages';
 

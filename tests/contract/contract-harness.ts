@@ -7,10 +7,10 @@ import type {
   DispatchPayload,
   DispatchResult,
   InboundMessage,
-  MessageStatus,
   SendContext,
   WebhookRequest,
 } from '../../adapters/types';
+import type { MessageStatus } from '../../lifecycle';
 
 export type SendCase = 'ok' | 'permanent' | 'transient' | 'rateLimited';
 

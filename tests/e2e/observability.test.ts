@@ -14,7 +14,7 @@ import { pollQueueDepth } from '../../observability/queue-depth';
 import { WORKFLOW_INTERCEPTOR_MODULES } from '../../observability/trace-worker';
 import { traceIdOf } from '../../observability/trace-header';
 import { installTemporalRuntime } from '../../observability/temporal-runtime';
-import type { ChannelType } from '../../adapters/types';
+import type { ChannelType } from '../../lifecycle';
 import { messageTaskQueue, type DispatchMessageInput } from '../../workflows/definitions';
 import { eventually, startStack, type TestStack } from '../support/stack';
 

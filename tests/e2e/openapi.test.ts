@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CHANNEL_TYPES, type ChannelType } from '../../adapters/types';
+import { CHANNEL_TYPES, type ChannelType } from '../../lifecycle';
 import { checkContent } from '../../api/sendable';
 import { placeholdersOf } from '../../dispatch/group-content';
 import { startStack, type TestStack } from '../support/stack';
