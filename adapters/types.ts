@@ -4,9 +4,6 @@
 
 import type { ChannelType, MessageStatus } from '../lifecycle';
 
-// TEMPORARY: until config/index.ts and worker/main.ts import lifecycle/ themselves.
-export { CHANNEL_TYPES, type ChannelType } from '../lifecycle';
-
 /** Provider-specific, decrypted channel credentials (e.g. account_sid, api_key, base_url). */
 export type Credentials = Readonly<Record<string, string | undefined>>;
 

@@ -1,11 +1,9 @@
 import { isIP } from 'node:net';
 import { parseAllowList, type AllowEntry } from '../adapters/egress';
-import { CHANNEL_TYPES, type ChannelType } from '../adapters/types';
-import type { BatchSettings } from '../workflows/definitions';
+import { CHANNEL_TYPES, type ChannelType } from '../lifecycle';
+import type { BatchSettings, DeliveryTimeoutAction } from '../workflows/definitions';
 
 // The one place that reads process.env. Everything else receives a typed Config.
-
-export type DeliveryTimeoutAction = 'keep' | 'undelivered';
 
 export interface DeliverySettings {
   /** How long a message workflow waits for receipts after the send. */

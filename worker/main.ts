@@ -2,7 +2,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { defaultRegistry } from '../adapters';
 import { EgressPolicy } from '../adapters/egress';
-import { CHANNEL_TYPES } from '../adapters/types';
+import { CHANNEL_TYPES } from '../lifecycle';
 import { loadConfigOrExit, requireKeys } from '../config';
 import { temporalConnectionOptions } from '../config/temporal-connection';
 import { connect } from '../db/client';
