@@ -1,4 +1,4 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
@@ -115,10 +115,4 @@ export async function startTemporalDevServer(opts: TemporalDevOptions = {}): Pro
         setTimeout(() => child.kill('SIGKILL'), 5000).unref();
       }),
   };
-}
-
-/** For scripts: the temporal CLI's own `workflow list` etc. against a server. */
-export function temporalCli(cliPath: string, args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(cliPath, args, { encoding: 'utf8' });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }

@@ -22,14 +22,16 @@ export interface DeliveryStatus {
   providerMessageId?: string;
   errorCode?: string;
   errorMessage?: string;
-  /** Provider's time of the event, ISO 8601. */
+  /** The provider's time of the status (else when we learned it), ISO 8601. */
   occurredAt: string;
 }
 
 /**
- * Sent by the webhook route once it has written a receipt that ends the wait (delivered,
- * read, undelivered, failed) to the message's row: the row is the record, the signal only
- * wakes the workflow. Intermediate statuses never reach Temporal.
+ * Sent by dispatch/receipts.ts (for the webhook route; later by the outbox sweeper when
+ * Temporal was unreachable) once a receipt has moved the message's row to its first status
+ * that ends the wait (delivered, read, undelivered, failed): the row is the record, the
+ * signal only wakes the workflow. Intermediate statuses, and a `read` after `delivered`,
+ * never reach Temporal.
  */
 export const deliveryStatusSignal = defineSignal<[DeliveryStatus]>('deliveryStatus');
 export const statusQuery = defineQuery<MessageStatus>('status');
@@ -40,9 +42,9 @@ export interface SendRetry {
   maxIntervalMs: number;
 }
 
-/** Small on purpose: ids and settings, never message bodies (payload limits, history size). */
 export type DeliveryTimeoutAction = 'keep' | 'undelivered';
 
+/** Small on purpose: ids and settings, never message bodies (payload limits, history size). */
 export interface DispatchMessageInput {
   messageId: string;
   channelId: string;
@@ -98,10 +100,10 @@ export function messageSearchAttributes(m: MessageAttributeInput) {
 /** `temporal operator search-attribute create` arguments, for the dev stack and temporal-config/. */
 export const SEARCH_ATTRIBUTE_NAMES = Object.values(SEARCH_ATTRIBUTES).map((k) => k.name);
 
-/** Error type names the send activity raises (ApplicationFailure.type). */
 /** Summary on the durable timer a message sleeps in when its channel's limiter refuses a slot (shown in the Web UI). */
 export const RATE_LIMIT_TIMER = 'rate limit: waiting for a send slot';
 
+/** Error type names the send activity raises (ApplicationFailure.type). */
 export const SEND_ERROR_TYPES = {
   permanent: 'PermanentSendError',
   transient: 'TransientSendError',
@@ -113,7 +115,7 @@ export interface SendFailureDetails {
   message: string;
 }
 
-// Group fan-out: workflow `groupFanout` (id group-<id>), its signals and progress query.
+// Group fan-out: workflow `groupFanout` (id group-<id>; a batched group runs batchedFanout in it), its signals and progress query.
 
 export const GROUP_FANOUT_WORKFLOW = 'groupFanout';
 export function groupWorkflowId(groupId: string): string {
@@ -123,7 +125,7 @@ export function groupWorkflowId(groupId: string): string {
 export const GROUP_STATUSES = ['draft', 'running', 'paused', 'cancelled', 'completed'] as const;
 export type GroupStatus = (typeof GROUP_STATUSES)[number];
 
-/** Stop starting new pages of recipients until resumed; started messages go on. */
+/** Stop starting new pages (batches) of recipients until resumed; started messages go on. */
 export const pauseGroupSignal = defineSignal('pauseGroup');
 export const resumeGroupSignal = defineSignal('resumeGroup');
 /** Stop for good: recipients whose message was not started are never sent. */
@@ -131,11 +133,11 @@ export const cancelGroupSignal = defineSignal('cancelGroup');
 
 export interface GroupProgress {
   state: Exclude<GroupStatus, 'draft'>;
-  /** Recipients whose message row exists. */
+  /** Recipients whose message row exists (batched: whose first batch was reserved). */
   materialized: number;
-  /** Message workflows started (by this fan-out, over all its runs). */
+  /** Message workflows started (by this fan-out, over all its runs); batched: recipients sent or failed. */
   started: number;
-  /** Every recipient with seq <= cursor has its message workflow started. */
+  /** Every recipient with seq <= cursor has its message workflow started (batched: has had its first batch). */
   cursor: number;
 }
 export const groupProgressQuery = defineQuery<GroupProgress>('groupProgress');

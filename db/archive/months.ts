@@ -16,10 +16,6 @@ export function partitionName(d: Date): string {
 
 const NAME = /^messages_y(\d{4})m(0[1-9]|1[0-2])$/;
 
-export function isPartitionName(name: string): boolean {
-  return NAME.test(name);
-}
-
 /** The month a partition name stands for, or undefined for any other name. */
 export function boundsFromName(name: string): { from: Date; to: Date } | undefined {
   const m = NAME.exec(name);
