@@ -4,6 +4,7 @@ import { consumeDailyMessages } from '../../db/quotas';
 import { getMessage, insertMessage, InvalidCursorError, listMessageEvents, listMessages, markWorkflowStarted } from '../../db/messages';
 import type { MessageRow } from '../../db/schema';
 import { isUuid } from '../../db/uuidv7';
+import { MESSAGE_STATUSES } from '../../lifecycle';
 import { CONTENT_PROPERTIES } from '../content-schema';
 import { SEND_MESSAGE_EXAMPLES } from '../openapi-examples';
 import { ApiError, badRequest, notFound } from '../errors';
@@ -57,7 +58,7 @@ const listSchema = {
     type: 'object',
     additionalProperties: false,
     properties: {
-      status: { type: 'string', enum: ['queued', 'sending', 'sent', 'delivered', 'read', 'undelivered', 'failed'] },
+      status: { type: 'string', enum: MESSAGE_STATUSES },
       channel_id: { type: 'string', maxLength: 64 },
       group_message_id: { type: 'string', maxLength: 64 },
       direction: { type: 'string', enum: ['outbound', 'inbound'] },
