@@ -1,7 +1,6 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { statusCallbackUrl } from '../adapters/callback-token';
 import { SendError, type DispatchPayload } from '../adapters/types';
-import type { ChannelType } from '../lifecycle';
 import type { Db } from '../db/client';
 import { CredentialsUnreadableError } from '../db/credentials-crypto';
 import { addAttempts, batchPage, unsentPage, type BatchRecipient } from '../db/group-batches';
@@ -71,7 +70,7 @@ export function createBatchActivities(deps: ActivityDeps): SendBatchActivities {
       const todo = page.filter((r) => r.providerMessageId === null && (r.status === null || r.status === 'queued' || r.status === 'sending'));
       const result: BatchResult = { ...none, throughSeq: page.at(-1)?.seq ?? req.afterSeq, recipients: page.length, skipped: page.length - todo.length };
 
-      const channelType = group.channelType as ChannelType;
+      const channelType = group.channelType;
       const fail = async (r: BatchRecipient, code: string, message: string): Promise<void> => {
         if (await advanceStatus(db, r.messageId ?? '', { status: 'failed', at: new Date(), errorCode: code, errorMessage: message })) {
           metrics.messagesDispatched.inc({ channel_type: channelType, status: 'failed' });

@@ -12,7 +12,6 @@ import {
 } from '../db/groups';
 import type { GroupMessageRow } from '../db/schema';
 import type { AdapterRegistry } from '../adapters/registry';
-import type { ChannelType } from '../lifecycle';
 import { CredentialsUnreadableError } from '../db/credentials-crypto';
 import { expireBatchedDeliveries, failUnsent, unsentCount } from '../db/group-batches';
 import { reserveSlot } from '../db/rate-limiter';
@@ -117,7 +116,7 @@ export function createGroupActivities(deps: GroupActivityDeps): GroupActivities 
       const now = Date.now();
       // No channel (or no readable one): the batch fails its recipients at once, no slot needed.
       if (!channel || wanted === 0) return { waitMs: 0, reserved: true, count: wanted, intervalMs: 0, startAtMs: now };
-      const perSecond = channel.rateLimitPerSecond ?? adapters.get(channelType as ChannelType, channel.provider).defaultRateLimitPerSecond;
+      const perSecond = channel.rateLimitPerSecond ?? adapters.get(channel.channelType, channel.provider).defaultRateLimitPerSecond;
       // One batch spans at most ~30 s of the channel's rate, so pause and cancel act within it.
       wanted = Math.max(1, Math.min(wanted, Math.ceil(perSecond * BATCH_SPAN_SECONDS)));
       // The span starts BATCH_LEAD_MS from now at the earliest: the batch is dispatched and its page

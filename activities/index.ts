@@ -134,7 +134,7 @@ export function createActivities(deps: ActivityDeps) {
       const info = Context.current().info;
       const message = await getMessage(db, messageId);
       if (!message) throw ApplicationFailure.nonRetryable(`message ${messageId} not found`, SEND_ERROR_TYPES.permanent, detail('message_not_found', 'message row missing'));
-      const channelType = message.channelType as ChannelType;
+      const channelType = message.channelType;
       const traceId = message.metadata.trace_id ?? '';
       const log = deps.logger.child({ message_id: messageId, channel_type: channelType, trace_id: traceId, attempt: info.attempt });
       // The row's id goes to the provider; the header's is on every other line of this run. Both came from the same start.

@@ -1,6 +1,5 @@
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
-import type { ChannelType } from '../lifecycle';
 import type { AdapterRegistry } from '../adapters/registry';
 import type { Db } from '../db/client';
 import { countReplayCandidates, outboxCount, outboxMessages, replayCandidates, type ReplayFilter } from '../db/replay';
@@ -46,7 +45,7 @@ export function createOperationActivities(deps: OperationDeps) {
       let perSecond = 100;
       if (filter.channelId) {
         const channel = await getChannel(db, filter.channelId);
-        if (channel) perSecond = channel.rateLimitPerSecond ?? deps.adapters.get(channel.channelType as ChannelType, channel.provider).defaultRateLimitPerSecond;
+        if (channel) perSecond = channel.rateLimitPerSecond ?? deps.adapters.get(channel.channelType, channel.provider).defaultRateLimitPerSecond;
       }
       return { ids, replayed, lastId: ids.at(-1), perSecond };
     },

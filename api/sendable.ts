@@ -1,6 +1,5 @@
 import type { AdapterRegistry } from '../adapters/registry';
 import type { ChannelAdapter } from '../adapters/types';
-import type { ChannelType } from '../lifecycle';
 import type { Db } from '../db/client';
 import { getChannel } from '../db/channels';
 import type { ChannelRow } from '../db/schema';
@@ -14,7 +13,7 @@ export async function sendableChannel(db: Db, adapters: AdapterRegistry, channel
   const channel = isUuid(channelId) ? await getChannel(db, channelId, accountId) : undefined;
   if (!channel) throw notFound('channel');
   if (!channel.enabled) throw badRequest('channel_id', 'channel is disabled');
-  return { channel, adapter: adapters.get(channel.channelType as ChannelType, channel.provider) };
+  return { channel, adapter: adapters.get(channel.channelType, channel.provider) };
 }
 
 /** Something to send, and a subject where the channel is email. */

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { and, asc, eq, getTableColumns, gt, sql } from 'drizzle-orm';
+import type { ChannelType } from '../lifecycle';
 import type { Db } from './client';
 import { keyring } from './credentials-crypto';
 import { channels, type ChannelRow } from './schema';
@@ -7,7 +8,7 @@ import { uuidv7 } from './uuidv7';
 
 export interface NewChannel {
   accountId: string;
-  channelType: string;
+  channelType: ChannelType;
   provider: string;
   name: string;
   credentials: Record<string, string>;
@@ -26,7 +27,7 @@ export async function createChannel(db: Pick<Db, 'insert'>, input: NewChannel): 
       id,
       webhookSecret: randomBytes(24).toString('base64url'),
       ...input,
-      credentials: keyring().encrypt(input.credentials, id) as unknown as Record<string, string>,
+      credentials: keyring().encrypt(input.credentials, id),
     })
     .returning();
   if (!row) throw new Error('channel insert returned no row');
@@ -48,7 +49,7 @@ export type ChannelListing = Omit<ChannelRow, 'credentials'>;
  */
 export async function listChannels(
   db: Db,
-  q: { accountId: string; channelType?: string; after?: string; limit: number },
+  q: { accountId: string; channelType?: ChannelType; after?: string; limit: number },
 ): Promise<{ items: ChannelListing[]; more: boolean }> {
   const conditions = [eq(channels.accountId, q.accountId)];
   if (q.channelType !== undefined) conditions.push(eq(channels.channelType, q.channelType));
@@ -121,7 +122,7 @@ export async function updateChannel(
 ): Promise<ChannelRow | undefined> {
   const { credentials, ...rest } = changes;
   const set: Partial<typeof channels.$inferInsert> = { ...rest };
-  if (credentials) set.credentials = keyring().encrypt(credentials, id) as unknown as Record<string, string>;
+  if (credentials) set.credentials = keyring().encrypt(credentials, id);
   const where = [eq(channels.id, id), eq(channels.accountId, accountId)];
   if (credentials) where.push(sql`${channels.credentials} = ${JSON.stringify(expectedCredentials ?? null)}::jsonb`);
   const [row] = Object.keys(set).length
@@ -163,7 +164,7 @@ export function acceptedWebhookSecrets(channel: Pick<ChannelRow, 'webhookSecret'
 export async function updateChannelCredentials(db: Db, id: string, credentials: Record<string, string>): Promise<void> {
   await db
     .update(channels)
-    .set({ credentials: keyring().encrypt(credentials, id) as unknown as Record<string, string> })
+    .set({ credentials: keyring().encrypt(credentials, id) })
     .where(eq(channels.id, id));
 }
 

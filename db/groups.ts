@@ -1,6 +1,6 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { TemplateRef } from '../adapters/types';
-import type { MessageStatus } from '../lifecycle';
+import type { ChannelType, MessageStatus } from '../lifecycle';
 import type { Db } from './client';
 import { groupMessages, type GroupMessageRow, type MessageMetadata } from './schema';
 import { uuidv7, uuidv7Time } from './uuidv7';
@@ -25,7 +25,7 @@ export interface NewGroup {
   id?: string;
   accountId: string;
   channelId: string;
-  channelType: string;
+  channelType: ChannelType;
   content: GroupContent;
   metadata: MessageMetadata;
   recipients: RecipientInput[];

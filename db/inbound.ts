@@ -1,11 +1,12 @@
 import { sql } from 'drizzle-orm';
+import type { ChannelType } from '../lifecycle';
 import type { Db } from './client';
 import { uuidv7, uuidv7Time } from './uuidv7';
 
 export interface NewInbound {
   accountId: string;
   channelId: string;
-  channelType: string;
+  channelType: ChannelType;
   providerMessageId: string;
   from: string;
   to: string;

@@ -1,5 +1,5 @@
 import { and, eq, sql } from 'drizzle-orm';
-import type { MessageStatus } from '../lifecycle';
+import type { ChannelType, MessageStatus } from '../lifecycle';
 import { poolOf, statementFor, type Db } from './client';
 import { messages, type MessageMetadata, type MessageRow } from './schema';
 import { isUuidv7, uuidv7, uuidv7Time } from './uuidv7';
@@ -9,7 +9,7 @@ import { isUuidv7, uuidv7, uuidv7Time } from './uuidv7';
 export interface NewMessage {
   accountId: string;
   channelId: string;
-  channelType: string;
+  channelType: ChannelType;
   to: string;
   from?: string | null;
   body?: string | null;

@@ -1,4 +1,6 @@
 import { bigint, bigserial, boolean, date, integer, jsonb, pgTable, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import type { ChannelType } from '../lifecycle';
+import type { EncryptedCredentials } from './credentials-crypto';
 
 // Mirrors db/migrations/*.sql, which are the source of truth for DDL
 // (partitioning and expression indexes are hand-written SQL).
@@ -37,10 +39,11 @@ export const apiKeys = pgTable('api_keys', {
 export const channels = pgTable('channels', {
   id: uuid('id').primaryKey(),
   accountId: uuid('account_id').notNull(),
-  channelType: text('channel_type').notNull(),
+  channelType: text('channel_type').$type<ChannelType>().notNull(),
   provider: text('provider').notNull(),
   name: text('name').notNull(),
-  credentials: jsonb('credentials').$type<Record<string, string>>().notNull(),
+  /** Encrypted (db/credentials-crypto.ts); a row written before encryption holds them in clear until rotated. */
+  credentials: jsonb('credentials').$type<EncryptedCredentials | Record<string, string>>().notNull(),
   webhookSecret: text('webhook_secret').notNull(),
   /** The secret before the last rotation, still accepted until webhookSecretPreviousUntil (0010_secret_rotation.sql). */
   webhookSecretPrevious: text('webhook_secret_previous'),
@@ -67,7 +70,7 @@ export const messages = pgTable(
     createdAt: timestamp('created_at', { withTimezone: true }).notNull(),
     accountId: uuid('account_id').notNull(),
     channelId: uuid('channel_id').notNull(),
-    channelType: text('channel_type').notNull(),
+    channelType: text('channel_type').$type<ChannelType>().notNull(),
     direction: text('direction').notNull().default('outbound'),
     toAddress: text('to_address').notNull(),
     fromAddress: text('from_address'),
@@ -114,14 +117,15 @@ export const messageEvents = pgTable('message_events', {
   errorCode: text('error_code'),
   detail: jsonb('detail'),
 });
-export type ChannelRow = typeof channels.$inferSelect;
+/** A channel as the process sees it: its credentials decrypted (db/channels.ts does it on every read). */
+export type ChannelRow = Omit<typeof channels.$inferSelect, 'credentials'> & { credentials: Record<string, string> };
 
 // Group fan-out (db/migrations/0004_groups.sql).
 export const groupMessages = pgTable('group_messages', {
   id: uuid('id').primaryKey(),
   accountId: uuid('account_id').notNull(),
   channelId: uuid('channel_id').notNull(),
-  channelType: text('channel_type').notNull(),
+  channelType: text('channel_type').$type<ChannelType>().notNull(),
   status: text('status').$type<'draft' | 'running' | 'paused' | 'cancelled' | 'completed'>().notNull(),
   /** How the fan-out sends (db/migrations/0012_batched_groups.sql). */
   mode: text('mode').$type<'batched' | 'per_message'>().notNull().default('per_message'),

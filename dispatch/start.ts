@@ -1,5 +1,5 @@
 import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client, type WorkflowExecutionDescription, type WorkflowIdReusePolicy } from '@temporalio/client';
-import type { ChannelType, MessageStatus } from '../lifecycle';
+import type { MessageStatus } from '../lifecycle';
 import type { Config } from '../config';
 import type { GroupMessageRow, MessageRow } from '../db/schema';
 import {
@@ -16,7 +16,7 @@ import {
 export type DispatchSettings = Pick<Config, 'delivery' | 'sendMaxAttempts' | 'sendInitialIntervalMs' | 'sendMaxIntervalMs'> & Partial<Pick<Config, 'groupBatch'>>;
 
 export function dispatchInput(message: MessageRow, settings: DispatchSettings): DispatchMessageInput {
-  const channelType = message.channelType as ChannelType;
+  const channelType = message.channelType;
   return {
     messageId: message.id,
     channelId: message.channelId,
@@ -51,7 +51,7 @@ export async function startDispatch(
 ): Promise<'started' | 'already'> {
   try {
     await client.workflow.start('dispatchMessage', {
-      taskQueue: messageTaskQueue(message.channelType as ChannelType),
+      taskQueue: messageTaskQueue(message.channelType),
       workflowId: message.workflowId ?? `message-${message.id}`,
       workflowIdReusePolicy: reusePolicy,
       args: [dispatchInput(message, settings)],

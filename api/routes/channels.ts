@@ -134,7 +134,7 @@ export const channelRoutes: FastifyPluginAsync = async (app) => {
     provider: c.provider,
     name: c.name,
     enabled: c.enabled,
-    rate_limit_per_second: c.rateLimitPerSecond ?? adapters.get(c.channelType as ChannelType, c.provider).defaultRateLimitPerSecond,
+    rate_limit_per_second: c.rateLimitPerSecond ?? adapters.get(c.channelType, c.provider).defaultRateLimitPerSecond,
     daily_limit: c.dailyLimit,
     sandbox: c.sandbox,
     webhook_signature: c.webhookSignatureRequired ? 'required' : 'disabled',
@@ -205,8 +205,8 @@ export const channelRoutes: FastifyPluginAsync = async (app) => {
         if (v === null) delete merged[k];
         else merged[k] = v;
       }
-      const adapter = adapters.get(channel.channelType as ChannelType, channel.provider);
-      checkChannelCredentials(adapter, channel.channelType as ChannelType, merged);
+      const adapter = adapters.get(channel.channelType, channel.provider);
+      checkChannelCredentials(adapter, channel.channelType, merged);
       // The same egress and sandbox rules as at creation, before anything reaches the provider.
       checkChannelTargets(config, adapter, merged, channel.sandbox);
       // Nothing is stored that the provider has not just accepted.
@@ -250,7 +250,7 @@ export const channelRoutes: FastifyPluginAsync = async (app) => {
 
   app.post<{ Params: { id: string } }>('/:id/verify', { schema: idParams }, async (req) => {
     const channel = await load(req.params.id, req.accountId);
-    const adapter = adapters.get(channel.channelType as ChannelType, channel.provider);
+    const adapter = adapters.get(channel.channelType, channel.provider);
     try {
       const check = await adapter.verifyCredentials(channel.credentials);
       return { id: channel.id, ok: check.ok, detail: check.detail };

@@ -6,7 +6,7 @@ import {
   type WebhookKind,
   type WebhookRequest,
 } from '../../adapters/types';
-import { isChannelType, type ChannelType } from '../../lifecycle';
+import { isChannelType } from '../../lifecycle';
 import { acceptedWebhookSecrets, cachedChannelLookup } from '../../db/channels';
 import { storeInbound } from '../../db/inbound';
 import type { ChannelRow } from '../../db/schema';
@@ -88,7 +88,7 @@ export const webhookRoutes: FastifyPluginAsync = async (app) => {
     const found = isChannelType(channelType) && isUuid(channelId) ? await loadChannel(channelId) : undefined;
     if (!found || found.channelType !== channelType || !found.enabled) return reject(reply, 404, 'unknown_channel', 'channel not found');
     let channel: ChannelRow = found;
-    const adapter = adapters.get(channelType as ChannelType, channel.provider);
+    const adapter = adapters.get(channel.channelType, channel.provider);
 
     const request: WebhookRequest = {
       method: req.method,
