@@ -14,7 +14,6 @@ import type { ChannelRow, GroupMessageRow } from '../db/schema';
 import { renderContent } from '../dispatch/group-content';
 import { applyEarlyReceipts, type ActivityDeps } from './index';
 import type { BatchRequest, BatchResult } from '../workflows/definitions';
-import type { SendBatchActivities } from '../workflows/group-batches';
 import { sql } from 'drizzle-orm';
 
 /** Tries one recipient gets inside its batch before it is left for a retry pass. */
@@ -39,6 +38,11 @@ interface Outcome {
  * retried or resumed batch skips what is recorded: a recipient is sent twice only when the
  * provider accepted it and the worker died before its row was written.
  */
+/** A batched group's sends (workflows/group-batches.ts), on the channel type's worker. */
+export interface SendBatchActivities {
+  sendBatch(request: BatchRequest): Promise<BatchResult>;
+}
+
 export function createBatchActivities(deps: ActivityDeps): SendBatchActivities {
   const { db, adapters, metrics } = deps;
   const lookup = cachedChannelLookup(db);

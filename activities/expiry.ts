@@ -3,7 +3,19 @@ import { DEFAULT_RETENTION, type RetentionSettings } from '../config';
 import { poolOf, type Db } from '../db/client';
 import { deleteExpired } from '../db/expiry';
 import type { Logger } from '../observability/logger';
-import type { ExpiringTableName, RecordExpiryActivities } from '../workflows/record-expiry';
+import type { ExpiringTableName } from '../workflows/definitions';
+
+export interface ExpiredRows {
+  table: ExpiringTableName;
+  /** Rows older than this went (ISO 8601). */
+  cutoff: string;
+  deleted: number;
+}
+
+/** What the record-expiry workflow (workflows/record-expiry.ts) runs. */
+export interface RecordExpiryActivities {
+  expireRecords(table: ExpiringTableName, asOf: string): Promise<ExpiredRows>;
+}
 
 export interface ExpiryActivityDeps {
   db: Db;

@@ -17,11 +17,48 @@ import { expireBatchedDeliveries, failUnsent, unsentCount } from '../db/group-ba
 import { reserveSlot } from '../db/rate-limiter';
 import { cachedChannelLookup } from '../db/channels';
 import type { BatchSlot } from '../workflows/definitions';
-import type { GroupBatchActivities, GroupBatchLocalActivities } from '../workflows/group-batches';
 import type { Logger } from '../observability/logger';
 import type { Metrics } from '../observability/metrics';
-import type { GroupActivities, MaterializedPage } from '../workflows/group-fanout';
 import { maskAddress } from '../dispatch/start';
+
+export interface MaterializedRecipient {
+  seq: number;
+  messageId: string;
+  /** Masked address, for the child's summary in the Web UI. */
+  to: string;
+}
+
+export interface MaterializedPage {
+  items: MaterializedRecipient[];
+  /** Messages this call created (the rest existed from an earlier attempt). */
+  created: number;
+}
+
+/** What the per-message fan-out (workflows/group-fanout.ts) runs. */
+export interface GroupActivities {
+  materializeRecipients(groupId: string, afterSeq: number, limit: number): Promise<MaterializedPage>;
+  recordGroupStarts(groupId: string, afterSeq: number, throughSeq: number, started: number): Promise<void>;
+  /** Records the pause and removes messages made but not started (they are made afresh on resume). */
+  pauseGroupFanout(groupId: string, startedThroughSeq: number): Promise<number>;
+  resumeGroupFanout(groupId: string): Promise<void>;
+  completeGroupFanout(groupId: string): Promise<void>;
+  cancelGroupFanout(groupId: string, startedThroughSeq: number): Promise<number>;
+}
+
+/** Local activities of a batched group's workflow (workflows/group-batches.ts), on the group's worker. */
+export interface GroupBatchLocalActivities {
+  /** With `unsentOf`, at most as many slots as the group has unsent recipients after that seq (0: none left). */
+  reserveBatchSlots(channelId: string, channelType: string, count: number, unsentOf?: { groupId: string; afterSeq: number }): Promise<BatchSlot>;
+}
+
+/** What a batched group's workflow (workflows/group-batches.ts) runs on the group's worker. */
+export interface GroupBatchActivities {
+  pauseGroupFanout(groupId: string, startedThroughSeq: number): Promise<number>;
+  resumeGroupFanout(groupId: string): Promise<void>;
+  completeGroupFanout(groupId: string): Promise<void>;
+  cancelGroupFanout(groupId: string, startedThroughSeq: number): Promise<number>;
+  expireBatchedDeliveries(groupId: string, waitSeconds: number): Promise<{ expired: number; nextDueInMs: number | null }>;
+}
 
 export interface GroupActivityDeps {
   db: Db;

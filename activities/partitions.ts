@@ -3,7 +3,46 @@ import { poolOf, type Db } from '../db/client';
 import { archivePartition, ensurePartitions, planRetirement, retirePartition, type StepOptions } from '../db/archive/lifecycle';
 import { DirectoryArchiveStore, type ArchiveStore } from '../db/archive/store';
 import type { Logger } from '../observability/logger';
-import type { PartitionActivities } from '../workflows/partition-maintenance';
+
+export interface EnsuredPartitions {
+  created: string[];
+  covered: string[];
+  missing: string[];
+}
+
+export interface RetirementPlanItem {
+  partition: string;
+  state: 'attached' | 'detach_pending' | 'detached';
+  from: string;
+  to: string;
+  expired: boolean;
+  archived: boolean;
+}
+
+export interface RetirementPlan {
+  /** False when no archive store is configured: expired months are then kept, never dropped. */
+  archivalEnabled: boolean;
+  cutoff: string;
+  items: RetirementPlanItem[];
+}
+
+export interface ArchiveStepResult {
+  exported: boolean;
+  rows: number;
+}
+
+export type RetireStepResult =
+  | { outcome: 'dropped'; rows: number; reexported?: string }
+  | { outcome: 'absent' }
+  | { outcome: 'finalized' };
+
+/** What the partition-maintenance workflow (workflows/partition-maintenance.ts) runs. */
+export interface PartitionActivities {
+  ensureMessagePartitions(asOf: string): Promise<EnsuredPartitions>;
+  planPartitionRetirement(asOf: string): Promise<RetirementPlan>;
+  archiveMessagePartition(partition: string): Promise<ArchiveStepResult>;
+  retireMessagePartition(partition: string, finalizeOnly: boolean): Promise<RetireStepResult>;
+}
 
 export const DEFAULT_RETENTION_MONTHS = 12;
 export const DEFAULT_MONTHS_AHEAD = 3;

@@ -225,3 +225,8 @@ export interface GroupFanoutResult {
   started: number;
   runs: number;
 }
+
+// Record expiry (workflows/record-expiry.ts): the tables it empties of old rows, one activity each.
+
+export const EXPIRING_TABLE_NAMES = ['idempotency_keys', 'pending_status_updates', 'inbound_dedup'] as const;
+export type ExpiringTableName = (typeof EXPIRING_TABLE_NAMES)[number];

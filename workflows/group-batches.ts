@@ -24,6 +24,8 @@ import {
   type GroupFanoutResult,
   type GroupProgress,
 } from './definitions';
+import type { SendBatchActivities } from '../activities/batches';
+import type { GroupBatchActivities, GroupBatchLocalActivities } from '../activities/groups';
 
 // A batched group: the group's workflow sends its recipients itself, in pages, through
 // sendBatch activities on its channel type's task queue. Each page's send slots are reserved
@@ -42,26 +44,6 @@ const TIMER_WORTHY_WAIT_MS = 1_000;
 /** A batch's timer fires this long before its first slot, for the activity's dispatch and page. */
 const DISPATCH_LEAD_MS = 500;
 export const DELIVERY_TIMEOUT_TIMER = 'delivery wait: recipients without a receipt become undelivered';
-
-/** Implemented by activities/groups.ts (local, on the group's worker). */
-export interface GroupBatchLocalActivities {
-  /** With `unsentOf`, at most as many slots as the group has unsent recipients after that seq (0: none left). */
-  reserveBatchSlots(channelId: string, channelType: string, count: number, unsentOf?: { groupId: string; afterSeq: number }): Promise<BatchSlot>;
-}
-
-/** Implemented by activities/groups.ts. */
-export interface GroupBatchActivities {
-  pauseGroupFanout(groupId: string, startedThroughSeq: number): Promise<number>;
-  resumeGroupFanout(groupId: string): Promise<void>;
-  completeGroupFanout(groupId: string): Promise<void>;
-  cancelGroupFanout(groupId: string, startedThroughSeq: number): Promise<number>;
-  expireBatchedDeliveries(groupId: string, waitSeconds: number): Promise<{ expired: number; nextDueInMs: number | null }>;
-}
-
-/** Implemented by activities/batches.ts, on the channel type's worker. */
-export interface SendBatchActivities {
-  sendBatch(request: BatchRequest): Promise<BatchResult>;
-}
 
 const groups = proxyActivities<GroupBatchActivities>({
   taskQueue: DISPATCH_TASK_QUEUE,

@@ -23,6 +23,7 @@ import {
   type GroupFanoutResult,
   type GroupProgress,
 } from './definitions';
+import type { GroupActivities, MaterializedPage, MaterializedRecipient } from '../activities/groups';
 import { batchedFanout } from './group-batches';
 
 // One group message. Batched (the default): the group's workflow sends the recipients
@@ -42,30 +43,6 @@ export const PAGE_SIZE = 500;
 export const START_WINDOW = 100;
 /** Children started by one run before it continues as new (≈3 events each, plus task events). */
 export const CHILDREN_PER_RUN = 1000;
-
-export interface MaterializedRecipient {
-  seq: number;
-  messageId: string;
-  /** Masked address, for the child's summary in the Web UI. */
-  to: string;
-}
-
-export interface MaterializedPage {
-  items: MaterializedRecipient[];
-  /** Messages this call created (the rest existed from an earlier attempt). */
-  created: number;
-}
-
-/** Implemented by activities/groups.ts; declared here because workflows import only types from their own folder. */
-export interface GroupActivities {
-  materializeRecipients(groupId: string, afterSeq: number, limit: number): Promise<MaterializedPage>;
-  recordGroupStarts(groupId: string, afterSeq: number, throughSeq: number, started: number): Promise<void>;
-  /** Records the pause and removes messages made but not started (they are made afresh on resume). */
-  pauseGroupFanout(groupId: string, startedThroughSeq: number): Promise<number>;
-  resumeGroupFanout(groupId: string): Promise<void>;
-  completeGroupFanout(groupId: string): Promise<void>;
-  cancelGroupFanout(groupId: string, startedThroughSeq: number): Promise<number>;
-}
 
 const groups = proxyActivities<GroupActivities>({
   taskQueue: DISPATCH_TASK_QUEUE,

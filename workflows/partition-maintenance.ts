@@ -1,4 +1,5 @@
 import { ApplicationFailure, log, proxyActivities, setCurrentDetails } from '@temporalio/workflow';
+import type { PartitionActivities } from '../activities/partitions';
 
 // Daily upkeep of the monthly `messages` partitions, started by the Temporal
 // schedule `partition-maintenance` (worker/schedules.ts). Every step is
@@ -11,46 +12,6 @@ export const PARTITION_SCHEDULE_ID = 'partition-maintenance';
 export interface PartitionMaintenanceInput {
   /** The day to act as of (ISO 8601). Default: the run's own start time, i.e. the schedule's fire time. */
   asOf?: string;
-}
-
-export interface EnsuredPartitions {
-  created: string[];
-  covered: string[];
-  missing: string[];
-}
-
-export interface RetirementPlanItem {
-  partition: string;
-  state: 'attached' | 'detach_pending' | 'detached';
-  from: string;
-  to: string;
-  expired: boolean;
-  archived: boolean;
-}
-
-export interface RetirementPlan {
-  /** False when no archive store is configured: expired months are then kept, never dropped. */
-  archivalEnabled: boolean;
-  cutoff: string;
-  items: RetirementPlanItem[];
-}
-
-export interface ArchiveStepResult {
-  exported: boolean;
-  rows: number;
-}
-
-export type RetireStepResult =
-  | { outcome: 'dropped'; rows: number; reexported?: string }
-  | { outcome: 'absent' }
-  | { outcome: 'finalized' };
-
-/** Implemented by activities/partitions.ts; declared here because workflows import only types from their own folder. */
-export interface PartitionActivities {
-  ensureMessagePartitions(asOf: string): Promise<EnsuredPartitions>;
-  planPartitionRetirement(asOf: string): Promise<RetirementPlan>;
-  archiveMessagePartition(partition: string): Promise<ArchiveStepResult>;
-  retireMessagePartition(partition: string, finalizeOnly: boolean): Promise<RetireStepResult>;
 }
 
 export interface PartitionMaintenanceResult {

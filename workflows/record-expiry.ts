@@ -1,4 +1,6 @@
 import { proxyActivities, setCurrentDetails } from '@temporalio/workflow';
+import type { ExpiredRows, RecordExpiryActivities } from '../activities/expiry';
+import { EXPIRING_TABLE_NAMES } from './definitions';
 
 // Daily expiry of bookkeeping rows (idempotency keys, early receipts, inbound dedup ids),
 // started by the Temporal schedule `record-expiry` (worker/schedules.ts). Each table is one
@@ -6,21 +8,6 @@ import { proxyActivities, setCurrentDetails } from '@temporalio/workflow';
 
 export const RECORD_EXPIRY_WORKFLOW = 'recordExpiry';
 export const RECORD_EXPIRY_SCHEDULE_ID = 'record-expiry';
-
-export const EXPIRING_TABLE_NAMES = ['idempotency_keys', 'pending_status_updates', 'inbound_dedup'] as const;
-export type ExpiringTableName = (typeof EXPIRING_TABLE_NAMES)[number];
-
-export interface ExpiredRows {
-  table: ExpiringTableName;
-  /** Rows older than this went (ISO 8601). */
-  cutoff: string;
-  deleted: number;
-}
-
-/** Implemented by activities/expiry.ts. */
-export interface RecordExpiryActivities {
-  expireRecords(table: ExpiringTableName, asOf: string): Promise<ExpiredRows>;
-}
 
 export interface RecordExpiryInput {
   /** The moment retention counts back from (ISO 8601). Default: the run's start. */
