@@ -1,4 +1,5 @@
 import { WorkflowNotFoundError } from '@temporalio/client';
+import { CsvError, parse } from 'csv-parse/sync';
 import type { FastifyBaseLogger, FastifyPluginAsync } from 'fastify';
 import type { ChannelAdapter, TemplateRef } from '../../adapters/types';
 import {
@@ -324,46 +325,26 @@ interface CsvRow {
   line: number;
 }
 
-/** RFC 4180: comma-separated, CRLF or LF, quoted fields may hold commas, line breaks and "" for a quote. Blank lines are skipped. */
+/** RFC 4180 (csv-parse): CRLF, LF or CR; quoted fields may hold commas, line breaks and "" for a quote. Blank lines are skipped. */
 function parseCsv(text: string): CsvRow[] {
-  const src = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
   const rows: CsvRow[] = [];
-  let fields: string[] = [];
-  let field = '';
-  let quoted = false;
+  // The line the next record starts on: csv-parse counts the line a record ends on, an error names where it starts.
   let line = 1;
-  let rowLine = 1;
-  const endRow = () => {
-    fields.push(field);
-    if (fields.length > 1 || fields[0] !== '') rows.push({ fields, line: rowLine });
-    fields = [];
-    field = '';
-  };
-  for (let i = 0; i < src.length; i++) {
-    const c = src[i];
-    if (quoted) {
-      if (c === '"' && src[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (c === '"') {
-        quoted = false;
-      } else {
-        if (c === '\n') line++;
-        field += c;
-      }
-    } else if (c === '"' && field === '') {
-      quoted = true;
-    } else if (c === ',') {
-      fields.push(field);
-      field = '';
-    } else if (c === '\n' || (c === '\r' && src[i + 1] !== '\n')) {
-      endRow();
-      rowLine = ++line;
-    } else if (c !== '\r') {
-      field += c;
-    }
+  try {
+    parse(text, {
+      bom: true,
+      record_delimiter: ['\r\n', '\n', '\r'],
+      relax_column_count: true,
+      relax_quotes: true,
+      on_record: (fields: string[]) => {
+        if (fields.length > 1 || fields[0] !== '') rows.push({ fields, line });
+        line += 1 + fields.reduce((n, f) => n + (f.match(/\r\n|\n|\r/g)?.length ?? 0), 0);
+        return null;
+      },
+    });
+  } catch (err) {
+    if (!(err instanceof CsvError)) throw err;
+    throw new Error(err.code === 'CSV_QUOTE_NOT_CLOSED' ? `CSV line ${line}: a quoted field is not closed` : `CSV line ${line}: ${err.message}`, { cause: err });
   }
-  if (quoted) throw new Error(`CSV line ${rowLine}: a quoted field is not closed`);
-  if (field !== '' || fields.length > 0) endRow();
   return rows;
 }

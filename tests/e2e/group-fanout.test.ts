@@ -217,6 +217,9 @@ describe('group fan-out', () => {
     expect(badCsv.body.message).toContain('CSV line 3');
     const missingColumn = await call('POST', `/${id}/recipients`, `to,first\n${number(15)},x\n`, { contentType: 'text/csv' });
     expect(missingColumn.body).toMatchObject({ field: 'recipients[0].variables.note' });
+    // Lines count from where a record starts, past a quoted line break; an unclosed quote names its record's line.
+    const unclosed = await call('POST', `/${id}/recipients`, `to,first,note\r\n${number(17)},"a\nb",c\r\n${number(18)},"x,y\n`, { contentType: 'text/csv' });
+    expect({ status: unclosed.status, message: unclosed.body.message }).toEqual({ status: 400, message: 'CSV line 4: a quoted field is not closed' });
 
     const started = await call('POST', `/${id}/start`);
     expect(started.status).toBe(202);
