@@ -68,7 +68,8 @@ export function createBatchActivities(deps: ActivityDeps): SendBatchActivities {
       if (group.status === 'cancelled') return none;
       const log = deps.logger.child({ group_message_id: group.id, trace_id: group.metadata.trace_id ?? '', attempt: ctx.info.attempt });
 
-      const page = req.pass === 'first' ? await batchPage(db, group, req.afterSeq, req.afterSeq + req.limit) : await unsentPage(db, group, req.afterSeq, req.limit);
+      const page =
+        req.pass === 'first' ? await batchPage(db, group, req.afterSeq, req.afterSeq + req.limit) : await unsentPage(db, group, req.afterSeq, req.limit);
       if (page.length === 0) return none;
       await materialize(db, group, page);
       const todo = page.filter((r) => r.providerMessageId === null && (r.status === null || r.status === 'queued' || r.status === 'sending'));
@@ -180,7 +181,10 @@ export function createBatchActivities(deps: ActivityDeps): SendBatchActivities {
               return { result: 'failed', tries };
             }
             const retryAfterMs = e && 'retryAfterMs' in e && typeof e.retryAfterMs === 'number' ? e.retryAfterMs : undefined;
-            const backoff = retryClass === 'rate_limited' ? (retryAfterMs ?? 1_000) : Math.min(req.retry.maxIntervalMs, req.retry.initialIntervalMs * 2 ** (r.attempts + tries - 1));
+            const backoff =
+              retryClass === 'rate_limited'
+                ? (retryAfterMs ?? 1_000)
+                : Math.min(req.retry.maxIntervalMs, req.retry.initialIntervalMs * 2 ** (r.attempts + tries - 1));
             if (tries >= IN_BATCH_TRIES || backoff > IN_BATCH_MAX_WAIT_MS || ctx.cancellationSignal.aborted) {
               result.deferred++;
               return { result: 'deferred', tries, retryAfterMs: retryClass === 'rate_limited' ? backoff : 0 };
@@ -239,11 +243,27 @@ async function materialize(db: Db, group: GroupMessageRow, page: BatchRecipient[
   }
 }
 
-async function finish(db: Db, group: GroupMessageRow, req: BatchRequest, result: BatchResult, attempts: Array<{ seq: number; n: number }>, log: ActivityDeps['logger']): Promise<BatchResult> {
+async function finish(
+  db: Db,
+  group: GroupMessageRow,
+  req: BatchRequest,
+  result: BatchResult,
+  attempts: Array<{ seq: number; n: number }>,
+  log: ActivityDeps['logger'],
+): Promise<BatchResult> {
   await addAttempts(db, group.id, attempts);
   await db.execute(sql`
     UPDATE group_messages SET cursor = GREATEST(cursor, ${req.cursorThrough}), started = started + ${result.sent + result.failed}, updated_at = now()
     WHERE id = ${group.id}`);
-  log.info({ event: 'group_batch_sent', pass: req.pass, after_seq: req.afterSeq, through_seq: result.throughSeq, sent: result.sent, failed: result.failed, deferred: result.deferred, skipped: result.skipped });
+  log.info({
+    event: 'group_batch_sent',
+    pass: req.pass,
+    after_seq: req.afterSeq,
+    through_seq: result.throughSeq,
+    sent: result.sent,
+    failed: result.failed,
+    deferred: result.deferred,
+    skipped: result.skipped,
+  });
   return result;
 }

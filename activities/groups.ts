@@ -1,15 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Db } from '../db/client';
-import {
-  completeGroup,
-  getGroup,
-  insertGroupMessages,
-  recipientMessageIds,
-  recipientPage,
-  recordStartedThrough,
-  resumeGroup,
-  stopGroup,
-} from '../db/groups';
+import { completeGroup, getGroup, insertGroupMessages, recipientMessageIds, recipientPage, recordStartedThrough, resumeGroup, stopGroup } from '../db/groups';
 import type { GroupMessageRow } from '../db/schema';
 import type { AdapterRegistry } from '../adapters/registry';
 import { CredentialsUnreadableError } from '../db/credentials-crypto';
@@ -166,7 +157,13 @@ export function createGroupActivities(deps: GroupActivityDeps): GroupActivities 
         slot = await reserveSlot(db, { channelId, perSecond, dailyLimit: channel.dailyLimit, count: wanted }, from);
       }
       if (!slot.reserved) metrics.rateLimitHits.inc({ channel_id: channelId });
-      return { ...slot, count: slot.reserved ? wanted : 0, intervalMs: 1000 / perSecond, startAtMs: from.getTime() + slot.waitMs, waitMs: slot.waitMs + BATCH_LEAD_MS };
+      return {
+        ...slot,
+        count: slot.reserved ? wanted : 0,
+        intervalMs: 1000 / perSecond,
+        startAtMs: from.getTime() + slot.waitMs,
+        waitMs: slot.waitMs + BATCH_LEAD_MS,
+      };
     },
 
     async expireBatchedDeliveries(groupId: string, waitSeconds: number): Promise<{ expired: number; nextDueInMs: number | null }> {

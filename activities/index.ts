@@ -58,7 +58,8 @@ export async function applyEarlyReceipts(
 export function createActivities(deps: ActivityDeps) {
   const { db, adapters, metrics } = deps;
 
-  const applyEarly = (messageId: string, channelType: ChannelType, status: MessageStatus, early: StatusChange[]) => applyEarlyReceipts(deps, messageId, channelType, status, early);
+  const applyEarly = (messageId: string, channelType: ChannelType, status: MessageStatus, early: StatusChange[]) =>
+    applyEarlyReceipts(deps, messageId, channelType, status, early);
 
   // Rate settings change rarely; reading the channel on every slot would double the limiter's queries.
   const lookup = cachedChannelLookup(db);
@@ -79,7 +80,8 @@ export function createActivities(deps: ActivityDeps) {
     let content = { body: message.body, subject: message.subject, html: message.html, template: message.template as TemplateRef | null };
     if (message.groupMessageId !== null && message.groupSeq !== null) {
       const rendered = await renderGroupContent(message.groupMessageId, message.groupSeq).catch((err: unknown) => {
-        if (err instanceof GroupContentMissingError) throw ApplicationFailure.nonRetryable(err.message, SEND_ERROR_TYPES.permanent, detail('group_content_missing', err.message));
+        if (err instanceof GroupContentMissingError)
+          throw ApplicationFailure.nonRetryable(err.message, SEND_ERROR_TYPES.permanent, detail('group_content_missing', err.message));
         throw err;
       });
       if (!rendered.ok) {
@@ -96,7 +98,12 @@ export function createActivities(deps: ActivityDeps) {
    * which timer and task-dispatch jitter could otherwise bunch. Waits here are short.
    */
   const sendGate = async (channel: ChannelRow, defaultPerSecond: number, log: Logger): Promise<void> => {
-    const slot = await reserveSlot(db, { channelId: channel.id, scope: 'send', perSecond: channel.rateLimitPerSecond ?? defaultPerSecond, horizonMs: SEND_GATE_HORIZON_MS });
+    const slot = await reserveSlot(db, {
+      channelId: channel.id,
+      scope: 'send',
+      perSecond: channel.rateLimitPerSecond ?? defaultPerSecond,
+      horizonMs: SEND_GATE_HORIZON_MS,
+    });
     if (!slot.reserved) {
       metrics.rateLimitHits.inc({ channel_id: channel.id });
       throw ApplicationFailure.create({
@@ -133,7 +140,8 @@ export function createActivities(deps: ActivityDeps) {
     sendMessage: async (messageId: string): Promise<SendOutcome> => {
       const info = Context.current().info;
       const message = await getMessage(db, messageId);
-      if (!message) throw ApplicationFailure.nonRetryable(`message ${messageId} not found`, SEND_ERROR_TYPES.permanent, detail('message_not_found', 'message row missing'));
+      if (!message)
+        throw ApplicationFailure.nonRetryable(`message ${messageId} not found`, SEND_ERROR_TYPES.permanent, detail('message_not_found', 'message row missing'));
       const channelType = message.channelType;
       const traceId = message.metadata.trace_id ?? '';
       const log = deps.logger.child({ message_id: messageId, channel_type: channelType, trace_id: traceId, attempt: info.attempt });
@@ -151,7 +159,11 @@ export function createActivities(deps: ActivityDeps) {
       // Settings and credentials change rarely; a disabled channel stops sending within the cache's 5 s.
       const [channel, content] = await Promise.all([cachedChannel(message.channelId), contentOf(message)]);
       if (!channel || !channel.enabled) {
-        throw ApplicationFailure.nonRetryable('channel missing or disabled', SEND_ERROR_TYPES.permanent, detail('channel_disabled', 'channel missing or disabled'));
+        throw ApplicationFailure.nonRetryable(
+          'channel missing or disabled',
+          SEND_ERROR_TYPES.permanent,
+          detail('channel_disabled', 'channel missing or disabled'),
+        );
       }
       const adapter = adapters.get(channelType, channel.provider);
       const [windowAt] = await Promise.all([
@@ -194,12 +206,23 @@ export function createActivities(deps: ActivityDeps) {
         metrics.dispatchDuration.observe({ channel_type: channelType }, elapsed());
         if (!(err instanceof SendError)) {
           metrics.recordSendAttempt(channelType, 'error');
-          log.warn({ event: 'send_attempt_failed', error_code: 'unexpected', err: err instanceof Error ? err.message : String(err), duration_ms: Math.round(elapsed() * 1000) });
+          log.warn({
+            event: 'send_attempt_failed',
+            error_code: 'unexpected',
+            err: err instanceof Error ? err.message : String(err),
+            duration_ms: Math.round(elapsed() * 1000),
+          });
           throw err;
         }
         metrics.recordSendAttempt(channelType, err.retryClass);
         if (err.retryClass === 'rate_limited') metrics.rateLimitHits.inc({ channel_id: channel.id });
-        log.warn({ event: 'send_attempt_failed', error_code: err.code, retry_class: err.retryClass, err: err.message, duration_ms: Math.round(elapsed() * 1000) });
+        log.warn({
+          event: 'send_attempt_failed',
+          error_code: err.code,
+          retry_class: err.retryClass,
+          err: err.message,
+          duration_ms: Math.round(elapsed() * 1000),
+        });
         throw toFailure(err);
       }
     },

@@ -39,7 +39,8 @@ export function createOperationActivities(deps: OperationDeps) {
       const ids = await replayCandidates(db, filter, afterId, limit);
       let replayed = 0;
       for (const id of ids) {
-        if ((await replayMessage(deps, id, filter.accountId, `replay:${Context.current().info.workflowExecution?.workflowId ?? 'api'}`)) === 'replayed') replayed++;
+        if ((await replayMessage(deps, id, filter.accountId, `replay:${Context.current().info.workflowExecution?.workflowId ?? 'api'}`)) === 'replayed')
+          replayed++;
         Context.current().heartbeat(id);
       }
       let perSecond = 100;
@@ -59,14 +60,28 @@ export function createOperationActivities(deps: OperationDeps) {
         await markWorkflowStarted(db, message.id);
         if (outcome === 'started') started++;
         // The run for this row's replay closed without moving it (terminated before it sent): an operator's case.
-        if (outcome === 'ran') logger.warn({ event: 'outbox_run_closed', message_id: message.id, run: message.replays, reason: 'the run for this replay closed and left the row queued' });
-        logger.info({ event: 'outbox_started', message_id: message.id, channel_type: message.channelType, trace_id: message.metadata.trace_id, run: message.replays, outcome });
+        if (outcome === 'ran')
+          logger.warn({
+            event: 'outbox_run_closed',
+            message_id: message.id,
+            run: message.replays,
+            reason: 'the run for this replay closed and left the row queued',
+          });
+        logger.info({
+          event: 'outbox_started',
+          message_id: message.id,
+          channel_type: message.channelType,
+          trace_id: message.metadata.trace_id,
+          run: message.replays,
+          outcome,
+        });
       }
       const pending = await outboxCount(db, OUTBOX_LOOKBACK_DAYS);
       metrics.outboxPending.set(pending);
       // Receipts already on their rows whose signal the webhook route could not deliver.
       const signals = await receipts.deliverPendingSignals(limit);
-      if (signals.delivered > 0 || signals.remaining > 0) logger.info({ event: 'pending_signals_swept', delivered: signals.delivered, remaining: signals.remaining });
+      if (signals.delivered > 0 || signals.remaining > 0)
+        logger.info({ event: 'pending_signals_swept', delivered: signals.delivered, remaining: signals.remaining });
       return { started, pending };
     },
 

@@ -31,10 +31,7 @@ export interface ArchiveStepResult {
   rows: number;
 }
 
-export type RetireStepResult =
-  | { outcome: 'dropped'; rows: number; reexported?: string }
-  | { outcome: 'absent' }
-  | { outcome: 'finalized' };
+export type RetireStepResult = { outcome: 'dropped'; rows: number; reexported?: string } | { outcome: 'absent' } | { outcome: 'finalized' };
 
 /** What the partition-maintenance workflow (workflows/partition-maintenance.ts) runs. */
 export interface PartitionActivities {
@@ -89,7 +86,14 @@ export function createPartitionActivities(deps: PartitionActivityDeps): Partitio
 
     async planPartitionRetirement(asOf) {
       const plan = await planRetirement(pool, store ?? NO_STORE, new Date(asOf), retentionMonths);
-      log.info({ event: 'partition_retirement_planned', as_of: asOf, cutoff: plan.cutoff, retention_months: retentionMonths, partitions: plan.items.map((i) => i.partition), archival: store !== undefined });
+      log.info({
+        event: 'partition_retirement_planned',
+        as_of: asOf,
+        cutoff: plan.cutoff,
+        retention_months: retentionMonths,
+        partitions: plan.items.map((i) => i.partition),
+        archival: store !== undefined,
+      });
       return { archivalEnabled: store !== undefined, ...plan };
     },
 
@@ -98,7 +102,15 @@ export function createPartitionActivities(deps: PartitionActivityDeps): Partitio
       const r = await withHeartbeat((opts) => archivePartition(pool, requireStore(), partition, opts));
       const rows = r.manifest?.rows ?? 0;
       if (r.exported) {
-        log.info({ event: 'partition_archived', partition, rows, bytes: r.manifest?.bytes, sha256: r.manifest?.sha256, location: requireStore().location, duration_ms: Date.now() - started });
+        log.info({
+          event: 'partition_archived',
+          partition,
+          rows,
+          bytes: r.manifest?.bytes,
+          sha256: r.manifest?.sha256,
+          location: requireStore().location,
+          duration_ms: Date.now() - started,
+        });
       }
       await deps.afterArchive?.(partition);
       return { exported: r.exported, rows };
@@ -148,4 +160,3 @@ const NO_STORE: ArchiveStore = {
   writeText: () => Promise.reject(new Error('no archive store configured')),
   rename: () => Promise.reject(new Error('no archive store configured')),
 };
-

@@ -15,13 +15,7 @@ export function verifyCallbackToken(secret: string, messageId: string | undefine
 }
 
 /** The per-message status callback: our own id and its token ride back in the query string. */
-export function statusCallbackUrl(
-  publicBaseUrl: string,
-  channelType: string,
-  channelId: string,
-  messageId: string,
-  webhookSecret: string,
-): string {
+export function statusCallbackUrl(publicBaseUrl: string, channelType: string, channelId: string, messageId: string, webhookSecret: string): string {
   const q = new URLSearchParams({ message_id: messageId, token: callbackToken(webhookSecret, messageId) });
   return `${publicBaseUrl}/webhooks/${channelType}/${channelId}?${q.toString()}`;
 }

@@ -101,9 +101,12 @@ describe('refusalOf (the decision, on addresses: nothing is connected to)', () =
     expect(refusalOf(address)).toBe(reason);
   });
 
-  it.each(['8.8.8.8', '1.1.1.1', '52.4.1.1', '2606:4700:4700::1111', '2a03:2880:f12f:83:face:b00c::25de', '::ffff:8.8.8.8'])('allows the public address %s', (address) => {
-    expect(refusalOf(address)).toBeUndefined();
-  });
+  it.each(['8.8.8.8', '1.1.1.1', '52.4.1.1', '2606:4700:4700::1111', '2a03:2880:f12f:83:face:b00c::25de', '::ffff:8.8.8.8'])(
+    'allows the public address %s',
+    (address) => {
+      expect(refusalOf(address)).toBeUndefined();
+    },
+  );
 
   it('allows what EGRESS_ALLOW lists, and only that', () => {
     const { entries } = parseAllowList('127.0.0.1, 10.1.0.0/16, fd00::/8');
@@ -192,8 +195,16 @@ describe('adapters through the egress policy', () => {
     const inside = await serve('127.0.0.2', (_req, res) => res.end('{}'));
     const sends = [
       new TwilioSmsAdapter(ONLY_127_0_0_1).send(payload, twilioCredentials(inside.url), ctx),
-      new WhatsAppAdapter(Date.now, ONLY_127_0_0_1).send(payload, { access_token: 't', phone_number_id: '1', base_url: inside.url }, { ...ctx, lastInboundAt: new Date() }),
-      new MessengerAdapter(Date.now, ONLY_127_0_0_1).send({ ...payload, to: '123' }, { page_access_token: 't', base_url: inside.url }, { ...ctx, lastInboundAt: new Date() }),
+      new WhatsAppAdapter(Date.now, ONLY_127_0_0_1).send(
+        payload,
+        { access_token: 't', phone_number_id: '1', base_url: inside.url },
+        { ...ctx, lastInboundAt: new Date() },
+      ),
+      new MessengerAdapter(Date.now, ONLY_127_0_0_1).send(
+        { ...payload, to: '123' },
+        { page_access_token: 't', base_url: inside.url },
+        { ...ctx, lastInboundAt: new Date() },
+      ),
       new JasminSmppAdapter(ONLY_127_0_0_1).send({ ...payload, to: '+255712345678' }, { base_url: inside.url, username: 'u', password: 'p' }, ctx),
     ];
     for (const err of await Promise.all(sends.map((send) => send.catch((e: unknown) => e)))) {
@@ -205,7 +216,7 @@ describe('adapters through the egress policy', () => {
 
   it('fails an SMTP send to a refused host permanently, and connects nowhere', async () => {
     let connections = 0;
-    const smtp = new SMTPServer({ authOptional: true, onConnect: (_s, cb) => void (connections += 1, cb()) });
+    const smtp = new SMTPServer({ authOptional: true, onConnect: (_s, cb) => void ((connections += 1), cb()) });
     await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.2', resolve));
     const port = (smtp.server.address() as AddressInfo).port;
     const adapter = new EmailAdapter(Date.now, ONLY_127_0_0_1);

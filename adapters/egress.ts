@@ -82,7 +82,10 @@ const GLOBAL_UNICAST = parseCidr('2000::/3') as Cidr;
 export function parseAllowList(raw: string): { entries: AllowEntry[]; problems: string[] } {
   const entries: AllowEntry[] = [];
   const problems: string[] = [];
-  for (const item of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const item of raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const cidr = parseCidr(item.includes('/') ? item : `${item}/${isIP(item) === 6 ? 128 : 32}`);
     if (cidr) entries.push({ kind: 'cidr', text: item, ...cidr });
     else if (/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*\.?$/i.test(item) && !item.includes('/')) {
@@ -282,7 +285,10 @@ function toHeaders(raw: http.IncomingHttpHeaders): Headers {
 }
 
 function normalHost(host: string): string {
-  return host.replace(/^\[|\]$/g, '').replace(/\.$/, '').toLowerCase();
+  return host
+    .replace(/^\[|\]$/g, '')
+    .replace(/\.$/, '')
+    .toLowerCase();
 }
 
 function parseCidr(text: string): Cidr | undefined {
@@ -300,8 +306,9 @@ function parseIp(text: string): { family: 4 | 6; bytes: Uint8Array } | undefined
   if (family === 4) return { family: 4, bytes: Uint8Array.from(t.split('.').map(Number)) };
   if (family !== 6) return undefined;
   // A trailing dotted quad (::ffff:127.0.0.1) is the last two groups.
-  const body = t.replace(/(\d+)\.(\d+)\.(\d+)\.(\d+)$/, (_m, a: string, b: string, c: string, d: string) =>
-    `${((Number(a) << 8) | Number(b)).toString(16)}:${((Number(c) << 8) | Number(d)).toString(16)}`,
+  const body = t.replace(
+    /(\d+)\.(\d+)\.(\d+)\.(\d+)$/,
+    (_m, a: string, b: string, c: string, d: string) => `${((Number(a) << 8) | Number(b)).toString(16)}:${((Number(c) << 8) | Number(d)).toString(16)}`,
   );
   const [head = '', rest] = body.split('::');
   const groups = (s: string) => (s ? s.split(':').filter((g) => g !== '') : []);

@@ -43,7 +43,19 @@ describe('error code catalog', () => {
   it('describes every error code the adapters, activities, workflows and group batches write', () => {
     const codes = writtenCodes();
     // The scan itself must find the codes it is meant to (a regex gone blind passes anything).
-    for (const known of ['whatsapp_window_closed', 'missing_body', 'smtp_auth_failed', 'timeout', 'group_cancelled', 'delivery_timeout', 'content_too_large', 'jasmin_no_route', 'egress_refused', 'smtp_timeout', 'unknown']) {
+    for (const known of [
+      'whatsapp_window_closed',
+      'missing_body',
+      'smtp_auth_failed',
+      'timeout',
+      'group_cancelled',
+      'delivery_timeout',
+      'content_too_large',
+      'jasmin_no_route',
+      'egress_refused',
+      'smtp_timeout',
+      'unknown',
+    ]) {
       expect(codes.has(known), known).toBe(true);
     }
     const missing = [...codes].filter(([code]) => describeErrorCode(code) === undefined).map(([code, file]) => `${code} (${file})`);

@@ -135,8 +135,15 @@ const PROVIDER_CODES: Readonly<Record<ChannelType, Catalog>> = {
 
 /** Codes made of a prefix and a value the provider chose. */
 const PATTERNS: ReadonlyArray<[RegExp, (m: RegExpMatchArray) => string]> = [
-  [/^smtp_(\d{3})$/, (m) => `the SMTP server answered ${m[1]}${SMTP_REPLIES[m[1] ?? ''] ? `: ${SMTP_REPLIES[m[1] ?? '']}` : ''}${(m[1] ?? '').startsWith('4') ? ' (retried)' : ''}`],
-  [/^http_(\d{3})$/, (m) => `the provider answered HTTP ${m[1]}${Number(m[1]) >= 500 || m[1] === '408' ? ' (retried until SEND_MAX_ATTEMPTS)' : ' (not retried)'}`],
+  [
+    /^smtp_(\d{3})$/,
+    (m) =>
+      `the SMTP server answered ${m[1]}${SMTP_REPLIES[m[1] ?? ''] ? `: ${SMTP_REPLIES[m[1] ?? '']}` : ''}${(m[1] ?? '').startsWith('4') ? ' (retried)' : ''}`,
+  ],
+  [
+    /^http_(\d{3})$/,
+    (m) => `the provider answered HTTP ${m[1]}${Number(m[1]) >= 500 || m[1] === '408' ? ' (retried until SEND_MAX_ATTEMPTS)' : ' (not retried)'}`,
+  ],
   [/^ses_bounce_([a-z_]+)$/, (m) => `SES: permanent bounce (${(m[1] ?? '').replace(/_/g, ' ')})`],
 ];
 
@@ -148,9 +155,8 @@ export function describeErrorCode(code: string, channelType?: string): string | 
   const own = (c: Catalog) => (Object.hasOwn(c, code) ? c[code] : undefined);
   const found = own(ENGINE_ERROR_CODES) ?? own(ADAPTER_ERROR_CODES);
   if (found) return found;
-  const tables = channelType !== undefined && Object.hasOwn(PROVIDER_CODES, channelType)
-    ? [PROVIDER_CODES[channelType as ChannelType]]
-    : Object.values(PROVIDER_CODES);
+  const tables =
+    channelType !== undefined && Object.hasOwn(PROVIDER_CODES, channelType) ? [PROVIDER_CODES[channelType as ChannelType]] : Object.values(PROVIDER_CODES);
   for (const table of tables) {
     const hit = own(table);
     if (hit) return hit;

@@ -30,7 +30,13 @@ export function quotaExceeded(err: QuotaExceededError, now = new Date()): ApiErr
     'quota_exceeded',
     `the account's ${err.limit} quota is ${err.max}${err.used === undefined ? '' : ` (${err.used} used)`}; this request needs ${err.requested}${daily ? ': it resets at 00:00 UTC' : ''}`,
     undefined,
-    { limit: err.limit, max: err.max, requested: err.requested, ...(err.used === undefined ? {} : { used: err.used }), ...(retryAfter ? { retry_after_seconds: retryAfter } : {}) },
+    {
+      limit: err.limit,
+      max: err.max,
+      requested: err.requested,
+      ...(err.used === undefined ? {} : { used: err.used }),
+      ...(retryAfter ? { retry_after_seconds: retryAfter } : {}),
+    },
     retryAfter,
   );
 }

@@ -13,7 +13,9 @@ export interface IdempotentResult {
 const KEY = /^[\x21-\x7e]{1,255}$/;
 
 function requestHash(body: unknown): string {
-  return createHash('sha256').update(JSON.stringify(body ?? null)).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify(body ?? null))
+    .digest('hex');
 }
 
 /** The request's Idempotency-Key header, validated; undefined when absent. */

@@ -9,7 +9,12 @@ import { badRequest, notFound } from './errors';
 // What both send routes (one message, a group) check before they accept anything.
 
 /** The caller's channel and its adapter: 404 when it is not theirs, 400 when it is disabled. */
-export async function sendableChannel(db: Db, adapters: AdapterRegistry, channelId: string, accountId: string): Promise<{ channel: ChannelRow; adapter: ChannelAdapter }> {
+export async function sendableChannel(
+  db: Db,
+  adapters: AdapterRegistry,
+  channelId: string,
+  accountId: string,
+): Promise<{ channel: ChannelRow; adapter: ChannelAdapter }> {
   const channel = isUuid(channelId) ? await getChannel(db, channelId, accountId) : undefined;
   if (!channel) throw notFound('channel');
   if (!channel.enabled) throw badRequest('channel_id', 'channel is disabled');

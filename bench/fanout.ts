@@ -135,10 +135,13 @@ async function main(): Promise<void> {
         lastReport = elapsed();
         const temporalRss = treeRssMiB(running.temporal.process.pid);
         peakTemporalRss = Math.max(peakTemporalRss, temporalRss);
-        process.stderr.write(`  ${elapsed().toFixed(0)} s: sent ${sent}, delivered ${delivered}, failed ${failed}, group ${row?.status}; temporal server RSS ${temporalRss} MiB\n`);
+        process.stderr.write(
+          `  ${elapsed().toFixed(0)} s: sent ${sent}, delivered ${delivered}, failed ${failed}, group ${row?.status}; temporal server RSS ${temporalRss} MiB\n`,
+        );
       }
       if (delivered + failed >= total) break;
-      if (performance.now() - t0 > timeoutMs) throw new Error(`not all delivered within ${values['timeout-minutes']} minutes (sent ${sent}, delivered ${delivered})`);
+      if (performance.now() - t0 > timeoutMs)
+        throw new Error(`not all delivered within ${values['timeout-minutes']} minutes (sent ${sent}, delivered ${delivered})`);
       await new Promise((res) => setTimeout(res, 1000));
     }
     const allDeliveredAt = elapsed();
@@ -149,7 +152,7 @@ async function main(): Promise<void> {
     await parent.result();
     fanoutDoneAt ??= elapsed();
     const runs: number[] = [];
-    for (let runId: string | undefined = (await parent.describe()).runId; runId; ) {
+    for (let runId: string | undefined = (await parent.describe()).runId; runId;) {
       const history = await temporal.workflow.getHandle(groupWorkflowId(groupId), runId).fetchHistory();
       runs.push(history.events?.length ?? 0);
       runId = history.events?.[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId || undefined;
@@ -170,16 +173,32 @@ async function main(): Promise<void> {
       ['load average (1 min)', `${loadAtStart.toFixed(1)} at start, ${(loadavg()[0] ?? 0).toFixed(1)} at end`],
       ['recipients', `${total} (one group, mode ${mode}, one SMS channel, rate limit ${values.rate}/s, Twilio simulator with status callbacks)`],
       ['upload', `${uploadSeconds.toFixed(1)} s (${Math.ceil(total / UPLOAD_BATCH)} calls of up to ${UPLOAD_BATCH})`],
-      ['fan-out done', `${fanoutDoneAt?.toFixed(1) ?? 'n/a'} s (${mode === 'batched' ? 'every recipient sent or failed' : 'every message workflow started'}; metric sum ${fanoutMetric?.split(' ').at(-1) ?? 'n/a'} s)`],
+      [
+        'fan-out done',
+        `${fanoutDoneAt?.toFixed(1) ?? 'n/a'} s (${mode === 'batched' ? 'every recipient sent or failed' : 'every message workflow started'}; metric sum ${fanoutMetric?.split(' ').at(-1) ?? 'n/a'} s)`,
+      ],
       ['time to all sent', `${allSentAt?.toFixed(1) ?? 'n/a'} s → ${allSentAt ? (total / allSentAt).toFixed(1) : 'n/a'} msgs/s`],
       ['time to all delivered', `${allDeliveredAt.toFixed(1)} s → ${(total / allDeliveredAt).toFixed(1)} msgs/s`],
       ['failed/undelivered', failedCount.rows[0]?.n ?? '?'],
       ['temporal server', `SQLite file (WAL); peak RSS ${peakTemporalRss} MiB`],
       ['parent runs', `${runs.length}`],
       ['events per run', `min ${runs[0] ?? 0}, median ${percentile(runs, 50)}, max ${runs.at(-1) ?? 0}`],
-      ['group history', `${totalEvents} events → ${((totalEvents / total) * 1000).toFixed(1)} per 1,000 recipients${mode === 'per_message' ? ' (plus each message workflow its own)' : ''}`],
-      ['direct dispatcher', direct ? `${directCount} messages at concurrency ${directConcurrency}: ${direct.wallSeconds.toFixed(1)} s → ${direct.perSecond.toFixed(1)} msgs/s` : 'skipped (--direct 0)'],
-      ['engine / direct', direct ? `${(engineRate / direct.perSecond).toFixed(3)} (${engineRate.toFixed(1)} / ${direct.perSecond.toFixed(1)} msgs/s, first accept to last delivered)` : 'n/a'],
+      [
+        'group history',
+        `${totalEvents} events → ${((totalEvents / total) * 1000).toFixed(1)} per 1,000 recipients${mode === 'per_message' ? ' (plus each message workflow its own)' : ''}`,
+      ],
+      [
+        'direct dispatcher',
+        direct
+          ? `${directCount} messages at concurrency ${directConcurrency}: ${direct.wallSeconds.toFixed(1)} s → ${direct.perSecond.toFixed(1)} msgs/s`
+          : 'skipped (--direct 0)',
+      ],
+      [
+        'engine / direct',
+        direct
+          ? `${(engineRate / direct.perSecond).toFixed(3)} (${engineRate.toFixed(1)} / ${direct.perSecond.toFixed(1)} msgs/s, first accept to last delivered)`
+          : 'n/a',
+      ],
     ];
     process.stdout.write(`\ngroup fan-out bench\n${rows.map(([k, v]) => `  ${(k ?? '').padEnd(22)} ${v}`).join('\n')}\n`);
   } finally {

@@ -58,21 +58,28 @@ async function main(): Promise<void> {
     const submitsTo = (prefix: string) => rig.smsc.submits.filter((s) => s.destination.startsWith(prefix) && s.status === 0);
 
     // A: Jasmin's HTTP API directly, with the same DLR request the adapter makes (level 2, POST).
-    const a = await phase(n, c, '1555020', submitsTo, async (to, i) => {
-      const form = new URLSearchParams({
-        username: JASMIN_USER.username,
-        password: JASMIN_USER.password,
-        to,
-        content: `bench direct ${i}`,
-        dlr: 'yes',
-        'dlr-url': `${acks.url}/dlr`,
-        'dlr-level': '2',
-        'dlr-method': 'POST',
-      });
-      const res = await fetch(`${rig.jasmin.httpUrl}/send`, { method: 'POST', body: form });
-      const text = await res.text();
-      if (!text.startsWith('Success')) throw new Error(`jasmin /send: ${res.status} ${text}`);
-    }, async () => ({ ok: acks.count() >= n, detail: `${acks.count()} DLRs thrown` }));
+    const a = await phase(
+      n,
+      c,
+      '1555020',
+      submitsTo,
+      async (to, i) => {
+        const form = new URLSearchParams({
+          username: JASMIN_USER.username,
+          password: JASMIN_USER.password,
+          to,
+          content: `bench direct ${i}`,
+          dlr: 'yes',
+          'dlr-url': `${acks.url}/dlr`,
+          'dlr-level': '2',
+          'dlr-method': 'POST',
+        });
+        const res = await fetch(`${rig.jasmin.httpUrl}/send`, { method: 'POST', body: form });
+        const text = await res.text();
+        if (!text.startsWith('Success')) throw new Error(`jasmin /send: ${res.status} ${text}`);
+      },
+      async () => ({ ok: acks.count() >= n, detail: `${acks.count()} DLRs thrown` }),
+    );
 
     // B: the engine.
     const acct = await createAccount(database.db, 'bench jasmin');
@@ -95,18 +102,24 @@ async function main(): Promise<void> {
     if (channel.status !== 201) throw new Error(`channel create: ${channel.status} ${JSON.stringify(channel.body)}`);
     const channelId = channel.body.id ?? '';
     const delivered = async () => {
-      const r = await database.pool.query<{ status: string; n: string }>(
-        `SELECT status, count(*) AS n FROM messages WHERE channel_id = $1 GROUP BY status`,
-        [channelId],
-      );
+      const r = await database.pool.query<{ status: string; n: string }>(`SELECT status, count(*) AS n FROM messages WHERE channel_id = $1 GROUP BY status`, [
+        channelId,
+      ]);
       const byStatus = Object.fromEntries(r.rows.map((row) => [row.status, Number(row.n)]));
       const unmapped = rig.jasmin.log('messages.log').split('Got a DLR for an unknown message id').length - 1;
       return { ok: (byStatus.delivered ?? 0) >= n, detail: `${JSON.stringify(byStatus)}, jasmin could not map ${unmapped} receipt lookups` };
     };
-    const b = await phase(n, c, '1555030', submitsTo, async (to, i) => {
-      const res = await post('/v1/messages', { channel_id: channelId, to: `+${to}`, body: `bench engine ${i}` });
-      if (res.status !== 202) throw new Error(`POST /v1/messages: ${res.status} ${JSON.stringify(res.body)}`);
-    }, delivered);
+    const b = await phase(
+      n,
+      c,
+      '1555030',
+      submitsTo,
+      async (to, i) => {
+        const res = await post('/v1/messages', { channel_id: channelId, to: `+${to}`, body: `bench engine ${i}` });
+        if (res.status !== 202) throw new Error(`POST /v1/messages: ${res.status} ${JSON.stringify(res.body)}`);
+      },
+      delivered,
+    );
 
     // C: one batched group of n recipients on the same channel.
     const groupPrefix = '1555040';
@@ -119,16 +132,32 @@ async function main(): Promise<void> {
     });
     if (group.status !== 202) throw new Error(`POST /v1/group-messages: ${group.status} ${JSON.stringify(group.body)}`);
     const groupAcceptedMs = Date.now() - groupStarted;
-    const groupSubmits = await eventually(async () => {
-      const sub = submitsTo(groupPrefix);
-      return sub.length >= n ? sub : undefined;
-    }, deadlineMs, 50);
+    const groupSubmits = await eventually(
+      async () => {
+        const sub = submitsTo(groupPrefix);
+        return sub.length >= n ? sub : undefined;
+      },
+      deadlineMs,
+      50,
+    );
     const groupSpanMs = Math.max(...groupSubmits.map((x) => x.at)) - groupStarted;
-    await eventually(async () => {
-      const r = await database.pool.query<{ n: string }>(`SELECT count(*)::text AS n FROM messages WHERE group_message_id = $1 AND status IN ('delivered', 'read')`, [group.body.id]);
-      return Number(r.rows[0]?.n ?? 0) >= n ? true : undefined;
-    }, deadlineMs, 200);
-    const g: PhaseResult = { submitPerSecond: (n * 1000) / groupSpanMs, acceptedPerSecond: (n * 1000) / groupAcceptedMs, submitSpanMs: groupSpanMs, allDeliveredMs: Date.now() - groupStarted };
+    await eventually(
+      async () => {
+        const r = await database.pool.query<{ n: string }>(
+          `SELECT count(*)::text AS n FROM messages WHERE group_message_id = $1 AND status IN ('delivered', 'read')`,
+          [group.body.id],
+        );
+        return Number(r.rows[0]?.n ?? 0) >= n ? true : undefined;
+      },
+      deadlineMs,
+      200,
+    );
+    const g: PhaseResult = {
+      submitPerSecond: (n * 1000) / groupSpanMs,
+      acceptedPerSecond: (n * 1000) / groupAcceptedMs,
+      submitSpanMs: groupSpanMs,
+      allDeliveredMs: Date.now() - groupStarted,
+    };
 
     const ratio = b.submitPerSecond / a.submitPerSecond;
     const groupRatio = g.submitPerSecond / a.submitPerSecond;
@@ -146,7 +175,23 @@ async function main(): Promise<void> {
     mkdirSync(dir, { recursive: true });
     writeFileSync(
       join(dir, `jasmin-${new Date().toISOString().replace(/[:.]/g, '-')}.json`),
-      JSON.stringify({ machine: machineLine(), nproc: cpu.length, cpu: cpu[0]?.model.trim(), jasmin: rig.jasmin.version, n, concurrency: c, direct: a, engine: b, group: g, ratio, groupRatio }, null, 2),
+      JSON.stringify(
+        {
+          machine: machineLine(),
+          nproc: cpu.length,
+          cpu: cpu[0]?.model.trim(),
+          jasmin: rig.jasmin.version,
+          n,
+          concurrency: c,
+          direct: a,
+          engine: b,
+          group: g,
+          ratio,
+          groupRatio,
+        },
+        null,
+        2,
+      ),
     );
   } finally {
     await database.close();
@@ -174,18 +219,26 @@ async function phase(
     }),
   );
   const acceptedMs = Date.now() - started;
-  const submits = await eventually(async () => {
-    const s = submitsTo(prefix);
-    return s.length >= n ? s : undefined;
-  }, deadlineMs, 50);
+  const submits = await eventually(
+    async () => {
+      const s = submitsTo(prefix);
+      return s.length >= n ? s : undefined;
+    },
+    deadlineMs,
+    50,
+  );
   const lastSubmit = Math.max(...submits.map((s) => s.at));
   let last = '';
   try {
-    await eventually(async () => {
-      const d = await done();
-      last = d.detail;
-      return d.ok ? true : undefined;
-    }, deadlineMs, 200);
+    await eventually(
+      async () => {
+        const d = await done();
+        last = d.detail;
+        return d.ok ? true : undefined;
+      },
+      deadlineMs,
+      200,
+    );
   } catch (err) {
     throw new Error(`${(err as Error).message}; last seen: ${last}`);
   }

@@ -17,7 +17,9 @@ export function treeRssMiB(rootPid: number | undefined): number {
   if (rootPid === undefined) return 0;
   let pids: number[];
   try {
-    pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number);
+    pids = readdirSync('/proc')
+      .filter((d) => /^\d+$/.test(d))
+      .map(Number);
   } catch {
     return 0;
   }
@@ -34,7 +36,7 @@ export function treeRssMiB(rootPid: number | undefined): number {
     }
   }
   let kib = 0;
-  for (const queue = [rootPid]; queue.length > 0; ) {
+  for (const queue = [rootPid]; queue.length > 0;) {
     const pid = queue.pop() ?? 0;
     kib += rss.get(pid) ?? 0;
     queue.push(...(children.get(pid) ?? []));

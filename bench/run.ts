@@ -88,7 +88,10 @@ async function main(): Promise<void> {
         const leg = await measured(engineGroups, () => engineLeg(target, channel, count, concurrency, timeoutMs));
         legs.push(leg);
         log(summary(leg));
-        history[leg.name] = await historyCost(client, leg.ids.slice(0, HISTORY_SAMPLE).map((id) => `message-${id}`));
+        history[leg.name] = await historyCost(
+          client,
+          leg.ids.slice(0, HISTORY_SAMPLE).map((id) => `message-${id}`),
+        );
       }
       // Should stay 0: the channels' limit is far above the offered load.
       rateLimitHits = await metricSum(engine.workerMetricsUrl, 'turumba_rate_limit_hits_total');
@@ -97,7 +100,9 @@ async function main(): Promise<void> {
     }
     for (const channel of CHANNELS) {
       log(`direct dispatcher ${channel}`);
-      const leg = await measured(groups({}), () => directLeg({ db: database.db, pool: database.pool, accountId: account.id, sims }, channel, count, concurrency, timeoutMs));
+      const leg = await measured(groups({}), () =>
+        directLeg({ db: database.db, pool: database.pool, accountId: account.id, sims }, channel, count, concurrency, timeoutMs),
+      );
       legs.push(leg);
       log(summary(leg));
     }
@@ -116,7 +121,17 @@ function summary(l: LegResult): string {
   return `${l.name}: ${l.perSecond.toFixed(1)} msg/s; to sent ${JSON.stringify(l.toSentMs)}; to delivered ${JSON.stringify(l.toDeliveredMs)}`;
 }
 
-function report(r: { legs: LegResult[]; history: Record<string, HistoryCost>; cpu: Record<string, ReturnType<typeof cpuPerMessage>>; rateLimitHits: number; count: number; concurrency: number; callbackDelayMs: number; quick: boolean; totalSeconds: number }): void {
+function report(r: {
+  legs: LegResult[];
+  history: Record<string, HistoryCost>;
+  cpu: Record<string, ReturnType<typeof cpuPerMessage>>;
+  rateLimitHits: number;
+  count: number;
+  concurrency: number;
+  callbackDelayMs: number;
+  quick: boolean;
+  totalSeconds: number;
+}): void {
   const by = (name: string): LegResult | undefined => r.legs.find((l) => l.name === name);
   const noop = by('temporal no-op');
   const ratios = Object.fromEntries(
@@ -144,14 +159,19 @@ function report(r: { legs: LegResult[]; history: Record<string, HistoryCost>; cp
         `  ${leg}, per delivered message (history of ${h.sampled}): ${h.eventsPerMessage.toFixed(1)} events, ${h.actionsPerMessage.toFixed(1)} actions, ` +
           `${k('workflowTaskCompleted')} workflow tasks, ${k('activityTaskScheduled')} activity tasks, ${k('markerRecorded')} local activities, ` +
           `${k('workflowExecutionSignaled')} signals, ${k('upsertWorkflowSearchAttributes')} search-attribute upserts`,
-        `    events by kind: ${Object.entries(h.breakdown).map(([kind, v]) => `${kind} ${v}`).join(', ')}`,
+        `    events by kind: ${Object.entries(h.breakdown)
+          .map(([kind, v]) => `${kind} ${v}`)
+          .join(', ')}`,
         ...Object.entries(h.taskFailures).map(([cause, n]) => `    failed workflow tasks: ${n} × ${cause}`),
       ];
     }),
     `  engine rate-limit refusals (turumba_rate_limit_hits_total, all engine legs): ${r.rateLimitHits}`,
-    '  CPU ms per message by process (share of the leg\'s CPU):',
+    "  CPU ms per message by process (share of the leg's CPU):",
     ...Object.entries(r.cpu).map(
-      ([leg, c]) => `    ${leg.padEnd(widths[0] ?? 0)}  ${Object.entries(c.msPerMessage).map(([proc, ms]) => `${proc} ${ms} (${c.share[proc]} %)`).join(', ')}`,
+      ([leg, c]) =>
+        `    ${leg.padEnd(widths[0] ?? 0)}  ${Object.entries(c.msPerMessage)
+          .map(([proc, ms]) => `${proc} ${ms} (${c.share[proc]} %)`)
+          .join(', ')}`,
     ),
     `  ${ACTIONS_DEFINITION}`,
     `  total run time ${r.totalSeconds.toFixed(0)} s`,

@@ -18,7 +18,12 @@ import { startEngine } from './processes';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { rate: { type: 'string', default: '1000' }, seconds: { type: 'string', default: '30' }, messages: { type: 'string', default: '500' }, connections: { type: 'string', default: '256' } },
+    options: {
+      rate: { type: 'string', default: '1000' },
+      seconds: { type: 'string', default: '30' },
+      messages: { type: 'string', default: '500' },
+      connections: { type: 'string', default: '256' },
+    },
   });
   const rate = Number(values.rate);
   const seconds = Number(values.seconds);
@@ -48,23 +53,36 @@ async function main(): Promise<void> {
       channel_type: 'sms',
       provider: 'twilio',
       name: 'bench',
-      credentials: { account_sid: account.sid, api_key: account.apiKey, api_secret: account.apiSecret, auth_token: account.authToken, from: '+15017122661', base_url: twilioSim.url },
+      credentials: {
+        account_sid: account.sid,
+        api_key: account.apiKey,
+        api_secret: account.apiSecret,
+        auth_token: account.authToken,
+        from: '+15017122661',
+        base_url: twilioSim.url,
+      },
     });
     const channelId = channel.id ?? '';
     const ids: string[] = [];
     for (let i = 0; i < messageCount; i += 50) {
       const batch = await Promise.all(
-        Array.from({ length: Math.min(50, messageCount - i) }, () => api('/v1/messages', { channel_id: channelId, to: '+15005550605', body: 'bench' }).then((r) => r.id ?? '')),
+        Array.from({ length: Math.min(50, messageCount - i) }, () =>
+          api('/v1/messages', { channel_id: channelId, to: '+15005550605', body: 'bench' }).then((r) => r.id ?? ''),
+        ),
       );
       ids.push(...batch);
     }
-    const pids = await eventually(async () => {
-      const r = await database.pool.query<{ id: string; pid: string }>(
-        `SELECT id, metadata_->>'provider_message_id' AS pid FROM messages WHERE id = ANY($1::uuid[]) AND status = 'sent'`,
-        [ids],
-      );
-      return r.rows.length === ids.length ? r.rows : undefined;
-    }, 300_000, 500);
+    const pids = await eventually(
+      async () => {
+        const r = await database.pool.query<{ id: string; pid: string }>(
+          `SELECT id, metadata_->>'provider_message_id' AS pid FROM messages WHERE id = ANY($1::uuid[]) AND status = 'sent'`,
+          [ids],
+        );
+        return r.rows.length === ids.length ? r.rows : undefined;
+      },
+      300_000,
+      500,
+    );
     const targets = pids.map((row) => {
       const url = twilioSim.requests.find((r) => (r.form.StatusCallback ?? '').includes(row.id))?.form.StatusCallback ?? '';
       return { url, pid: row.pid };
@@ -79,12 +97,24 @@ async function main(): Promise<void> {
       const key = `${t.pid} ${status}`;
       let req = signed.get(key);
       if (!req) {
-        const params = { MessageSid: t.pid, SmsSid: t.pid, AccountSid: account.sid, From: '+15017122661', To: '+15005550605', MessageStatus: status, ApiVersion: '2010-04-01' };
+        const params = {
+          MessageSid: t.pid,
+          SmsSid: t.pid,
+          AccountSid: account.sid,
+          From: '+15017122661',
+          To: '+15005550605',
+          MessageStatus: status,
+          ApiVersion: '2010-04-01',
+        };
         const body = new URLSearchParams(params).toString();
         const url = new URL(t.url);
         req = {
           path: `${url.pathname}${url.search}`,
-          headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body), 'x-twilio-signature': twilioSignature(account.authToken, t.url, params) },
+          headers: {
+            'content-type': 'application/x-www-form-urlencoded',
+            'content-length': Buffer.byteLength(body),
+            'x-twilio-signature': twilioSignature(account.authToken, t.url, params),
+          },
           body,
         };
         signed.set(key, req);
@@ -113,7 +143,8 @@ async function main(): Promise<void> {
     // Warm-up, not counted: one `sent` per message, which every row already holds (the route's
     // code paths compiled, its connections and prepared statements made). No row or workflow changes.
     const warmUp = await Promise.all(targets.map((t) => post(signedFor(t, 'sent')).catch(() => 0)));
-    if (warmUp.some((code) => code !== 204)) throw new Error(`warm-up callbacks were not all answered 204: ${JSON.stringify(warmUp.filter((c) => c !== 204).slice(0, 5))}`);
+    if (warmUp.some((code) => code !== 204))
+      throw new Error(`warm-up callbacks were not all answered 204: ${JSON.stringify(warmUp.filter((c) => c !== 204).slice(0, 5))}`);
     // The highest status each message was sent a callback for: where its row must end.
     const highest = new Map<string, string>();
     const total = rate * seconds;
@@ -164,12 +195,18 @@ async function main(): Promise<void> {
     // Where the tail sits: the worst latency of the callbacks due in each second of the run.
     const worst = new Map<number, number>();
     for (const [sec, l] of perSecond) worst.set(sec, Math.max(worst.get(sec) ?? 0, l));
-    const worstBySecond = [...worst].sort((a, b) => a[0] - b[0]).map(([k, v]) => `${k}:${v.toFixed(0)}`).join(' ');
+    const worstBySecond = [...worst]
+      .sort((a, b) => a[0] - b[0])
+      .map(([k, v]) => `${k}:${v.toFixed(0)}`)
+      .join(' ');
     const cpu = cpuPerMessage(cpuBefore, sampleCpu(groups), total);
     latencies.sort((a, b) => a - b);
     const metricsText = await (await fetch(engine.apiMetricsUrl)).text();
     const metric = (name: string) =>
-      metricsText.split('\n').filter((l) => l.startsWith(name)).reduce((a, l) => a + Number(l.split(' ').at(-1)), 0);
+      metricsText
+        .split('\n')
+        .filter((l) => l.startsWith(name))
+        .reduce((a, l) => a + Number(l.split(' ').at(-1)), 0);
     const ended = await database.pool.query<{ pid: string; status: string }>(
       `SELECT metadata_->>'provider_message_id' AS pid, status FROM messages WHERE id = ANY($1::uuid[])`,
       [ids],
@@ -179,7 +216,10 @@ async function main(): Promise<void> {
     const count = metric('turumba_webhook_response_seconds_count');
     const rows = [
       ['machine', machineLine()],
-      ['offered load', `${rate}/s for ${seconds} s (${total} signed callbacks over HTTP, ${targets.length} messages, at most ${values.connections} connections; after ${targets.length} uncounted warm-up callbacks)`],
+      [
+        'offered load',
+        `${rate}/s for ${seconds} s (${total} signed callbacks over HTTP, ${targets.length} messages, at most ${values.connections} connections; after ${targets.length} uncounted warm-up callbacks)`,
+      ],
       ['achieved', `${(latencies.length / elapsed).toFixed(0)}/s`],
       ['achieved / offered', `${((latencies.length / elapsed / rate) * 100).toFixed(1)} %`],
       ['responses', JSON.stringify(Object.fromEntries(codes))],
@@ -189,7 +229,12 @@ async function main(): Promise<void> {
       ['client latency p99', `${percentile(latencies, 99).toFixed(2)} ms`],
       ['client latency max', `${(latencies.at(-1) ?? NaN).toFixed(2)} ms`],
       ['worst by second', `${worstBySecond} ms (second:latency)`],
-      ['CPU per callback', Object.entries(cpu.msPerMessage).map(([k, v]) => `${k} ${v.toFixed(2)} ms`).join(', ')],
+      [
+        'CPU per callback',
+        Object.entries(cpu.msPerMessage)
+          .map(([k, v]) => `${k} ${v.toFixed(2)} ms`)
+          .join(', '),
+      ],
       ['server handler mean', `${count ? ((sum / count) * 1000).toFixed(2) : 'n/a'} ms (turumba_webhook_response_seconds)`],
     ];
     process.stdout.write(`\nwebhook bench\n${rows.map(([k, v]) => `  ${(k ?? '').padEnd(22)} ${v}`).join('\n')}\n`);

@@ -25,7 +25,13 @@ export async function startChaosEngine(infra: ChaosInfra, env: Record<string, st
   const engine: EngineProcesses = await startEngine({ ...infra, env });
   // A restarted worker must call back to the same API (PUBLIC_BASE_URL defaults to its port) and serve metrics where the first did.
   const metricsPort = new URL(engine.workerMetricsUrl).port;
-  const fullEnv = { EGRESS_ALLOW: BENCH_EGRESS_ALLOW, ALLOW_SANDBOX_CHANNELS: 'true', ...env, API_PORT: new URL(engine.apiUrl).port, WORKER_METRICS_PORT: metricsPort };
+  const fullEnv = {
+    EGRESS_ALLOW: BENCH_EGRESS_ALLOW,
+    ALLOW_SANDBOX_CHANNELS: 'true',
+    ...env,
+    API_PORT: new URL(engine.apiUrl).port,
+    WORKER_METRICS_PORT: metricsPort,
+  };
   const unexpectedExits: string[] = [];
   let expected = false;
   let worker: ChildProcess = engine.worker;
@@ -53,7 +59,15 @@ export async function startChaosEngine(infra: ChaosInfra, env: Record<string, st
     },
     async startWorker() {
       worker = spawn(process.execPath, [join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(ROOT, 'worker', 'main.ts')], {
-        env: { ...process.env, LOG_LEVEL: 'warn', NODE_ENV: 'production', DATABASE_URL: infra.databaseUrl, TEMPORAL_ADDRESS: infra.temporalAddress, WORKFLOW_BUNDLE_PATH: infra.workflowBundlePath, ...fullEnv },
+        env: {
+          ...process.env,
+          LOG_LEVEL: 'warn',
+          NODE_ENV: 'production',
+          DATABASE_URL: infra.databaseUrl,
+          TEMPORAL_ADDRESS: infra.temporalAddress,
+          WORKFLOW_BUNDLE_PATH: infra.workflowBundlePath,
+          ...fullEnv,
+        },
         stdio: ['ignore', 'ignore', 'pipe'],
       });
       worker.stderr?.pipe(log, { end: false });
@@ -63,7 +77,10 @@ export async function startChaosEngine(infra: ChaosInfra, env: Record<string, st
       watch('worker', worker);
       const deadline = Date.now() + 60_000;
       for (;;) {
-        const up = await fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((r) => r.ok, () => false);
+        const up = await fetch(`http://127.0.0.1:${metricsPort}/metrics`).then(
+          (r) => r.ok,
+          () => false,
+        );
         if (up) return worker.pid ?? 0;
         if (worker.exitCode !== null || Date.now() > deadline) {
           const how = worker.exitCode !== null ? `exited with code ${worker.exitCode}` : 'no metrics within 60 s';
@@ -74,9 +91,11 @@ export async function startChaosEngine(infra: ChaosInfra, env: Record<string, st
     },
     async stop() {
       expected = true;
-      for (const child of [engine.api, worker]) if (child.pid && child.exitCode === null) for (const d of descendants(child.pid)) setTimeout(() => kill(d, 'SIGKILL'), 20_000).unref();
+      for (const child of [engine.api, worker])
+        if (child.pid && child.exitCode === null) for (const d of descendants(child.pid)) setTimeout(() => kill(d, 'SIGKILL'), 20_000).unref();
       const current = worker;
-      const stopped = current.exitCode === null && current.signalCode === null ? new Promise<void>((resolve) => current.once('exit', () => resolve())) : Promise.resolve();
+      const stopped =
+        current.exitCode === null && current.signalCode === null ? new Promise<void>((resolve) => current.once('exit', () => resolve())) : Promise.resolve();
       current.kill('SIGTERM');
       setTimeout(() => current.kill('SIGKILL'), 15_000).unref();
       await Promise.all([engine.stop(), stopped]);
@@ -88,7 +107,10 @@ export async function startChaosEngine(infra: ChaosInfra, env: Record<string, st
 /** Child pids first, so nothing is left to be re-parented and outlive the run. */
 function descendants(pid: number): number[] {
   const r = spawnSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' });
-  const children = r.stdout.split('\n').map((l) => Number(l.trim())).filter((n) => n > 0);
+  const children = r.stdout
+    .split('\n')
+    .map((l) => Number(l.trim()))
+    .filter((n) => n > 0);
   return children.flatMap((c) => [...descendants(c), c]);
 }
 

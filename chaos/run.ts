@@ -44,7 +44,13 @@ async function main(): Promise<void> {
   // A step that hangs (a socket the faults left half-open) must not keep the run from ending.
   const bounded = async (name: string, p: Promise<unknown>) => {
     let finished = false;
-    await Promise.race([p.then(() => void (finished = true), () => void (finished = true)), sleep(20_000)]);
+    await Promise.race([
+      p.then(
+        () => void (finished = true),
+        () => void (finished = true),
+      ),
+      sleep(20_000),
+    ]);
     if (!finished) say(`cleanup: ${name} did not finish within 20 s, moving on`);
   };
   const cleanUp = async () => {
@@ -77,11 +83,20 @@ async function main(): Promise<void> {
           provider: 'twilio',
           name,
           rate_limit_per_second: perSecond,
-          credentials: { account_sid: account.sid, api_key: account.apiKey, api_secret: account.apiSecret, auth_token: account.authToken, from: '+15017122661', base_url: sim.url },
+          credentials: {
+            account_sid: account.sid,
+            api_key: account.apiKey,
+            api_secret: account.apiSecret,
+            auth_token: account.authToken,
+            from: '+15017122661',
+            base_url: sim.url,
+          },
         }),
       }).then((r) => r.json() as Promise<{ id: string }>);
     const channel = await smsChannel('chaos sms', 1000);
-    say(`stack up: temporal ${infra.temporalAddress} (file-backed), api ${engine.apiUrl}, postgres restart ${infra.restartPostgres ? 'enabled' : 'NOT available'}`);
+    say(
+      `stack up: temporal ${infra.temporalAddress} (file-backed), api ${engine.apiUrl}, postgres restart ${infra.restartPostgres ? 'enabled' : 'NOT available'}`,
+    );
 
     const groupChannel = await smsChannel('chaos group', GROUP_RATE);
     const group =
@@ -105,17 +120,29 @@ async function main(): Promise<void> {
     const loadStart = Date.now();
     const durationMs = (TOTAL / RATE) * 1000;
     const [load] = await Promise.all([
-      runLoad({ apiUrl: engine.apiUrl, apiKey: key.key, channelId: channel.id, total: TOTAL, perSecond: RATE, concurrency: 32, onProgress: (n) => say(`submitted ${n}`) }),
+      runLoad({
+        apiUrl: engine.apiUrl,
+        apiKey: key.key,
+        channelId: channel.id,
+        total: TOTAL,
+        perSecond: RATE,
+        concurrency: 32,
+        onProgress: (n) => say(`submitted ${n}`),
+      }),
       process.env.CHAOS_FAULTS === 'off' ? Promise.resolve() : timeline(loadStart, durationMs, infra, engine, sim, faults),
     ]);
     const accepts = [...load.acceptMs].sort((a, b) => a - b);
-    say(`load done: ${load.accepted.size} accepted in ${(load.elapsedMs / 1000).toFixed(0)} s; accept p50 ${pct(accepts, 50)} ms p99 ${pct(accepts, 99)} ms; refusals ${JSON.stringify(Object.fromEntries(load.refusals))}; ambiguous ${load.ambiguous}`);
+    say(
+      `load done: ${load.accepted.size} accepted in ${(load.elapsedMs / 1000).toFixed(0)} s; accept p50 ${pct(accepts, 50)} ms p99 ${pct(accepts, 99)} ms; refusals ${JSON.stringify(Object.fromEntries(load.refusals))}; ambiguous ${load.ambiguous}`,
+    );
 
     const settleStart = Date.now();
     let counts: Record<string, number> = {};
     for (;;) {
       counts = await statusCounts(database.pool, owner.id);
-      const open = Object.entries(counts).filter(([s]) => !(TERMINAL as readonly string[]).includes(s)).reduce((a, [, n]) => a + n, 0);
+      const open = Object.entries(counts)
+        .filter(([s]) => !(TERMINAL as readonly string[]).includes(s))
+        .reduce((a, [, n]) => a + n, 0);
       if (open === 0 || Date.now() - settleStart > SETTLE_MS) break;
       say(`waiting: ${JSON.stringify(counts)}`);
       await sleep(10_000);
@@ -163,15 +190,26 @@ async function main(): Promise<void> {
  * Webhook answers of 5xx: receipts are written to PostgreSQL where they arrive and never wait
  * on Temporal, so the only 5xx expected are while PostgreSQL itself is down (the provider retries them).
  */
-function webhook5xxReport(callbacks: ReadonlyArray<{ httpStatus: number; at: number }>, faults: ReadonlyArray<{ kind: string; at: number; until?: number }>): { line: string; outside: number } {
+function webhook5xxReport(
+  callbacks: ReadonlyArray<{ httpStatus: number; at: number }>,
+  faults: ReadonlyArray<{ kind: string; at: number; until?: number }>,
+): { line: string; outside: number } {
   const pgDown = faults.filter((f) => f.kind === 'postgres-restart').map((f) => [f.at, (f.until ?? f.at) + PG_RECOVERY_MARGIN_MS] as const);
   const fivexx = callbacks.filter((c) => c.httpStatus >= 500);
   const outside = fivexx.filter((c) => !pgDown.some(([from, to]) => c.at >= from && c.at <= to));
-  return { line: `WEBHOOK 5XX        ${outside.length} (${fivexx.length} in all; ${fivexx.length - outside.length} while PostgreSQL restarted)`, outside: outside.length };
+  return {
+    line: `WEBHOOK 5XX        ${outside.length} (${fivexx.length} in all; ${fivexx.length - outside.length} while PostgreSQL restarted)`,
+    outside: outside.length,
+  };
 }
 
 /** The batched group: completed, one terminal row per recipient, and its double sends (each explained above or not). */
-async function batchedGroupReport(pool: Pool, groupId: string, total: number, doubles: ReadonlyArray<{ messageId: string; reason: string }>): Promise<{ line: string; ok: boolean }> {
+async function batchedGroupReport(
+  pool: Pool,
+  groupId: string,
+  total: number,
+  doubles: ReadonlyArray<{ messageId: string; reason: string }>,
+): Promise<{ line: string; ok: boolean }> {
   const g = await pool.query<{ status: string }>('SELECT status FROM group_messages WHERE id = $1', [groupId]);
   const rows = await pool.query<{ id: string; status: string }>('SELECT id::text AS id, status FROM messages WHERE group_message_id = $1', [groupId]);
   const by: Record<string, number> = {};
@@ -190,7 +228,14 @@ async function batchedGroupReport(pool: Pool, groupId: string, total: number, do
 const PG_RECOVERY_MARGIN_MS = 5_000;
 
 /** The fault schedule, spread over the load's duration. */
-async function timeline(start: number, durationMs: number, infra: ChaosInfra, engine: ChaosEngine, sim: Awaited<ReturnType<typeof startTwilioSimulator>>, faults: FaultEvent[]): Promise<void> {
+async function timeline(
+  start: number,
+  durationMs: number,
+  infra: ChaosInfra,
+  engine: ChaosEngine,
+  sim: Awaited<ReturnType<typeof startTwilioSimulator>>,
+  faults: FaultEvent[],
+): Promise<void> {
   const until = async (share: number) => sleep(Math.max(0, start + durationMs * share - Date.now()));
   const killWorker = async (n: number) => {
     const began = Date.now();
@@ -259,7 +304,10 @@ function fuzz(): Promise<number> {
 }
 
 // Exit even if a handle the faults left behind would keep the loop alive.
-main().then(() => process.exit(), (err: unknown) => {
-  process.stderr.write(`chaos failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exit(1);
-});
+main().then(
+  () => process.exit(),
+  (err: unknown) => {
+    process.stderr.write(`chaos failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

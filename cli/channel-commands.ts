@@ -43,7 +43,16 @@ export const channelList: Command = {
       io.stdout.write(json({ items, next_cursor: null }));
       return 0;
     }
-    const rows = items.map((c) => [c.id, c.channel_type, c.provider, c.name, c.enabled ? 'yes' : 'no', `${c.rate_limit_per_second}/s`, shown(c.daily_limit), c.created_at]);
+    const rows = items.map((c) => [
+      c.id,
+      c.channel_type,
+      c.provider,
+      c.name,
+      c.enabled ? 'yes' : 'no',
+      `${c.rate_limit_per_second}/s`,
+      shown(c.daily_limit),
+      c.created_at,
+    ]);
     io.stdout.write(`${items.length === 0 ? 'no channels' : table(['ID', 'TYPE', 'PROVIDER', 'NAME', 'ENABLED', 'RATE', 'DAILY', 'CREATED'], rows)}\n`);
     return 0;
   },
@@ -93,7 +102,7 @@ export const channelCreate: Command = {
           ['webhook_url', created.webhook_url],
           ['webhook_secret', created.webhook_secret],
         ]),
-        'The webhook secret is shown once, now: store it where the provider\'s callbacks are configured.',
+        "The webhook secret is shown once, now: store it where the provider's callbacks are configured.",
         `A new one: POST /v1/channels/${created.id}/rotate-webhook-secret.`,
         '',
       ].join('\n'),
@@ -114,7 +123,8 @@ export const channelVerify: Command = {
     try {
       check = await orNotFound('channel', id, api().post(`/v1/channels/${encodeURIComponent(id)}/verify`));
     } catch (err) {
-      if (err instanceof ApiFailure && err.code === 'provider_unreachable') throw new Error(`channel ${id}: the provider could not be reached (${err.status} ${err.code})`);
+      if (err instanceof ApiFailure && err.code === 'provider_unreachable')
+        throw new Error(`channel ${id}: the provider could not be reached (${err.status} ${err.code})`);
       throw err;
     }
     if (values.json) io.stdout.write(json(check));
@@ -149,9 +159,12 @@ function credentials(values: Values): Record<string, string> {
       parsed = JSON.parse(readFileSync(file, 'utf8'));
     } catch (err) {
       const e = err as NodeJS.ErrnoException;
-      throw new UsageError(`--credentials-file ${file}: ${e.code === 'ENOENT' ? 'no such file' : e instanceof SyntaxError ? 'not JSON' : (e.code ?? e.message)}`);
+      throw new UsageError(
+        `--credentials-file ${file}: ${e.code === 'ENOENT' ? 'no such file' : e instanceof SyntaxError ? 'not JSON' : (e.code ?? e.message)}`,
+      );
     }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new UsageError(`--credentials-file ${file}: must be a JSON object of strings`);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+      throw new UsageError(`--credentials-file ${file}: must be a JSON object of strings`);
     const bad = Object.entries(parsed).find(([, v]) => typeof v !== 'string');
     if (bad) throw new UsageError(`--credentials-file ${file}: "${bad[0]}" must be a string`);
     return parsed as Record<string, string>;

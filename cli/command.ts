@@ -62,7 +62,8 @@ export const str = (values: Values, key: string): string | undefined => (typeof 
 export function intFlag(values: Values, flag: string, min: number, max: number): number | undefined {
   const raw = str(values, flag);
   if (raw === undefined) return undefined;
-  if (!/^\d{1,12}$/.test(raw) || Number(raw) < min || Number(raw) > max) throw new UsageError(`--${flag} must be a whole number from ${min} to ${max}, not "${raw}"`);
+  if (!/^\d{1,12}$/.test(raw) || Number(raw) < min || Number(raw) > max)
+    throw new UsageError(`--${flag} must be a whole number from ${min} to ${max}, not "${raw}"`);
   return Number(raw);
 }
 

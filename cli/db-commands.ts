@@ -35,7 +35,13 @@ async function uuidFlag(values: Values, flag: string, what: string): Promise<str
   return v;
 }
 
-const keyLine = (k: ApiKeyInfo) => ({ id: k.id, name: k.name, prefix: k.prefix, created_at: k.createdAt.toISOString(), revoked_at: k.revokedAt?.toISOString() ?? null });
+const keyLine = (k: ApiKeyInfo) => ({
+  id: k.id,
+  name: k.name,
+  prefix: k.prefix,
+  created_at: k.createdAt.toISOString(),
+  revoked_at: k.revokedAt?.toISOString() ?? null,
+});
 
 /** One JSON line: a command's result (e.g. a new API key, shown once). */
 const line = (value: unknown) => `${JSON.stringify(value)}\n`;

@@ -215,8 +215,20 @@ async function main(): Promise<void> {
 
     // Credentials are rewritten on every start: simulator ports and the SendGrid key are per run.
     const seeded = await seed(database, {
-      sms: { account_sid: SANDBOX_TWILIO.sid, api_key: SANDBOX_TWILIO.apiKey, api_secret: SANDBOX_TWILIO.apiSecret, auth_token: SANDBOX_TWILIO.authToken, from: '+15005550006', base_url: sandbox.url },
-      whatsapp: { access_token: SANDBOX_META.accessToken, phone_number_id: SANDBOX_META.phoneNumberId, app_secret: SANDBOX_META.appSecret, base_url: graph.url },
+      sms: {
+        account_sid: SANDBOX_TWILIO.sid,
+        api_key: SANDBOX_TWILIO.apiKey,
+        api_secret: SANDBOX_TWILIO.apiSecret,
+        auth_token: SANDBOX_TWILIO.authToken,
+        from: '+15005550006',
+        base_url: sandbox.url,
+      },
+      whatsapp: {
+        access_token: SANDBOX_META.accessToken,
+        phone_number_id: SANDBOX_META.phoneNumberId,
+        app_secret: SANDBOX_META.appSecret,
+        base_url: graph.url,
+      },
       messenger: { page_access_token: SANDBOX_META.accessToken, app_secret: SANDBOX_META.appSecret, page_id: SANDBOX_META.pageId, base_url: graph.url },
       email: {
         host: smtp.host,
@@ -259,7 +271,9 @@ async function main(): Promise<void> {
         `  Temporal       ${temporalAddress}`,
         `  Metrics        API ${apiMetricsServer.url} · worker ${workerMetricsServer.url}`,
         `  Sandboxes      Twilio ${sandbox.url} · Graph ${graph.url} · Jasmin ${jasmin.url} · SMTP ${smtp.host}:${smtp.port}`,
-        `  Channels       ${Object.entries(seeded.channels).map(([t, id]) => `${t}=${id}`).join('  ')}`,
+        `  Channels       ${Object.entries(seeded.channels)
+          .map(([t, id]) => `${t}=${id}`)
+          .join('  ')}`,
         `  Stack file     ${join(DEV_DIR, 'stack.json')}`,
         '',
         'Send a message:',

@@ -40,22 +40,24 @@ function showGroup(g: GroupView): string {
   const done = g.total - unsent(g);
   const counts = MESSAGE_STATUSES.map((k) => `${k} ${g[k]}`);
   if (g.remaining > 0) counts.push(`not created yet ${g.remaining}`);
-  return [
-    `group ${g.id}  ${g.channel_type} · ${g.mode} · ${g.status}`,
-    `  ${progressBar(done, g.total)}  ${done} of ${g.total} sent or ended`,
-    `  ${counts.join(' · ')}`,
-    fields([
-      ['send rate', `${g.send_rate_per_second}/s`],
-      ['ETA', duration(g.eta_seconds)],
-      ['channel', g.channel_id],
-      ['created', g.created_at],
-      ['started', g.started_at],
-      ...(g.fanout_completed_at ? [['fan-out done', g.fanout_completed_at] as const] : []),
-      ...(g.cancelled_at ? [['cancelled', g.cancelled_at] as const] : []),
-      ['trace id', g.trace_id],
-      ['Web UI', g.links?.temporal_ui ?? null],
-    ]),
-  ].join('\n') + '\n';
+  return (
+    [
+      `group ${g.id}  ${g.channel_type} · ${g.mode} · ${g.status}`,
+      `  ${progressBar(done, g.total)}  ${done} of ${g.total} sent or ended`,
+      `  ${counts.join(' · ')}`,
+      fields([
+        ['send rate', `${g.send_rate_per_second}/s`],
+        ['ETA', duration(g.eta_seconds)],
+        ['channel', g.channel_id],
+        ['created', g.created_at],
+        ['started', g.started_at],
+        ...(g.fanout_completed_at ? [['fan-out done', g.fanout_completed_at] as const] : []),
+        ...(g.cancelled_at ? [['cancelled', g.cancelled_at] as const] : []),
+        ['trace id', g.trace_id],
+        ['Web UI', g.links?.temporal_ui ?? null],
+      ]),
+    ].join('\n') + '\n'
+  );
 }
 
 export const groupShow: Command = {

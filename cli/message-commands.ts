@@ -78,9 +78,10 @@ function showMessage(m: MessageView, events: MessageEventView[]): string {
     shown(e.error_code),
     ...(providerTimes ? [shown(e.provider_time)] : []),
   ]);
-  const history = events.length === 0
-    ? '  (no events recorded)'
-    : table(['OCCURRED AT', 'AFTER', ...(runs ? ['KIND', 'RUN'] : []), 'STATUS', 'SOURCE', 'ERROR', ...(providerTimes ? ['PROVIDER TIME'] : [])], rows, '  ');
+  const history =
+    events.length === 0
+      ? '  (no events recorded)'
+      : table(['OCCURRED AT', 'AFTER', ...(runs ? ['KIND', 'RUN'] : []), 'STATUS', 'SOURCE', 'ERROR', ...(providerTimes ? ['PROVIDER TIME'] : [])], rows, '  ');
   return `message ${m.id} (${m.direction})\n${head}\n\nstatus history\n${history}\n`;
 }
 
@@ -115,10 +116,10 @@ export const messageShow: Command = {
 export const messagesList: Command = {
   name: 'messages list',
   args: '[--status <status>] [--channel <id>] [--group <id>] [--since <time>] [--until <time>] [--limit <n>] [--cursor <c>] [--json]',
-  summary: 'messages, newest first, filtered; prints the next page\'s cursor',
+  summary: "messages, newest first, filtered; prints the next page's cursor",
   help: [
     `--status is one of ${MESSAGE_STATUSES.join(', ')}; --since/--until take a date, a date-time or a time ago (90m, 2d).`,
-    '--limit is 1 to 1000 (default 50). With --status failed, also the Web UI\'s view of the failed workflows.',
+    "--limit is 1 to 1000 (default 50). With --status failed, also the Web UI's view of the failed workflows.",
   ].join('\n'),
   options: {
     status: { type: 'string' },

@@ -53,7 +53,11 @@ export const replay: Command = {
   async run({ values, io, api }) {
     const since = timeFlag(values, 'since');
     if (!since) throw new UsageError('--since is required');
-    const result = await runReplay(api(), { status: str(values, 'status') ?? 'failed', channel: str(values, 'channel'), since, until: timeFlag(values, 'until') }, io.stderr);
+    const result = await runReplay(
+      api(),
+      { status: str(values, 'status') ?? 'failed', channel: str(values, 'channel'), since, until: timeFlag(values, 'until') },
+      io.stderr,
+    );
     io.stdout.write(`${JSON.stringify({ event: 'replay_finished', ...result })}\n`);
     return 0;
   },

@@ -61,12 +61,18 @@ export async function startTemporalDevServer(opts: TemporalDevOptions = {}): Pro
   const port = opts.port ?? (await freePort());
   const uiPort = opts.uiPort ?? (await freePort());
   const args = [
-    'server', 'start-dev',
-    '--ip', '127.0.0.1',
-    '--port', String(port),
-    '--http-port', String(await freePort()),
-    '--metrics-port', String(await freePort()),
-    '--log-level', 'warn',
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--http-port',
+    String(await freePort()),
+    '--metrics-port',
+    String(await freePort()),
+    '--log-level',
+    'warn',
     ...(opts.headless ? ['--headless'] : ['--ui-port', String(uiPort), '--ui-disable-news-fetch']),
     // WAL with synchronous=NORMAL survives a killed server (the chaos run restarts it) without an
     // fsync per commit, which on a small disk made the file-backed server several times slower.
@@ -84,9 +90,7 @@ export async function startTemporalDevServer(opts: TemporalDevOptions = {}): Pro
     child.stderr?.resume();
   }
   const address = `127.0.0.1:${port}`;
-  const exited = new Promise<never>((_, reject) =>
-    child.once('exit', (code) => reject(new Error(`temporal server exited early with code ${code}`))),
-  );
+  const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`temporal server exited early with code ${code}`))));
   exited.catch(() => undefined);
   const deadline = Date.now() + 60_000;
   for (;;) {

@@ -31,13 +31,21 @@ describe('loadConfig', () => {
   it('reads WEBHOOK_ROTATION_OVERLAP_SECONDS (default a day, at most 30 days)', () => {
     expect(loadConfig({}).webhookSecretOverlapSeconds).toBe(86_400);
     expect(loadConfig({ WEBHOOK_ROTATION_OVERLAP_SECONDS: '0' }).webhookSecretOverlapSeconds).toBe(0);
-    expect(() => loadConfig({ WEBHOOK_ROTATION_OVERLAP_SECONDS: '2592001' })).toThrow(/WEBHOOK_ROTATION_OVERLAP_SECONDS must be an integer between 0 and 2592000/);
+    expect(() => loadConfig({ WEBHOOK_ROTATION_OVERLAP_SECONDS: '2592001' })).toThrow(
+      /WEBHOOK_ROTATION_OVERLAP_SECONDS must be an integer between 0 and 2592000/,
+    );
     expect(() => loadConfig({ WEBHOOK_ROTATION_OVERLAP_SECONDS: '1d' })).toThrow(/WEBHOOK_ROTATION_OVERLAP_SECONDS/);
   });
 
   it('hardening defaults: request and connection timeouts, no trusted proxy, metrics on loopback port 9465, retention', () => {
     const c = loadConfig({});
-    expect(c).toMatchObject({ apiRequestTimeoutMs: 30_000, apiConnectionTimeoutMs: 10_000, trustProxy: false, apiMetricsHost: '127.0.0.1', apiMetricsPort: 9465 });
+    expect(c).toMatchObject({
+      apiRequestTimeoutMs: 30_000,
+      apiConnectionTimeoutMs: 10_000,
+      trustProxy: false,
+      apiMetricsHost: '127.0.0.1',
+      apiMetricsPort: 9465,
+    });
     expect(c.retention).toEqual({ idempotencyKeysDays: 7, pendingStatusUpdatesDays: 7, inboundDedupDays: 7 });
     expect(() => loadConfig({ API_REQUEST_TIMEOUT_MS: '0' })).toThrow(/API_REQUEST_TIMEOUT_MS must be an integer between 100/);
     expect(() => loadConfig({ RETENTION_DAYS_IDEMPOTENCY: '0' })).toThrow(/RETENTION_DAYS_IDEMPOTENCY must be an integer between 1/);
@@ -47,7 +55,13 @@ describe('loadConfig', () => {
     expect(loadConfig({ TRUST_PROXY: 'true' }).trustProxy).toBe(true);
     expect(loadConfig({ TRUST_PROXY: 'false' }).trustProxy).toBe(false);
     expect(loadConfig({ TRUST_PROXY: '2' }).trustProxy).toBe(2);
-    expect(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 127.0.0.1,::1,fd00::/8,loopback' }).trustProxy).toEqual(['10.0.0.0/8', '127.0.0.1', '::1', 'fd00::/8', 'loopback']);
+    expect(loadConfig({ TRUST_PROXY: '10.0.0.0/8, 127.0.0.1,::1,fd00::/8,loopback' }).trustProxy).toEqual([
+      '10.0.0.0/8',
+      '127.0.0.1',
+      '::1',
+      'fd00::/8',
+      'loopback',
+    ]);
     for (const bad of ['yes', '0', '10.0.0.0/33', 'proxy.example.com', '1.2.3.4/8/1']) {
       expect(() => loadConfig({ TRUST_PROXY: bad })).toThrow(/TRUST_PROXY must be true, false, a hop count/);
     }
@@ -60,7 +74,9 @@ describe('loadConfig', () => {
     });
     const c = loadConfig({ API_RATE_LIMIT_PER_MINUTE: '0', QUOTA_MESSAGES_PER_DAY: '50', QUOTA_RECIPIENTS_PER_GROUP: '0', QUOTA_CHANNELS_PER_ACCOUNT: '7' });
     expect(c).toMatchObject({ apiRateLimitPerMinute: 0, quotas: { messagesPerDay: 50, recipientsPerGroup: 0, channelsPerAccount: 7 } });
-    expect(() => loadConfig({ API_RATE_LIMIT_PER_MINUTE: '-1', QUOTA_MESSAGES_PER_DAY: 'lots' })).toThrow(/API_RATE_LIMIT_PER_MINUTE[\s\S]*QUOTA_MESSAGES_PER_DAY/);
+    expect(() => loadConfig({ API_RATE_LIMIT_PER_MINUTE: '-1', QUOTA_MESSAGES_PER_DAY: 'lots' })).toThrow(
+      /API_RATE_LIMIT_PER_MINUTE[\s\S]*QUOTA_MESSAGES_PER_DAY/,
+    );
   });
 
   it('checks that CREDENTIALS_KEY is a 32-byte base64 key', () => {

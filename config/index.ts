@@ -166,7 +166,10 @@ export function loadConfig(env: Env = process.env): Config {
     if (/^\d+$/.test(raw)) {
       if (Number(raw) >= 1 && Number(raw) <= 100) return Number(raw);
     } else {
-      const entries = raw.split(',').map((e) => e.trim()).filter(Boolean);
+      const entries = raw
+        .split(',')
+        .map((e) => e.trim())
+        .filter(Boolean);
       const valid = (e: string): boolean => {
         if (PROXY_RANGE_NAMES.includes(e)) return true;
         const [addr = '', bits, ...rest] = e.split('/');

@@ -18,8 +18,7 @@ export function temporalConnectionOptions(config: Pick<Config, 'temporalAddress'
     tls: {
       serverNameOverride: t.serverName,
       serverRootCACertificate: t.serverCaCertPath ? readFileSync(t.serverCaCertPath) : undefined,
-      clientCertPair:
-        t.clientCertPath && t.clientKeyPath ? { crt: readFileSync(t.clientCertPath), key: readFileSync(t.clientKeyPath) } : undefined,
+      clientCertPair: t.clientCertPath && t.clientKeyPath ? { crt: readFileSync(t.clientCertPath), key: readFileSync(t.clientKeyPath) } : undefined,
     },
   };
 }

@@ -23,7 +23,10 @@ export async function createApiKey(db: Db, accountId: string, name = 'default'):
   const prefix = randomBytes(6).toString('hex');
   const key = `${KEY_PREFIX}_${prefix}_${randomBytes(24).toString('base64url')}`;
   const id = uuidv7();
-  const [row] = await db.insert(apiKeys).values({ id, accountId, prefix, keyHash: hashKey(key), name }).returning({ createdAt: apiKeys.createdAt });
+  const [row] = await db
+    .insert(apiKeys)
+    .values({ id, accountId, prefix, keyHash: hashKey(key), name })
+    .returning({ createdAt: apiKeys.createdAt });
   return { id, key, prefix, name, createdAt: row?.createdAt ?? new Date() };
 }
 

@@ -126,14 +126,24 @@ export async function updateChannel(
   const where = [eq(channels.id, id), eq(channels.accountId, accountId)];
   if (credentials) where.push(sql`${channels.credentials} = ${JSON.stringify(expectedCredentials ?? null)}::jsonb`);
   const [row] = Object.keys(set).length
-    ? await db.update(channels).set(set).where(and(...where)).returning()
-    : await db.select().from(channels).where(and(...where));
+    ? await db
+        .update(channels)
+        .set(set)
+        .where(and(...where))
+        .returning()
+    : await db
+        .select()
+        .from(channels)
+        .where(and(...where));
   return row ? { ...row, credentials: keyring().decrypt(row.credentials, row.id) } : undefined;
 }
 
 /** An account's channel decrypted, with its credentials as stored (what updateChannel compares them to). */
 export async function getChannelForUpdate(db: Db, id: string, accountId: string): Promise<{ channel: ChannelRow; stored: unknown } | undefined> {
-  const [row] = await db.select().from(channels).where(and(eq(channels.id, id), eq(channels.accountId, accountId)));
+  const [row] = await db
+    .select()
+    .from(channels)
+    .where(and(eq(channels.id, id), eq(channels.accountId, accountId)));
   return row ? { channel: { ...row, credentials: keyring().decrypt(row.credentials, row.id) }, stored: row.credentials } : undefined;
 }
 
@@ -155,7 +165,10 @@ export async function rotateWebhookSecret(db: Db, id: string, accountId: string,
 }
 
 /** The webhook secrets a callback may carry now: the current one, then the previous one during its overlap. */
-export function acceptedWebhookSecrets(channel: Pick<ChannelRow, 'webhookSecret' | 'webhookSecretPrevious' | 'webhookSecretPreviousUntil'>, now = Date.now()): string[] {
+export function acceptedWebhookSecrets(
+  channel: Pick<ChannelRow, 'webhookSecret' | 'webhookSecretPrevious' | 'webhookSecretPreviousUntil'>,
+  now = Date.now(),
+): string[] {
   const previous = channel.webhookSecretPrevious;
   const until = channel.webhookSecretPreviousUntil;
   return previous && until && until.getTime() > now ? [channel.webhookSecret, previous] : [channel.webhookSecret];

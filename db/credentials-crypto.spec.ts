@@ -97,7 +97,13 @@ describe('credential encryption at rest', () => {
     it("a ciphertext copied onto another channel's row fails there; format 1 rows still read, and rotate rewrites them bound", async () => {
       const accountId = (await createAccount(database.db, 'crypto binding')).id;
       const a = await createChannel(database.db, { accountId, channelType: 'sms', provider: 'twilio', name: 'a', credentials: SECRET });
-      const b = await createChannel(database.db, { accountId, channelType: 'sms', provider: 'twilio', name: 'b', credentials: { api_secret: 'b-secret-value-456' } });
+      const b = await createChannel(database.db, {
+        accountId,
+        channelType: 'sms',
+        provider: 'twilio',
+        name: 'b',
+        credentials: { api_secret: 'b-secret-value-456' },
+      });
       await database.pool.query('UPDATE channels SET credentials = (SELECT credentials FROM channels WHERE id = $1) WHERE id = $2', [a.id, b.id]);
       await expect(getChannel(database.db, b.id)).rejects.toThrow(CredentialsUnreadableError);
       await expect(getChannel(database.db, b.id)).rejects.not.toThrow(/very-secret/);
@@ -108,7 +114,10 @@ describe('credential encryption at rest', () => {
       await database.pool.query('UPDATE channels SET credentials = $1::jsonb WHERE id = $2', [JSON.stringify(formatOne(runKey, SECRET)), legacy.id]);
       expect((await getChannel(database.db, legacy.id))?.credentials).toEqual(SECRET);
       // Put b right again so the rotation below (over every channel of the shared database) can read it.
-      await database.pool.query('UPDATE channels SET credentials = $1::jsonb WHERE id = $2', [JSON.stringify(keyring().encrypt({ api_secret: 'b' }, b.id)), b.id]);
+      await database.pool.query('UPDATE channels SET credentials = $1::jsonb WHERE id = $2', [
+        JSON.stringify(keyring().encrypt({ api_secret: 'b' }, b.id)),
+        b.id,
+      ]);
 
       expect(await rotateChannelCredentials(database.db)).toBeGreaterThanOrEqual(1);
       const raw = await database.pool.query<{ v: number }>("SELECT (credentials->>'v')::int AS v FROM channels WHERE id = $1", [legacy.id]);

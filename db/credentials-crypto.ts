@@ -76,7 +76,11 @@ export class Keyring {
   decrypt(stored: unknown, channelId: string): Record<string, string> {
     if (!isEncrypted(stored)) return (stored ?? {}) as Record<string, string>;
     const key = this.keys.get(stored.kid);
-    if (!key) throw new CredentialsUnreadableError(channelId, `they were encrypted with key ${stored.kid}, which is not configured (CREDENTIALS_KEY / CREDENTIALS_KEY_PREVIOUS)`);
+    if (!key)
+      throw new CredentialsUnreadableError(
+        channelId,
+        `they were encrypted with key ${stored.kid}, which is not configured (CREDENTIALS_KEY / CREDENTIALS_KEY_PREVIOUS)`,
+      );
     try {
       const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(stored.iv, 'base64'));
       if (stored.v === 2) decipher.setAAD(aadFor(channelId));

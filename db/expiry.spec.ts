@@ -19,9 +19,18 @@ describe('deleteExpired', () => {
     const account = randomUUID();
     const ages = [30, 20, 9, 8, 6, 1]; // days
     for (const [i, days] of ages.entries()) {
-      await pool.query(`INSERT INTO pending_status_updates (channel_id, provider_message_id, status, occurred_at, received_at) VALUES ($1, $2, 'delivered', now(), now() - make_interval(days => $3))`, [channel, `p${i}`, days]);
-      await pool.query(`INSERT INTO inbound_dedup (channel_id, provider_message_id, message_id, received_at) VALUES ($1, $2, $3, now() - make_interval(days => $4))`, [channel, `p${i}`, randomUUID(), days]);
-      await pool.query(`INSERT INTO idempotency_keys (account_id, key, request_hash, resource_id, created_at) VALUES ($1, $2, 'h', $3, now() - make_interval(days => $4))`, [account, `k${i}`, randomUUID(), days]);
+      await pool.query(
+        `INSERT INTO pending_status_updates (channel_id, provider_message_id, status, occurred_at, received_at) VALUES ($1, $2, 'delivered', now(), now() - make_interval(days => $3))`,
+        [channel, `p${i}`, days],
+      );
+      await pool.query(
+        `INSERT INTO inbound_dedup (channel_id, provider_message_id, message_id, received_at) VALUES ($1, $2, $3, now() - make_interval(days => $4))`,
+        [channel, `p${i}`, randomUUID(), days],
+      );
+      await pool.query(
+        `INSERT INTO idempotency_keys (account_id, key, request_hash, resource_id, created_at) VALUES ($1, $2, 'h', $3, now() - make_interval(days => $4))`,
+        [account, `k${i}`, randomUUID(), days],
+      );
     }
     const cutoff = new Date(Date.now() - 7 * 86_400_000);
     const batches: number[] = [];

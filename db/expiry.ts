@@ -28,10 +28,10 @@ export async function deleteExpired(
   const batchSize = opts.batchSize ?? DEFAULT_EXPIRY_BATCH;
   let deleted = 0;
   for (;;) {
-    const res = await pool.query(
-      `DELETE FROM ${table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${table} WHERE ${column} < $1 ORDER BY ${column} LIMIT $2))`,
-      [cutoff, batchSize],
-    );
+    const res = await pool.query(`DELETE FROM ${table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${table} WHERE ${column} < $1 ORDER BY ${column} LIMIT $2))`, [
+      cutoff,
+      batchSize,
+    ]);
     deleted += res.rowCount ?? 0;
     opts.onBatch?.(deleted);
     if ((res.rowCount ?? 0) < batchSize) return deleted;

@@ -118,7 +118,12 @@ export async function addAttempts(db: Db, groupId: string, attempts: Array<{ seq
  * has run out becomes `undelivered` (delivery_timeout), with its event, in pages. Returns
  * how many moved and when the next one's wait runs out (null: none is waiting).
  */
-export async function expireBatchedDeliveries(db: Db, group: GroupMessageRow, waitSeconds: number, now = new Date()): Promise<{ expired: number; nextDueAt: Date | null }> {
+export async function expireBatchedDeliveries(
+  db: Db,
+  group: GroupMessageRow,
+  waitSeconds: number,
+  now = new Date(),
+): Promise<{ expired: number; nextDueAt: Date | null }> {
   const w = messageWindow(group, now);
   const cutoff = new Date(now.getTime() - waitSeconds * 1000).toISOString();
   const reason = `no receipt within ${waitSeconds} s`;

@@ -61,7 +61,10 @@ export async function createGroup(db: Db, input: NewGroup): Promise<GroupMessage
       .onConflictDoNothing()
       .returning({ id: groupMessages.id });
     if (inserted.length > 0 && input.recipients.length > 0) await insertRecipients(tx, id, input.recipients);
-    const [row] = await tx.select().from(groupMessages).where(and(eq(groupMessages.id, id), eq(groupMessages.accountId, input.accountId)));
+    const [row] = await tx
+      .select()
+      .from(groupMessages)
+      .where(and(eq(groupMessages.id, id), eq(groupMessages.accountId, input.accountId)));
     if (!row) throw new Error('group insert returned no row');
     return row;
   });
@@ -105,7 +108,14 @@ export async function beginGroup(db: Db, id: string, total?: number): Promise<Gr
   const [row] = await db
     .update(groupMessages)
     .set({ status: 'running', startedAt: sql`now()`, updatedAt: sql`now()` })
-    .where(and(eq(groupMessages.id, id), eq(groupMessages.status, 'draft'), sql`${groupMessages.total} > 0`, total === undefined ? undefined : eq(groupMessages.total, total)))
+    .where(
+      and(
+        eq(groupMessages.id, id),
+        eq(groupMessages.status, 'draft'),
+        sql`${groupMessages.total} > 0`,
+        total === undefined ? undefined : eq(groupMessages.total, total),
+      ),
+    )
     .returning();
   return row;
 }
@@ -131,7 +141,10 @@ export async function unmovedGroups(db: Db, olderThan: Date, limit: number, afte
 }
 
 export async function markGroupWorkflowStarted(db: Db, id: string): Promise<void> {
-  await db.update(groupMessages).set({ workflowStartedAt: sql`now()` }).where(eq(groupMessages.id, id));
+  await db
+    .update(groupMessages)
+    .set({ workflowStartedAt: sql`now()` })
+    .where(eq(groupMessages.id, id));
 }
 
 /** A draft has no workflow: cancelling it is a row update. */

@@ -46,7 +46,12 @@ describe('messages on the partitioned messages table (real PostgreSQL)', () => {
     };
     const timesOf = async (id: string) => {
       const row = await getMessage(database.db, id);
-      return { sending: row?.sendingAt?.toISOString(), sent: row?.sentAt?.toISOString(), delivered: row?.deliveredAt?.toISOString(), read: row?.readAt?.toISOString() };
+      return {
+        sending: row?.sendingAt?.toISOString(),
+        sent: row?.sentAt?.toISOString(),
+        delivered: row?.deliveredAt?.toISOString(),
+        read: row?.readAt?.toISOString(),
+      };
     };
     const eventsOf = async (id: string) =>
       (await listMessageEvents(database.db, id)).map((e) => [e.status, e.occurredAt.toISOString(), e.providerTime?.toISOString() ?? null]);
@@ -63,8 +68,12 @@ describe('messages on the partitioned messages table (real PostgreSQL)', () => {
         ['delivered', at(0).toISOString(), COARSE.toISOString()],
       ]);
       // A duplicate with another time changes nothing; a later read by provider id is kept as given.
-      expect(await applyReceipt(database.db, channelId, { messageId: id }, { status: 'delivered', at: at(900), providerTime: at(60_000) })).toMatchObject({ previous: undefined });
-      expect(await applyReceipt(database.db, channelId, { providerMessageId: 'SMcoarse1' }, { status: 'read', at: at(90_000), providerTime: at(80_000) })).toMatchObject({ previous: 'delivered' });
+      expect(await applyReceipt(database.db, channelId, { messageId: id }, { status: 'delivered', at: at(900), providerTime: at(60_000) })).toMatchObject({
+        previous: undefined,
+      });
+      expect(
+        await applyReceipt(database.db, channelId, { providerMessageId: 'SMcoarse1' }, { status: 'read', at: at(90_000), providerTime: at(80_000) }),
+      ).toMatchObject({ previous: 'delivered' });
       expect(await timesOf(id)).toMatchObject({ delivered: at(0).toISOString(), read: at(80_000).toISOString() });
       expect((await eventsOf(id)).slice(3)).toEqual([
         ['delivered', at(0).toISOString(), COARSE.toISOString()],
@@ -89,7 +98,12 @@ describe('messages on the partitioned messages table (real PostgreSQL)', () => {
       // By our id, while the provider call is still out: delivered at the row's latest time.
       await applyReceipt(database.db, channelId, { messageId: m.id }, { status: 'delivered', at: at(200), providerTime: COARSE });
       expect(await recordSent(database.db, m.id, at(600), 'SMraced')).toEqual({ status: 'delivered', applied: false });
-      expect(await timesOf(m.id)).toEqual({ sending: at(-500).toISOString(), sent: at(-500).toISOString(), delivered: at(-500).toISOString(), read: undefined });
+      expect(await timesOf(m.id)).toEqual({
+        sending: at(-500).toISOString(),
+        sent: at(-500).toISOString(),
+        delivered: at(-500).toISOString(),
+        read: undefined,
+      });
       expect((await eventsOf(m.id)).map((e) => e[0])).toEqual(['queued', 'sending', 'delivered']);
     });
 

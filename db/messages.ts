@@ -69,7 +69,10 @@ export async function getMessage(db: Db, id: string, accountId?: string): Promis
 }
 
 export async function markWorkflowStarted(db: Db, id: string): Promise<void> {
-  await db.update(messages).set({ workflowStartedAt: sql`now()` }).where(byId(id));
+  await db
+    .update(messages)
+    .set({ workflowStartedAt: sql`now()` })
+    .where(byId(id));
 }
 
 export interface StatusChange {
@@ -213,7 +216,9 @@ export async function applyReceipt(db: Db, channelId: string, target: ReceiptTar
     const { from, to } = recentWindow(new Date());
     row = await runStatusStatement(db, ADVANCE_BY_PROVIDER_ID, [target.providerMessageId, channelId, from, to], webhook);
   }
-  return row ? { id: row.id, traceId: row.trace_id ?? undefined, seen: row.seen, previous: row.previous ?? undefined, hasWorkflow: row.has_workflow } : undefined;
+  return row
+    ? { id: row.id, traceId: row.trace_id ?? undefined, seen: row.seen, previous: row.previous ?? undefined, hasWorkflow: row.has_workflow }
+    : undefined;
 }
 
 /**
@@ -296,13 +301,7 @@ export async function listMessageEvents(db: Db, messageId: string): Promise<Mess
 }
 
 /** Outbound messages a watermark receipt covers: sent to `recipient` on the channel at or before `upTo`, still below `status`. */
-export async function messagesUpToWatermark(
-  db: Db,
-  channelId: string,
-  recipient: string,
-  upTo: Date,
-  status: MessageStatus,
-): Promise<string[]> {
+export async function messagesUpToWatermark(db: Db, channelId: string, recipient: string, upTo: Date, status: MessageStatus): Promise<string[]> {
   const r = await db.execute<{ id: string }>(sql`
     SELECT id FROM messages
     WHERE channel_id = ${channelId} AND direction = 'outbound' AND to_address = ${recipient}

@@ -27,7 +27,9 @@ export async function migrate(databaseUrl: string, now: Date = new Date()): Prom
       name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`);
     const done = new Set((await client.query<{ name: string }>('SELECT name FROM schema_migrations')).rows.map((r) => r.name));
     const applied: string[] = [];
-    for (const file of readdirSync(MIGRATIONS_DIR).filter((f) => f.endsWith('.sql')).sort()) {
+    for (const file of readdirSync(MIGRATIONS_DIR)
+      .filter((f) => f.endsWith('.sql'))
+      .sort()) {
       if (done.has(file)) continue;
       await client.query('BEGIN');
       try {
@@ -42,10 +44,7 @@ export async function migrate(databaseUrl: string, now: Date = new Date()): Prom
     }
     await client.query(readFileSync(PARTITIONS_SQL, 'utf8'));
     const monthStart = `${now.getUTCFullYear()}-${String(now.getUTCMonth() + 1).padStart(2, '0')}-01`;
-    const created = await client.query<{ part: string }>(
-      'SELECT ensure_message_partitions($1::date, $2) AS part',
-      [monthStart, PARTITION_MONTHS_AHEAD],
-    );
+    const created = await client.query<{ part: string }>('SELECT ensure_message_partitions($1::date, $2) AS part', [monthStart, PARTITION_MONTHS_AHEAD]);
     return { applied, partitionsCreated: created.rows.map((r) => r.part) };
   } finally {
     await client.query('SELECT pg_advisory_unlock(7261001)').catch(() => undefined);
@@ -61,9 +60,7 @@ if (require.main === module) {
   }
   migrate(url).then(
     (r) => {
-      process.stdout.write(
-        `${JSON.stringify({ event: 'db_migrated', applied: r.applied, partitions_created: r.partitionsCreated })}\n`,
-      );
+      process.stdout.write(`${JSON.stringify({ event: 'db_migrated', applied: r.applied, partitions_created: r.partitionsCreated })}\n`);
     },
     (err: unknown) => {
       process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);

@@ -129,7 +129,12 @@ describe('drizzle on the partitioned messages table (real PostgreSQL)', () => {
 
   it('refuses an update of created_at: the row would leave the month its id names', async () => {
     const m = await newMessage(NOV + 6000);
-    const err = await pgErrorOf(database.db.update(messages).set({ createdAt: new Date(JAN) }).where(eq(messages.id, m.id)));
+    const err = await pgErrorOf(
+      database.db
+        .update(messages)
+        .set({ createdAt: new Date(JAN) })
+        .where(eq(messages.id, m.id)),
+    );
     expect(err.code).toBe('23514');
     expect(err.message).toBe(`messages.created_at cannot change (message ${m.id})`);
     const raw = await pgErrorOf(database.pool.query(`UPDATE messages SET created_at = created_at + interval '1 month' WHERE id = $1`, [m.id]));
@@ -137,7 +142,11 @@ describe('drizzle on the partitioned messages table (real PostgreSQL)', () => {
     expect(await partitionOf(m.id)).toEqual(['messages_y2029m11']);
     expect((await getMessage(database.db, m.id))?.createdAt).toEqual(m.createdAt);
     // Writing the same value is not a change.
-    const same = await database.db.update(messages).set({ createdAt: m.createdAt, body: 'same month' }).where(eq(messages.id, m.id)).returning({ id: messages.id });
+    const same = await database.db
+      .update(messages)
+      .set({ createdAt: m.createdAt, body: 'same month' })
+      .where(eq(messages.id, m.id))
+      .returning({ id: messages.id });
     expect(same).toEqual([{ id: m.id }]);
   });
 

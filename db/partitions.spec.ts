@@ -78,7 +78,11 @@ describe('monthly partition upkeep (real PostgreSQL)', () => {
     expect((await pool.query<{ t: string | null }>(`SELECT to_regclass('messages_y2030m08')::text AS t`)).rows[0]).toEqual({ t: null });
     await pool.query('DROP TABLE messages_aug_first_half');
     const fixed = await ensurePartitions(pool, new Date('2030-07-10T00:00:00Z'), 3);
-    expect(fixed).toEqual({ created: ['messages_y2030m08'], covered: ['messages_y2030m07', 'messages_y2030m08', 'messages_y2030m09', 'messages_y2030m10'], missing: [] });
+    expect(fixed).toEqual({
+      created: ['messages_y2030m08'],
+      covered: ['messages_y2030m07', 'messages_y2030m08', 'messages_y2030m09', 'messages_y2030m10'],
+      missing: [],
+    });
   });
 
   it('concurrent runs (migrate and the schedule, two workers) create each month once and none fails', async () => {

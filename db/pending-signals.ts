@@ -24,7 +24,14 @@ export async function storePendingSignal(db: Db, s: Omit<PendingSignal, 'attempt
 
 /** Signals due for another try, oldest first. */
 export async function duePendingSignals(db: Db, limit: number): Promise<PendingSignal[]> {
-  const r = await db.execute<{ message_id: string; status: MessageStatus; occurred_at: Date | string; error_code: string | null; error_message: string | null; attempts: number }>(sql`
+  const r = await db.execute<{
+    message_id: string;
+    status: MessageStatus;
+    occurred_at: Date | string;
+    error_code: string | null;
+    error_message: string | null;
+    attempts: number;
+  }>(sql`
     SELECT message_id::text, status, occurred_at, error_code, error_message, attempts FROM pending_signals
     WHERE next_attempt_at <= now() ORDER BY next_attempt_at LIMIT ${limit}`);
   return r.rows.map((p) => ({

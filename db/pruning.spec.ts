@@ -87,7 +87,10 @@ describe('partition pruning of the message query paths (EXPLAIN on real PostgreS
       walk(rows[0]!['QUERY PLAN'][0]!.Plan);
       const scanNodes = nodes.filter((n) => n['Relation Name'] !== undefined || n['Index Name'] !== undefined);
       plans.push({
-        seqScans: scanNodes.filter((n) => n['Node Type'] === 'Seq Scan').map((n) => n['Relation Name'] ?? '?').sort(),
+        seqScans: scanNodes
+          .filter((n) => n['Node Type'] === 'Seq Scan')
+          .map((n) => n['Relation Name'] ?? '?')
+          .sort(),
         maxScanRows: Math.max(...scanNodes.map((n) => n['Plan Rows'])),
         partitions: [...new Set(nodes.flatMap((n) => (n['Relation Name'] ? [n['Relation Name']] : [])))].sort(),
         // Each partition has its own copy of an index; name the one on `messages` it belongs to.
@@ -131,7 +134,11 @@ describe('partition pruning of the message query paths (EXPLAIN on real PostgreS
     it('a message of the current month, written by insertMessage: still one partition', async () => {
       const account = await createAccount(db, 'pruning');
       const channel = await createChannel(db, { accountId: account.id, channelType: 'sms', provider: 'twilio', name: 'c', credentials: {} });
-      const m = await insertMessage(db, { accountId: account.id, channelId: channel.id, channelType: 'sms', to: '+15550000001', metadata: {} }, NOW.getTime() - 3600_000);
+      const m = await insertMessage(
+        db,
+        { accountId: account.id, channelId: channel.id, channelType: 'sms', to: '+15550000001', metadata: {} },
+        NOW.getTime() - 3600_000,
+      );
       const { value, plans } = await explained(() => getMessage(db, m.id));
       expect(value?.id).toBe(m.id);
       expect(plans).toEqual([{ partitions: ['messages_y2030m03'], indexes: ['messages_pkey'], seqScans: [], maxScanRows: 1 }]);
@@ -213,9 +220,7 @@ describe('partition pruning of the message query paths (EXPLAIN on real PostgreS
       const m = await byMonth('messages_y2030m02');
       const { value, plans } = await explained(() => findMessageByProviderId(db, m.channel_id, m.pmid, NOW));
       expect(value?.id).toBe(m.id);
-      expect(plans).toEqual([
-        { partitions: ['messages_y2030m02', 'messages_y2030m03'], indexes: ['messages_provider_id_idx'], seqScans: [], maxScanRows: 1 },
-      ]);
+      expect(plans).toEqual([{ partitions: ['messages_y2030m02', 'messages_y2030m03'], indexes: ['messages_provider_id_idx'], seqScans: [], maxScanRows: 1 }]);
     });
 
     it('an older message: the recent query misses, then the fallback reads every other month', async () => {

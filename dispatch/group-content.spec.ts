@@ -30,6 +30,8 @@ describe('renderContent', () => {
   });
 
   it('names the placeholders the content uses', () => {
-    expect(placeholdersOf({ body: '{{a}} {{ b }}', html: '{{c}}', template: { name: 't', variables: { '1': '{{d}}' } } })).toEqual(new Set(['a', 'b', 'c', 'd']));
+    expect(placeholdersOf({ body: '{{a}} {{ b }}', html: '{{c}}', template: { name: 't', variables: { '1': '{{d}}' } } })).toEqual(
+      new Set(['a', 'b', 'c', 'd']),
+    );
   });
 });

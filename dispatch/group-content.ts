@@ -75,7 +75,12 @@ export function renderContent(content: GroupContent, variables: Record<string, s
   if (content.template) {
     const vars = content.template.variables;
     template = vars
-      ? { ...content.template, variables: Object.fromEntries(Object.entries(vars).map(([k, v]) => [k, field(`template.variables.${k}`, v, plain, CONTENT_LIMITS.templateVariable) ?? ''])) }
+      ? {
+          ...content.template,
+          variables: Object.fromEntries(
+            Object.entries(vars).map(([k, v]) => [k, field(`template.variables.${k}`, v, plain, CONTENT_LIMITS.templateVariable) ?? '']),
+          ),
+        }
       : { ...content.template };
   }
   if (tooLarge) return { ok: false, ...tooLarge };
@@ -99,7 +104,10 @@ export function groupContentRenderer(db: Db, opts: { maxGroups?: number } = {}) 
     } else {
       entry = groupContent(db, groupId);
       // A failed or empty read is not remembered.
-      void entry.then((c) => c ?? cache.delete(groupId), () => cache.delete(groupId));
+      void entry.then(
+        (c) => c ?? cache.delete(groupId),
+        () => cache.delete(groupId),
+      );
     }
     cache.set(groupId, entry);
     while (cache.size > maxGroups) cache.delete(cache.keys().next().value ?? '');

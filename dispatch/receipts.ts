@@ -69,7 +69,9 @@ export function createReceipts(deps: ReceiptDeps) {
 
   const signal = async (messageId: string, update: DeliveryStatus): Promise<'signalled' | 'closed'> => {
     try {
-      await temporal.withDeadline(Date.now() + signalTimeoutMs, () => temporal.workflow.getHandle(messageWorkflowId(messageId)).signal(deliveryStatusSignal, update));
+      await temporal.withDeadline(Date.now() + signalTimeoutMs, () =>
+        temporal.workflow.getHandle(messageWorkflowId(messageId)).signal(deliveryStatusSignal, update),
+      );
       return 'signalled';
     } catch (err) {
       if (err instanceof WorkflowNotFoundError) return 'closed';
@@ -92,7 +94,13 @@ export function createReceipts(deps: ReceiptDeps) {
     applied(messageId, update, channelType, await advanceStatusFrom(db, messageId, change(update)));
 
   /** What follows a receipt's write: `previous` is the status the row moved from, undefined when it did not move. */
-  const applied = async (messageId: string, update: StatusUpdate, channelType: string, previous: MessageStatus | undefined, hasWorkflow = true): Promise<ReceiptOutcome> => {
+  const applied = async (
+    messageId: string,
+    update: StatusUpdate,
+    channelType: string,
+    previous: MessageStatus | undefined,
+    hasWorkflow = true,
+  ): Promise<ReceiptOutcome> => {
     if (previous === undefined) return 'stale';
     metrics.messagesDispatched.inc({ channel_type: channelType, status: update.status });
     // Only the receipt that ends the wait wakes the workflow: a `read` after `delivered` moves the row, not it.
@@ -122,7 +130,13 @@ export function createReceipts(deps: ReceiptDeps) {
   let inFlight = 0;
   let idle: (() => void)[] = [];
   const keep = (messageId: string, wake: DeliveryStatus) =>
-    storePendingSignal(db, { messageId, status: wake.status, occurredAt: new Date(wake.occurredAt), errorCode: wake.errorCode, errorMessage: wake.errorMessage });
+    storePendingSignal(db, {
+      messageId,
+      status: wake.status,
+      occurredAt: new Date(wake.occurredAt),
+      errorCode: wake.errorCode,
+      errorMessage: wake.errorMessage,
+    });
   const pump = (): void => {
     while (inFlight < maxInFlight && queue.length > 0) {
       const next = queue.shift();

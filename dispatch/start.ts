@@ -1,4 +1,10 @@
-import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError, type Client, type WorkflowExecutionDescription, type WorkflowIdReusePolicy } from '@temporalio/client';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  type Client,
+  type WorkflowExecutionDescription,
+  type WorkflowIdReusePolicy,
+} from '@temporalio/client';
 import type { MessageStatus } from '../lifecycle';
 import type { Config } from '../config';
 import type { GroupMessageRow, MessageRow } from '../db/schema';
@@ -13,7 +19,8 @@ import {
   type GroupFanoutInput,
 } from '../workflows/definitions';
 
-export type DispatchSettings = Pick<Config, 'delivery' | 'sendMaxAttempts' | 'sendInitialIntervalMs' | 'sendMaxIntervalMs'> & Partial<Pick<Config, 'groupBatch'>>;
+export type DispatchSettings = Pick<Config, 'delivery' | 'sendMaxAttempts' | 'sendInitialIntervalMs' | 'sendMaxIntervalMs'> &
+  Partial<Pick<Config, 'groupBatch'>>;
 
 export function dispatchInput(message: MessageRow, settings: DispatchSettings): DispatchMessageInput {
   const channelType = message.channelType;
@@ -162,6 +169,12 @@ export async function ensureGroupFanout(
   }
   const now = await reload();
   if (!now || (now.status !== 'running' && now.status !== 'paused')) return 'ended';
-  await startGroupFanout(client, now, settings, { cursor: now.cursor, started: now.started, materialized: now.materialized, paused: now.status === 'paused', run: 1 });
+  await startGroupFanout(client, now, settings, {
+    cursor: now.cursor,
+    started: now.started,
+    materialized: now.materialized,
+    paused: now.status === 'paused',
+    run: 1,
+  });
   return { restarted: closedStatus ? 'run_closed' : 'never_started', ...(closedStatus ? { closedStatus } : {}) };
 }

@@ -48,12 +48,10 @@ export async function partitionsAhead(pool: Pick<Pool, 'query'>, now = new Date(
 }
 
 /** Sets `turumba_partitions_ahead_months{table}` now and every `everyMs` (a few minutes: it changes once a day). */
-export function pollPartitionsAhead(deps: {
-  pool: Pick<Pool, 'query'>;
-  metrics: Pick<Metrics, 'partitionsAhead'>;
-  logger: Logger;
-  everyMs?: number;
-}): { poll(): Promise<void>; stop(): void } {
+export function pollPartitionsAhead(deps: { pool: Pick<Pool, 'query'>; metrics: Pick<Metrics, 'partitionsAhead'>; logger: Logger; everyMs?: number }): {
+  poll(): Promise<void>;
+  stop(): void;
+} {
   const poll = async (): Promise<void> => {
     try {
       deps.metrics.partitionsAhead.set({ table: 'messages' }, await partitionsAhead(deps.pool));

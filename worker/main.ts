@@ -58,7 +58,12 @@ async function main(): Promise<void> {
     sendsPerChannelType: config.sendsPerChannelType,
   });
 
-  const metricsServer = await startMetricsServer({ registry: metrics.registry, port: config.workerMetricsPort, sdkMetricsUrl: `http://${sdkMetricsAddress}/metrics`, logger });
+  const metricsServer = await startMetricsServer({
+    registry: metrics.registry,
+    port: config.workerMetricsPort,
+    sdkMetricsUrl: `http://${sdkMetricsAddress}/metrics`,
+    logger,
+  });
   const queueDepth = pollQueueDepth({
     service: temporal.workflowService,
     namespace: config.temporalNamespace,

@@ -48,7 +48,11 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
   const activities = createActivities(setup);
   const temporal = withTraceHeaders(setup.temporal);
   if (setup.workflowBundlePath && !bundleCarriesTraceInterceptors(setup.workflowBundlePath)) {
-    setup.logger.warn({ event: 'workflow_bundle_without_trace_interceptors', bundle: setup.workflowBundlePath, fix: 'bundleWorkflowCode({ workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES })' });
+    setup.logger.warn({
+      event: 'workflow_bundle_without_trace_interceptors',
+      bundle: setup.workflowBundlePath,
+      fix: 'bundleWorkflowCode({ workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES })',
+    });
   }
   // trace_id: activities bind it from their headers; workflows copy it onto what they schedule.
   // A prebuilt bundle carries the workflow interceptors inside it (bundleWorkflowCode's
@@ -81,7 +85,14 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
     ...common,
     taskQueue: DISPATCH_TASK_QUEUE,
     activities: {
-      ...createOperationActivities({ db: setup.db, temporal, adapters: setup.adapters, dispatch: setup.dispatch, logger: setup.logger, metrics: setup.metrics }),
+      ...createOperationActivities({
+        db: setup.db,
+        temporal,
+        adapters: setup.adapters,
+        dispatch: setup.dispatch,
+        logger: setup.logger,
+        metrics: setup.metrics,
+      }),
       ...createGroupActivities({ db: setup.db, adapters: setup.adapters, logger: setup.logger, metrics: setup.metrics }),
       ...createPartitionActivities({ db: setup.db, logger: setup.logger, ...setup.partitions }),
       ...createExpiryActivities({ db: setup.db, logger: setup.logger, retention: setup.retention }),

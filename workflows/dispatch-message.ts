@@ -98,12 +98,20 @@ export async function dispatchMessage(input: DispatchMessageInput): Promise<Disp
   }
 
   let detail = `provider id ${providerMessageId}`;
-  if (!isFinal(status) && !(await condition(() => receipt !== undefined && isFinal(receipt.status), input.deliveryWaitSeconds * 1000, { summary: 'waiting for a delivery receipt' }))) {
+  if (
+    !isFinal(status) &&
+    !(await condition(() => receipt !== undefined && isFinal(receipt.status), input.deliveryWaitSeconds * 1000, { summary: 'waiting for a delivery receipt' }))
+  ) {
     // Before giving up, the row: it is the record, and a receipt's signal may have been lost
     // or be waiting in the sweeper while Temporal was unreachable.
     status = higher(status, await local.readStatus(input.messageId));
     if (!isFinal(status) && input.onDeliveryTimeout === 'undelivered') {
-      const update: DeliveryStatus = { status: 'undelivered', errorCode: 'delivery_timeout', errorMessage: `no receipt within ${input.deliveryWaitSeconds} s`, occurredAt: new Date().toISOString() };
+      const update: DeliveryStatus = {
+        status: 'undelivered',
+        errorCode: 'delivery_timeout',
+        errorMessage: `no receipt within ${input.deliveryWaitSeconds} s`,
+        occurredAt: new Date().toISOString(),
+      };
       // The row's status after the attempt: a receipt written just now outranks the timeout.
       status = higher(status, await local.recordStatus(input.messageId, update, input.channelType));
       detail = status === 'undelivered' ? 'no delivery receipt in time' : detail;

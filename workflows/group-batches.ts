@@ -1,13 +1,4 @@
-import {
-  condition,
-  continueAsNew,
-  proxyActivities,
-  proxyLocalActivities,
-  setCurrentDetails,
-  setHandler,
-  sleep,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { condition, continueAsNew, proxyActivities, proxyLocalActivities, setCurrentDetails, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import {
   cancelGroupSignal,
   DISPATCH_TASK_QUEUE,
@@ -118,7 +109,11 @@ export async function batchedFanout(input: GroupFanoutInput): Promise<GroupFanou
     }
   };
 
-  const runBatch = async (request: Omit<BatchRequest, 'startAtMs' | 'intervalMs' | 'concurrency' | 'retry' | 'cursorThrough'>, slot: BatchSlot, summary: string): Promise<BatchResult> => {
+  const runBatch = async (
+    request: Omit<BatchRequest, 'startAtMs' | 'intervalMs' | 'concurrency' | 'retry' | 'cursorThrough'>,
+    slot: BatchSlot,
+    summary: string,
+  ): Promise<BatchResult> => {
     // Woken a little before the first slot: the batch waits the rest itself, on time.
     const wait = slot.startAtMs - Date.now() - DISPATCH_LEAD_MS;
     if (wait >= TIMER_WORTHY_WAIT_MS) await sleep(wait, { summary: RATE_LIMIT_TIMER });
@@ -220,7 +215,11 @@ export async function batchedFanout(input: GroupFanoutInput): Promise<GroupFanou
       const slot = await reserve(settings.size, after);
       if (!slot || slot.count === 0) break;
       batchesThisRun++;
-      const r = await runBatch({ groupId, pass: 'retry', afterSeq: after, limit: slot.count }, slot, `retry pass ${retryPass}: ${fmt(slot.count)} unsent recipients after ${fmt(after)}`);
+      const r = await runBatch(
+        { groupId, pass: 'retry', afterSeq: after, limit: slot.count },
+        slot,
+        `retry pass ${retryPass}: ${fmt(slot.count)} unsent recipients after ${fmt(after)}`,
+      );
       looked += r.recipients;
       after = r.throughSeq;
       if (r.recipients < slot.count) break;

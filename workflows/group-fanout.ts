@@ -80,7 +80,13 @@ export async function groupFanout(input: GroupFanoutInput): Promise<GroupFanoutR
         parentClosePolicy: ParentClosePolicy.ABANDON,
         // A message that already ran (sweeper, earlier attempt) must never run again from here.
         workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-        typedSearchAttributes: messageSearchAttributes({ accountId: input.accountId, channelId: input.dispatch.channelId, channelType: input.dispatch.channelType, status: 'queued', groupMessageId: groupId }),
+        typedSearchAttributes: messageSearchAttributes({
+          accountId: input.accountId,
+          channelId: input.dispatch.channelId,
+          channelType: input.dispatch.channelType,
+          status: 'queued',
+          groupMessageId: groupId,
+        }),
         memo: { trace_id: input.traceId },
         staticSummary: `${input.dispatch.channelType} to ${r.to}`,
         staticDetails: `message ${r.messageId} · group ${groupId} · channel ${input.dispatch.channelId} · trace ${input.traceId}`,

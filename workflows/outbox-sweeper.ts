@@ -7,7 +7,10 @@ const { sweepOutbox, sweepGroups } = proxyActivities<Pick<OperationActivities, '
 });
 
 /** Run by the `outbox-sweeper` schedule: no accepted message, and no started group, is left without its workflow. */
-export async function sweepOutboxWorkflow(input: { olderThanSeconds: number; limit: number }): Promise<{ started: number; pending: number; groupsRestarted: number }> {
+export async function sweepOutboxWorkflow(input: {
+  olderThanSeconds: number;
+  limit: number;
+}): Promise<{ started: number; pending: number; groupsRestarted: number }> {
   let total = 0;
   for (;;) {
     const r = await sweepOutbox(input.olderThanSeconds, input.limit);

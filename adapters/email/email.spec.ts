@@ -242,11 +242,15 @@ describe('EmailAdapter.send over SMTP (real smtp-server, STARTTLS + AUTH)', () =
   it('refuses before connecting: no subject, no body, a bad recipient, bad credentials', async () => {
     const a = fresh();
     const before = sink.connections;
-    expect(await sendError(a.send(payload('x@example.test', { subject: '  ' }), creds(), ctx))).toMatchObject({ code: 'missing_subject', retryClass: 'permanent' });
+    expect(await sendError(a.send(payload('x@example.test', { subject: '  ' }), creds(), ctx))).toMatchObject({
+      code: 'missing_subject',
+      retryClass: 'permanent',
+    });
     expect(await sendError(a.send(payload('x@example.test', { body: undefined }), creds(), ctx))).toMatchObject({ code: 'missing_body' });
-    expect(
-      await sendError(a.send(payload('x@example.test', { body: undefined, template: { name: 'welcome' } }), creds(), ctx)),
-    ).toMatchObject({ code: 'missing_body', message: expect.stringMatching(/templates are not supported/) as unknown });
+    expect(await sendError(a.send(payload('x@example.test', { body: undefined, template: { name: 'welcome' } }), creds(), ctx))).toMatchObject({
+      code: 'missing_body',
+      message: expect.stringMatching(/templates are not supported/) as unknown,
+    });
     expect(await sendError(a.send(payload('a@example.test, b@example.test'), creds(), ctx))).toMatchObject({ code: 'invalid_address' });
     expect(await sendError(a.send(payload('x@example.test'), creds({ port: 'smtp' }), ctx))).toMatchObject({ code: 'invalid_credentials' });
     expect(await sendError(a.send(payload('x@example.test'), creds({ password: undefined }), ctx))).toMatchObject({ code: 'invalid_credentials' });
@@ -399,8 +403,14 @@ describe('EmailAdapter channel checks', () => {
 
   it('refuses an SES channel without an SNS topic ARN, naming the credential', () => {
     const ses = { host: 'smtp.example.test', port: '587', from_address: 'a@example.test', events_provider: 'ses', sns_signing_cert_pem: 'PEM' };
-    expect(fresh().credentialsProblem(ses)).toEqual({ field: 'sns_topic_arn', reason: expect.stringMatching(/^is required when events_provider is ses/) as unknown });
-    expect(fresh().credentialsProblem({ ...ses, sns_topic_arn: 'my-topic' })).toEqual({ field: 'sns_topic_arn', reason: expect.stringMatching(/^must be an SNS topic ARN/) as unknown });
+    expect(fresh().credentialsProblem(ses)).toEqual({
+      field: 'sns_topic_arn',
+      reason: expect.stringMatching(/^is required when events_provider is ses/) as unknown,
+    });
+    expect(fresh().credentialsProblem({ ...ses, sns_topic_arn: 'my-topic' })).toEqual({
+      field: 'sns_topic_arn',
+      reason: expect.stringMatching(/^must be an SNS topic ARN/) as unknown,
+    });
     expect(fresh().credentialsProblem({ ...ses, sns_topic_arn: 'arn:aws:sns:eu-west-1:123456789012:ses-events' })).toBeUndefined();
     expect(fresh().credentialsProblem({ ...ses, events_provider: 'sendgrid' })).toBeUndefined();
     expect(fresh().credentialsProblem({ host: 'smtp.example.test' })).toBeUndefined();

@@ -13,9 +13,7 @@ describe('htmlToText', () => {
       '<ul><li>one</li><li>two</li></ul>' +
       '<p><a href="https://turumba.test/r/1">View order</a> or <a href="https://turumba.test">https://turumba.test</a></p>' +
       '</body></html>';
-    expect(htmlToText(html)).toBe(
-      'Receipt\n\nTotal: 12 € & tax ✓\n\n * one\n * two\n\nView order (https://turumba.test/r/1) or https://turumba.test',
-    );
+    expect(htmlToText(html)).toBe('Receipt\n\nTotal: 12 € & tax ✓\n\n * one\n * two\n\nView order (https://turumba.test/r/1) or https://turumba.test');
   });
 
   it('converts a long body whole up to the limit and says where it cut past it', () => {

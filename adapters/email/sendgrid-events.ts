@@ -33,9 +33,7 @@ const STATUS: Readonly<Record<string, MessageStatus>> = {
 /** The verification key as SendGrid shows it (base64 DER SubjectPublicKeyInfo), or PEM. Throws when it is not a P-256 key. */
 export function sendgridPublicKey(key: string): KeyObject {
   const trimmed = key.trim();
-  const k = trimmed.startsWith('-----BEGIN')
-    ? createPublicKey(trimmed)
-    : createPublicKey({ key: Buffer.from(trimmed, 'base64'), format: 'der', type: 'spki' });
+  const k = trimmed.startsWith('-----BEGIN') ? createPublicKey(trimmed) : createPublicKey({ key: Buffer.from(trimmed, 'base64'), format: 'der', type: 'spki' });
   if (k.asymmetricKeyType !== 'ec' || k.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
     throw new Error('sendgrid verification key is not an ECDSA P-256 public key');
   }

@@ -22,7 +22,14 @@ beforeAll(() => {
 function request(envelope: unknown): WebhookRequest {
   const raw = typeof envelope === 'string' ? envelope : JSON.stringify(envelope);
   // SNS posts JSON as text/plain: the HTTP layer hands the body over as a string.
-  return { method: 'POST', url: 'https://dispatch.test/webhooks/email/c', headers: { 'content-type': 'text/plain; charset=UTF-8' }, rawBody: Buffer.from(raw), body: raw, query: {} };
+  return {
+    method: 'POST',
+    url: 'https://dispatch.test/webhooks/email/c',
+    headers: { 'content-type': 'text/plain; charset=UTF-8' },
+    rawBody: Buffer.from(raw),
+    body: raw,
+    query: {},
+  };
 }
 
 function secret(over: Record<string, string | undefined> = {}): string {
@@ -50,7 +57,13 @@ const DOC_DELIVERY = {
       { name: 'Content-Transfer-Encoding', value: 'base64' },
       { name: 'Date', value: 'Wed, 27 Jan 2016 14:58:45 +0000' },
     ],
-    commonHeaders: { from: ['John Doe <john@example.com>'], date: 'Wed, 27 Jan 2016 14:58:45 +0000', to: ['Jane Doe <jane@example.com>'], messageId: 'custom-message-ID', subject: 'Hello' },
+    commonHeaders: {
+      from: ['John Doe <john@example.com>'],
+      date: 'Wed, 27 Jan 2016 14:58:45 +0000',
+      to: ['Jane Doe <jane@example.com>'],
+      messageId: 'custom-message-ID',
+      subject: 'Hello',
+    },
   },
   delivery: {
     timestamp: '2016-01-27T14:59:38.237Z',
@@ -79,15 +92,32 @@ const DOC_BOUNCE = {
 
 describe('SNS signature verification', () => {
   it('builds the documented string to sign for a Notification (Subject only when present)', () => {
-    const env = { Type: 'Notification', MessageId: 'm-1', TopicArn: TOPIC, Subject: 'S', Message: 'line1\nline2', Timestamp: '2012-05-02T00:54:06.655Z', SignatureVersion: '1', Signature: 'x', SigningCertURL: 'u', UnsubscribeURL: 'v' };
-    expect(snsStringToSign(env)).toBe(`Message\nline1\nline2\nMessageId\nm-1\nSubject\nS\nTimestamp\n2012-05-02T00:54:06.655Z\nTopicArn\n${TOPIC}\nType\nNotification\n`);
+    const env = {
+      Type: 'Notification',
+      MessageId: 'm-1',
+      TopicArn: TOPIC,
+      Subject: 'S',
+      Message: 'line1\nline2',
+      Timestamp: '2012-05-02T00:54:06.655Z',
+      SignatureVersion: '1',
+      Signature: 'x',
+      SigningCertURL: 'u',
+      UnsubscribeURL: 'v',
+    };
+    expect(snsStringToSign(env)).toBe(
+      `Message\nline1\nline2\nMessageId\nm-1\nSubject\nS\nTimestamp\n2012-05-02T00:54:06.655Z\nTopicArn\n${TOPIC}\nType\nNotification\n`,
+    );
     const { Subject: _s, ...noSubject } = env;
-    expect(snsStringToSign(noSubject)).toBe(`Message\nline1\nline2\nMessageId\nm-1\nTimestamp\n2012-05-02T00:54:06.655Z\nTopicArn\n${TOPIC}\nType\nNotification\n`);
+    expect(snsStringToSign(noSubject)).toBe(
+      `Message\nline1\nline2\nMessageId\nm-1\nTimestamp\n2012-05-02T00:54:06.655Z\nTopicArn\n${TOPIC}\nType\nNotification\n`,
+    );
   });
 
   it('and for a SubscriptionConfirmation (SubscribeURL and Token, no Subject)', () => {
     const env = { Type: 'SubscriptionConfirmation', MessageId: 'm', Token: 't', TopicArn: TOPIC, Message: 'M', SubscribeURL: 'https://s', Timestamp: 'T' };
-    expect(snsStringToSign(env)).toBe(`Message\nM\nMessageId\nm\nSubscribeURL\nhttps://s\nTimestamp\nT\nToken\nt\nTopicArn\n${TOPIC}\nType\nSubscriptionConfirmation\n`);
+    expect(snsStringToSign(env)).toBe(
+      `Message\nM\nMessageId\nm\nSubscribeURL\nhttps://s\nTimestamp\nT\nToken\nt\nTopicArn\n${TOPIC}\nType\nSubscriptionConfirmation\n`,
+    );
   });
 
   it.each(['1', '2'] as const)('accepts a notification signed with SignatureVersion %s', (version) => {
@@ -183,29 +213,54 @@ describe('SES notification parsing', () => {
         occurredAt: new Date('2016-01-27T14:59:38.237Z'),
       },
     ]);
-    const suppressed = { ...DOC_BOUNCE, bounce: { ...DOC_BOUNCE.bounce, bounceSubType: 'OnAccountSuppressionList', bouncedRecipients: [{ emailAddress: 'jane@example.com' }] } };
+    const suppressed = {
+      ...DOC_BOUNCE,
+      bounce: { ...DOC_BOUNCE.bounce, bounceSubType: 'OnAccountSuppressionList', bouncedRecipients: [{ emailAddress: 'jane@example.com' }] },
+    };
     expect(parse(suppressed)[0]).toMatchObject({ errorCode: 'ses_bounce_on_account_suppression_list', errorMessage: 'Permanent bounce' });
   });
 
   it('changes nothing on a Transient bounce or a Complaint', () => {
     expect(parse({ ...DOC_BOUNCE, bounce: { ...DOC_BOUNCE.bounce, bounceType: 'Transient', bounceSubType: 'MailboxFull' } })).toEqual([]);
-    expect(parse({ notificationType: 'Complaint', complaint: { complainedRecipients: [{ emailAddress: 'jane@example.com' }], timestamp: '2016-01-27T14:59:38.237Z' }, mail: DOC_DELIVERY.mail })).toEqual([]);
+    expect(
+      parse({
+        notificationType: 'Complaint',
+        complaint: { complainedRecipients: [{ emailAddress: 'jane@example.com' }], timestamp: '2016-01-27T14:59:38.237Z' },
+        mail: DOC_DELIVERY.mail,
+      }),
+    ).toEqual([]);
   });
 
   it('finds our id in our Message-ID, in X-Turumba-Message-Id, or in the message tag', () => {
-    const withOurMessageId = { ...DOC_DELIVERY, mail: { ...DOC_DELIVERY.mail, commonHeaders: { ...DOC_DELIVERY.mail.commonHeaders, messageId: `<${OURS}@turumba.test>` } } };
+    const withOurMessageId = {
+      ...DOC_DELIVERY,
+      mail: { ...DOC_DELIVERY.mail, commonHeaders: { ...DOC_DELIVERY.mail.commonHeaders, messageId: `<${OURS}@turumba.test>` } },
+    };
     expect(parse(withOurMessageId)[0]).toMatchObject({ messageId: OURS, providerMessageId: `<${OURS}@turumba.test>` });
-    const withHeader = { ...DOC_DELIVERY, mail: { ...DOC_DELIVERY.mail, headers: [...DOC_DELIVERY.mail.headers, { name: 'X-Turumba-Message-Id', value: OURS }] } };
+    const withHeader = {
+      ...DOC_DELIVERY,
+      mail: { ...DOC_DELIVERY.mail, headers: [...DOC_DELIVERY.mail.headers, { name: 'X-Turumba-Message-Id', value: OURS }] },
+    };
     expect(parse(withHeader)[0]?.messageId).toBe(OURS);
-    const eventPublishing = { eventType: 'Delivery', mail: { messageId: 'ses-id', timestamp: '2016-01-27T14:59:38.237Z', tags: { turumba_message_id: [OURS] } }, delivery: { timestamp: '2016-01-27T14:59:39.000Z' } };
-    expect(parse(eventPublishing)).toEqual([{ providerMessageId: 'ses-id', messageId: OURS, status: 'delivered', occurredAt: new Date('2016-01-27T14:59:39.000Z') }]);
+    const eventPublishing = {
+      eventType: 'Delivery',
+      mail: { messageId: 'ses-id', timestamp: '2016-01-27T14:59:38.237Z', tags: { turumba_message_id: [OURS] } },
+      delivery: { timestamp: '2016-01-27T14:59:39.000Z' },
+    };
+    expect(parse(eventPublishing)).toEqual([
+      { providerMessageId: 'ses-id', messageId: OURS, status: 'delivered', occurredAt: new Date('2016-01-27T14:59:39.000Z') },
+    ]);
   });
 
   it('maps event-publishing Open/Click to read and Reject to undelivered', () => {
     const mail = { messageId: 'ses-id', timestamp: '2016-01-27T14:59:38.237Z' };
     expect(parse({ eventType: 'Open', mail, open: { timestamp: '2016-01-27T15:00:00.000Z' } })[0]).toMatchObject({ status: 'read' });
     expect(parse({ eventType: 'Click', mail, click: { timestamp: '2016-01-27T15:00:00.000Z' } })[0]).toMatchObject({ status: 'read' });
-    expect(parse({ eventType: 'Reject', mail, reject: { reason: 'Bad content' } })[0]).toMatchObject({ status: 'undelivered', errorCode: 'ses_reject', errorMessage: 'Bad content' });
+    expect(parse({ eventType: 'Reject', mail, reject: { reason: 'Bad content' } })[0]).toMatchObject({
+      status: 'undelivered',
+      errorCode: 'ses_reject',
+      errorMessage: 'Bad content',
+    });
     expect(parse({ eventType: 'Send', mail, send: {} })).toEqual([]);
     expect(parse({ eventType: 'Complaint', mail, complaint: {} })).toEqual([]);
     expect(parse({ eventType: 'DeliveryDelay', mail, deliveryDelay: {} })).toEqual([]);
@@ -215,8 +270,14 @@ describe('SES notification parsing', () => {
     // AWS's documented event-publishing example (event-publishing-retrieving-sns-examples.html).
     const renderingFailure = {
       eventType: 'Rendering Failure',
-      mail: { timestamp: '2018-01-22T18:43:06.197Z', source: 'sender@example.com', messageId: 'EXAMPLE7c191be45-e9aedb9a-02f9-4d12-a87d-dd0099a07f8a-000000', destination: ['recipient@example.com'], tags: { turumba_message_id: [OURS] } },
-      failure: { errorMessage: 'Attribute \'attributeName\' is not present in the rendering data.', templateName: 'MyTemplate' },
+      mail: {
+        timestamp: '2018-01-22T18:43:06.197Z',
+        source: 'sender@example.com',
+        messageId: 'EXAMPLE7c191be45-e9aedb9a-02f9-4d12-a87d-dd0099a07f8a-000000',
+        destination: ['recipient@example.com'],
+        tags: { turumba_message_id: [OURS] },
+      },
+      failure: { errorMessage: "Attribute 'attributeName' is not present in the rendering data.", templateName: 'MyTemplate' },
     };
     expect(parse(renderingFailure)).toEqual([
       {

@@ -27,7 +27,8 @@ const TOPIC_ARN = /^arn:aws(-cn|-us-gov)?:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,
 
 /** Why `value` cannot be a channel's sns_topic_arn, or undefined when it can. */
 export function topicArnProblem(value: string | undefined): string | undefined {
-  if (!value) return 'is required when events_provider is ses: the SNS signing certificate is shared by every AWS customer, so only the topic tells our events from anyone else\'s';
+  if (!value)
+    return "is required when events_provider is ses: the SNS signing certificate is shared by every AWS customer, so only the topic tells our events from anyone else's";
   return TOPIC_ARN.test(value) ? undefined : 'must be an SNS topic ARN (arn:aws:sns:<region>:<account id>:<topic name>)';
 }
 
@@ -189,5 +190,8 @@ function headerValue(mail: Json, name: string): string | undefined {
 
 /** OnAccountSuppressionList → on_account_suppression_list: codes stay lower snake case like the others. */
 function snake(value: string): string {
-  return value.replace(/([a-z0-9])([A-Z])/g, '$1_$2').replace(/[^A-Za-z0-9]+/g, '_').toLowerCase();
+  return value
+    .replace(/([a-z0-9])([A-Z])/g, '$1_$2')
+    .replace(/[^A-Za-z0-9]+/g, '_')
+    .toLowerCase();
 }

@@ -182,7 +182,7 @@ describe('MessengerAdapter.verifyCredentials', () => {
     expect(g.requests[0]?.headers.authorization).toBe(`Bearer ${TOKEN}`);
   });
 
-  it("refuses a token of another page than page_id, and an invalid token", async () => {
+  it('refuses a token of another page than page_id, and an invalid token', async () => {
     const other = await graph((_req, res) => json(res, 200, { id: '999', name: 'Elsewhere' }));
     expect(await adapter.verifyCredentials(credentials(other.url, { page_id: PAGE_ID }))).toEqual({
       ok: false,
@@ -295,7 +295,10 @@ describe('MessengerAdapter.parseStatusUpdates', () => {
 describe('Messenger webhooks about another page', () => {
   // One app secret signs the events of every page the app serves: the signature alone does not make them this channel's.
   const OTHER_PAGE = '998877665544332';
-  const onPage = (id: string | undefined, ...messaging: unknown[]) => ({ object: 'page', entry: [{ ...(id === undefined ? {} : { id }), time: 1458692752478, messaging }] });
+  const onPage = (id: string | undefined, ...messaging: unknown[]) => ({
+    object: 'page',
+    entry: [{ ...(id === undefined ? {} : { id }), time: 1458692752478, messaging }],
+  });
 
   it("leaves out messages and receipts of another page's entry, or of an entry without id", () => {
     expect(adapter.parseInbound(webhook(onPage(OTHER_PAGE, { ...TEXT_MESSAGE, recipient: { id: OTHER_PAGE } })), CREDENTIALS)).toEqual([]);

@@ -57,7 +57,12 @@ export class MessengerAdapter extends MetaWebhookAdapter implements ChannelAdapt
     if (typeof account === 'string') throw new PermanentSendError(account, 'missing_credentials');
     const json = sendBody(payload, ctx.lastInboundAt, this.now());
 
-    const res = await graphSend('messenger', account, { method: 'POST', path: 'me/messages', json, traceId: ctx.traceId, signal: ctx.signal }, MESSENGER_ERRORS);
+    const res = await graphSend(
+      'messenger',
+      account,
+      { method: 'POST', path: 'me/messages', json, traceId: ctx.traceId, signal: ctx.signal },
+      MESSENGER_ERRORS,
+    );
     const body = res.body as { message_id?: unknown; recipient_id?: unknown } | undefined;
     // Meta took the request; sending again could deliver twice, so this is not retried.
     if (typeof body?.message_id !== 'string') {

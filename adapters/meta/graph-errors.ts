@@ -1,10 +1,4 @@
-import {
-  PermanentSendError,
-  RateLimitedError,
-  SendError,
-  TransientSendError,
-  type SendErrorClass,
-} from '../types';
+import { PermanentSendError, RateLimitedError, SendError, TransientSendError, type SendErrorClass } from '../types';
 import { EgressRefusedError, unreachable } from '../egress';
 import { graphFetch, GraphTransportError, type GraphCall, type GraphResponse, type GraphTarget } from './graph-client';
 
@@ -76,8 +70,7 @@ export function graphSendError(product: string, res: GraphResponse, table: Graph
   const key = pair && table[pair] ? pair : err.code !== undefined && table[String(err.code)] ? String(err.code) : undefined;
   const rule = key ? table[key] : undefined;
   const retry: SendErrorClass =
-    rule?.retry ??
-    (err.httpStatus === 429 ? 'rate_limited' : err.httpStatus >= 500 || err.httpStatus === 408 ? 'transient' : 'permanent');
+    rule?.retry ?? (err.httpStatus === 429 ? 'rate_limited' : err.httpStatus >= 500 || err.httpStatus === 408 ? 'transient' : 'permanent');
   const detail =
     `${product} HTTP ${err.httpStatus}` +
     (err.code !== undefined ? ` code ${err.code}${err.subcode !== undefined ? `/${err.subcode}` : ''}` : '') +

@@ -24,12 +24,7 @@ export const RECEIPT_STATUS: Readonly<Record<string, MessageStatus>> = {
  * defaults, jasmin/managers/configs.py). Their level-1 receipt says nothing final:
  * Jasmin submits again later, so they must not fail the message.
  */
-export const JASMIN_RETRIED_SUBMIT_ERRORS: ReadonlySet<string> = new Set([
-  'ESME_RSYSERR',
-  'ESME_RTHROTTLED',
-  'ESME_RMSGQFUL',
-  'ESME_RINVSCHED',
-]);
+export const JASMIN_RETRIED_SUBMIT_ERRORS: ReadonlySet<string> = new Set(['ESME_RSYSERR', 'ESME_RTHROTTLED', 'ESME_RMSGQFUL', 'ESME_RINVSCHED']);
 
 type Fields = Readonly<Record<string, string>>;
 
@@ -107,7 +102,6 @@ export function parseDlrDate(value: string | undefined): Date | undefined {
   const second = Number(m[6] ?? 0);
   const at = new Date(Date.UTC(2000 + year, month - 1, day, hour, minute, second));
   // Date.UTC rolls out-of-range parts over (day 32 → next month); a value that does not round-trip is no date.
-  const roundTrips =
-    at.getUTCMonth() === month - 1 && at.getUTCDate() === day && at.getUTCHours() === hour && at.getUTCMinutes() === minute;
+  const roundTrips = at.getUTCMonth() === month - 1 && at.getUTCDate() === day && at.getUTCHours() === hour && at.getUTCMinutes() === minute;
   return roundTrips && second < 60 ? at : undefined;
 }

@@ -1,10 +1,4 @@
-import {
-  PermanentSendError,
-  RateLimitedError,
-  TransientSendError,
-  type SendError,
-  type SendErrorClass,
-} from '../types';
+import { PermanentSendError, RateLimitedError, TransientSendError, type SendError, type SendErrorClass } from '../types';
 import type { HttpAnswer, JasminTransportError } from './jasmin-http';
 
 interface ErrorRule {
@@ -28,7 +22,13 @@ export const JASMIN_SEND_ERRORS: readonly ErrorRule[] = [
   { status: 403, match: /throughput exceeded/i, retry: 'rate_limited', code: 'jasmin_throughput', reason: "user's http_throughput quota exceeded" },
   { status: 403, match: /^Cannot charge/i, retry: 'permanent', code: 'jasmin_no_balance', reason: 'balance or sms_count quota exhausted' },
   { status: 403, retry: 'permanent', code: 'jasmin_forbidden', reason: 'refused by Jasmin' },
-  { status: 400, match: /^Authorization failed/i, retry: 'permanent', code: 'jasmin_not_authorized', reason: "user's mt_messaging_cred does not allow this request" },
+  {
+    status: 400,
+    match: /^Authorization failed/i,
+    retry: 'permanent',
+    code: 'jasmin_not_authorized',
+    reason: "user's mt_messaging_cred does not allow this request",
+  },
   { status: 400, match: /^Value filter failed/i, retry: 'permanent', code: 'jasmin_filtered', reason: "rejected by the user's value filters" },
   { status: 400, retry: 'permanent', code: 'jasmin_invalid', reason: 'request failed validation' },
   { status: 412, match: /^No route found/i, retry: 'permanent', code: 'jasmin_no_route', reason: 'no MT route matches this user and destination' },
@@ -45,11 +45,9 @@ export function sendErrorFromAnswer(answer: HttpAnswer, jasminMessage: string | 
   const text = redact(jasminMessage ?? '', secrets);
   const rule = JASMIN_SEND_ERRORS.find((r) => r.status === answer.status && (!r.match || r.match.test(text)));
   const retry: SendErrorClass =
-    rule?.retry ??
-    (answer.status === 429 ? 'rate_limited' : answer.status >= 500 || answer.status === 408 ? 'transient' : 'permanent');
+    rule?.retry ?? (answer.status === 429 ? 'rate_limited' : answer.status >= 500 || answer.status === 408 ? 'transient' : 'permanent');
   const code = rule?.code ?? `http_${answer.status}`;
-  const detail =
-    `jasmin HTTP ${answer.status}` + (rule ? ` (${rule.reason})` : '') + (jasminMessage === undefined ? ': not a Jasmin answer' : `: ${text}`);
+  const detail = `jasmin HTTP ${answer.status}` + (rule ? ` (${rule.reason})` : '') + (jasminMessage === undefined ? ': not a Jasmin answer' : `: ${text}`);
 
   switch (retry) {
     case 'rate_limited':

@@ -195,13 +195,14 @@ describe('JasminSmppAdapter.send', () => {
   });
 
   it('never repeats the password Jasmin echoes in a validation error', async () => {
-    const jasmin = await fakeJasmin((_req, res) =>
-      text(res, 400, `Error "Argument [password] has an invalid value: [${PASSWORD}]."`),
-    );
+    const jasmin = await fakeJasmin((_req, res) => text(res, 400, `Error "Argument [password] has an invalid value: [${PASSWORD}]."`));
 
     const err = await sendError(adapter.send(payload, credentials(jasmin.url), ctx));
 
-    expect(err).toMatchObject({ code: 'jasmin_invalid', message: 'jasmin HTTP 400 (request failed validation): Argument [password] has an invalid value: [***].' });
+    expect(err).toMatchObject({
+      code: 'jasmin_invalid',
+      message: 'jasmin HTTP 400 (request failed validation): Argument [password] has an invalid value: [***].',
+    });
   });
 
   it('maps a refused connection to a transient network error', async () => {
@@ -239,9 +240,7 @@ describe('JasminSmppAdapter.send', () => {
     const missing = await sendError(adapter.send(payload, { base_url: 'http://127.0.0.1:1401', username: USERNAME }, ctx));
     expect(missing).toMatchObject({ code: 'missing_credentials', message: 'missing jasmin credentials: password' });
 
-    const bad = await sendError(
-      adapter.send(payload, credentials('http://127.0.0.1:1401', { password: 'x'.repeat(17), dlr_level: '4', coding: '3' }), ctx),
-    );
+    const bad = await sendError(adapter.send(payload, credentials('http://127.0.0.1:1401', { password: 'x'.repeat(17), dlr_level: '4', coding: '3' }), ctx));
     expect(bad).toBeInstanceOf(PermanentSendError);
     expect(bad).toMatchObject({
       code: 'invalid_credentials',
@@ -274,9 +273,7 @@ describe('JasminSmppAdapter.verifyCredentials', () => {
   });
 
   it('counts a user who may not read its balance as authenticated (authorization comes after login)', async () => {
-    const jasmin = await fakeJasmin((_req, res) =>
-      text(res, 400, '"Authorization failed for user [turumba] (Cannot check balance)."', 'application/json'),
-    );
+    const jasmin = await fakeJasmin((_req, res) => text(res, 400, '"Authorization failed for user [turumba] (Cannot check balance)."', 'application/json'));
 
     const check = await adapter.verifyCredentials(credentials(jasmin.url));
 
@@ -295,7 +292,18 @@ describe('JasminSmppAdapter.verifyCredentials', () => {
   /** jookies/jasmin-api SMPPCCMViewSet.retrieve: `smppccm -s` keys plus the `smppccm -l` columns. */
   function connectorView(status: string, session: string): string {
     return JSON.stringify({
-      connector: { cid: 'smsc1', host: '10.0.0.5', port: '2775', username: 'smppuser', password: 'smsc-pass', bind: 'transceiver', status, session, starts: '1', stops: '0' },
+      connector: {
+        cid: 'smsc1',
+        host: '10.0.0.5',
+        port: '2775',
+        username: 'smppuser',
+        password: 'smsc-pass',
+        bind: 'transceiver',
+        status,
+        session,
+        starts: '1',
+        stops: '0',
+      },
     });
   }
 
@@ -360,7 +368,7 @@ describe('JasminSmppAdapter.verifyCredentials', () => {
     [metrics(3, 2, 3), false, 'connector smsc1 not connected (/metrics: 3 connects, 2 binds, 3 disconnects)'],
     [metrics(1, 0, 0), false, 'connector smsc1 connected (/metrics: 1 connects, 0 binds, 0 disconnects)'],
     [metrics(1, 1, 0, 'other'), false, 'connector smsc1 not found in /metrics'],
-  ])('without a management API, reads the connector from Jasmin\'s /metrics (case %#)', async (body, ok, detail) => {
+  ])("without a management API, reads the connector from Jasmin's /metrics (case %#)", async (body, ok, detail) => {
     const jasmin = await fakeJasmin((req, res) => {
       if (req.url.startsWith('/balance')) return text(res, 200, '{"balance": "ND", "sms_count": "ND"}', 'application/json');
       text(res, 200, body);
@@ -374,7 +382,11 @@ describe('JasminSmppAdapter.verifyCredentials', () => {
 });
 
 /** Our side of Jasmin's DLR call: the engine's dlr-url (message_id + token) plus what DLRThrower adds. */
-function dlr(fields: Record<string, string>, method: 'POST' | 'GET' = 'POST', query = { message_id: MESSAGE_ID, token: callbackToken(WEBHOOK_SECRET, MESSAGE_ID) }): WebhookRequest {
+function dlr(
+  fields: Record<string, string>,
+  method: 'POST' | 'GET' = 'POST',
+  query = { message_id: MESSAGE_ID, token: callbackToken(WEBHOOK_SECRET, MESSAGE_ID) },
+): WebhookRequest {
   const search = new URLSearchParams(method === 'GET' ? { ...query, ...fields } : query).toString();
   const raw = method === 'POST' ? new URLSearchParams(fields).toString() : '';
   return {
@@ -464,9 +476,7 @@ describe('JasminSmppAdapter.parseStatusUpdates', () => {
   );
 
   it('accepts a done date with seconds and ignores one that is no date', () => {
-    expect(adapter.parseStatusUpdates(dlr(level2('DELIVRD', '000', { donedate: '230215122959' })))[0]?.occurredAt).toEqual(
-      new Date('2023-02-15T12:29:59Z'),
-    );
+    expect(adapter.parseStatusUpdates(dlr(level2('DELIVRD', '000', { donedate: '230215122959' })))[0]?.occurredAt).toEqual(new Date('2023-02-15T12:29:59Z'));
     const [update] = adapter.parseStatusUpdates(dlr(level2('DELIVRD', '000', { donedate: '2302301229' })));
     expect(update?.status).toBe('delivered');
     expect(update?.occurredAt).toBeUndefined();
@@ -476,9 +486,7 @@ describe('JasminSmppAdapter.parseStatusUpdates', () => {
     expect(() => adapter.parseStatusUpdates(dlr(level2('EXPLODED')))).toThrow(WebhookPayloadError);
     const { id: _omit, ...noId } = level2('DELIVRD');
     expect(() => adapter.parseStatusUpdates(dlr(noId))).toThrow(WebhookPayloadError);
-    expect(() => adapter.parseStatusUpdates({ ...dlr(level2('DELIVRD')), body: 'id=x&message_status=DELIVRD' })).toThrow(
-      WebhookPayloadError,
-    );
+    expect(() => adapter.parseStatusUpdates({ ...dlr(level2('DELIVRD')), body: 'id=x&message_status=DELIVRD' })).toThrow(WebhookPayloadError);
   });
 
   it('has no inbound messages to parse', () => {

@@ -1,10 +1,4 @@
-import {
-  PermanentSendError,
-  RateLimitedError,
-  SendError,
-  TransientSendError,
-  type SendErrorClass,
-} from '../types';
+import { PermanentSendError, RateLimitedError, SendError, TransientSendError, type SendErrorClass } from '../types';
 import { TwilioTransportError } from './twilio-http-client';
 
 /**
@@ -64,14 +58,8 @@ export function toSendError(err: unknown, responseHeaders?: Headers): SendError 
 
   const twilioCode = api.code === undefined ? undefined : String(api.code);
   const known = twilioCode ? TWILIO_ERROR_CODES[twilioCode] : undefined;
-  const retry: SendErrorClass =
-    known?.retry ??
-    (api.status === 429 ? 'rate_limited' : api.status >= 500 || api.status === 408 ? 'transient' : 'permanent');
-  const detail =
-    `twilio HTTP ${api.status}` +
-    (twilioCode ? ` code ${twilioCode}` : '') +
-    (known ? ` (${known.reason})` : '') +
-    `: ${api.message}`;
+  const retry: SendErrorClass = known?.retry ?? (api.status === 429 ? 'rate_limited' : api.status >= 500 || api.status === 408 ? 'transient' : 'permanent');
+  const detail = `twilio HTTP ${api.status}` + (twilioCode ? ` code ${twilioCode}` : '') + (known ? ` (${known.reason})` : '') + `: ${api.message}`;
 
   switch (retry) {
     case 'rate_limited':

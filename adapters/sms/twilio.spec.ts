@@ -3,14 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { fakeFormApi } from '../../tests/support/fake-form-api';
 import { closedAfterEach } from '../../tests/support/local-server';
 import { sendError } from '../../tests/support/send-error';
-import {
-  PermanentSendError,
-  RateLimitedError,
-  TransientSendError,
-  WebhookPayloadError,
-  type Credentials,
-  type WebhookRequest,
-} from '../types';
+import { PermanentSendError, RateLimitedError, TransientSendError, WebhookPayloadError, type Credentials, type WebhookRequest } from '../types';
 import { TwilioSmsAdapter } from './twilio';
 import { EgressPolicy } from '../egress';
 
@@ -105,11 +98,7 @@ describe('TwilioSmsAdapter.send', () => {
   it('sends from a Messaging Service when the sender is an MG sid, and maps "accepted" to queued', async () => {
     const twilio = await fakeTwilio((req, res) => json(res, 201, messageResource(req.form.To ?? '', null, req.form.Body ?? '', 'accepted')));
 
-    const result = await adapter.send(
-      payload,
-      credentials(twilio.url, { from: 'MGaaaabbbbccccddddeeeeffff00001111' }),
-      ctx,
-    );
+    const result = await adapter.send(payload, credentials(twilio.url, { from: 'MGaaaabbbbccccddddeeeeffff00001111' }), ctx);
 
     expect(result.status).toBe('queued');
     expect(twilio.requests[0]?.form).toEqual({
@@ -130,9 +119,7 @@ describe('TwilioSmsAdapter.send', () => {
   });
 
   it('maps 400 code 21211 to a permanent error carrying the Twilio code', async () => {
-    const twilio = await fakeTwilio((_req, res) =>
-      json(res, 400, twilioError(400, 21211, "The 'To' number +15558675310 is not a valid phone number.")),
-    );
+    const twilio = await fakeTwilio((_req, res) => json(res, 400, twilioError(400, 21211, "The 'To' number +15558675310 is not a valid phone number.")));
 
     const err = await sendError(adapter.send(payload, credentials(twilio.url), ctx));
 
@@ -164,9 +151,7 @@ describe('TwilioSmsAdapter.send', () => {
   });
 
   it('maps 429 to a rate-limit error that honours Retry-After', async () => {
-    const twilio = await fakeTwilio((_req, res) =>
-      json(res, 429, twilioError(429, 20429, 'Too Many Requests'), { 'Retry-After': '3' }),
-    );
+    const twilio = await fakeTwilio((_req, res) => json(res, 429, twilioError(429, 20429, 'Too Many Requests'), { 'Retry-After': '3' }));
 
     const err = await sendError(adapter.send(payload, credentials(twilio.url), ctx));
 
@@ -243,9 +228,7 @@ describe('TwilioSmsAdapter.verifyCredentials', () => {
 
     expect(check).toEqual({ ok: true, detail: `account ${ACCOUNT_SID} status active` });
     expect(twilio.requests[0]).toMatchObject({ method: 'GET', url: `/2010-04-01/Accounts/${ACCOUNT_SID}.json` });
-    expect(twilio.requests[0]?.headers.authorization).toBe(
-      `Basic ${Buffer.from(`${API_KEY}:${API_SECRET}`).toString('base64')}`,
-    );
+    expect(twilio.requests[0]?.headers.authorization).toBe(`Basic ${Buffer.from(`${API_KEY}:${API_SECRET}`).toString('base64')}`);
   });
 
   it('reports an authentication failure without leaking secrets', async () => {
@@ -348,9 +331,7 @@ describe('TwilioSmsAdapter.parseStatusUpdates', () => {
   });
 
   it('carries the error code of an undelivered message', () => {
-    const [update] = adapter.parseStatusUpdates(
-      webhook(statusCallback('undelivered', { ErrorCode: '30005', ErrorMessage: 'Unknown destination handset' })),
-    );
+    const [update] = adapter.parseStatusUpdates(webhook(statusCallback('undelivered', { ErrorCode: '30005', ErrorMessage: 'Unknown destination handset' })));
 
     expect(update).toMatchObject({ status: 'undelivered', errorCode: '30005', errorMessage: 'Unknown destination handset' });
   });
@@ -432,9 +413,7 @@ describe('TwilioSmsAdapter.verifyWebhookSignature', () => {
 
   it('finds the header whatever its case', () => {
     const req = signed(params);
-    expect(
-      adapter.verifyWebhookSignature({ ...req, headers: { ...req.headers, 'x-twilio-signature': 'RSOYDt4T1cUTdK1PDd93/VVr8B8=' } }, '12345'),
-    ).toBe(true);
+    expect(adapter.verifyWebhookSignature({ ...req, headers: { ...req.headers, 'x-twilio-signature': 'RSOYDt4T1cUTdK1PDd93/VVr8B8=' } }, '12345')).toBe(true);
   });
 
   it('rejects a tampered parameter', () => {

@@ -19,16 +19,7 @@ import {
 import { EgressPolicy, EgressRefusedError, boundedTimeout, unreachable, urlTarget, type EgressTarget } from '../egress';
 import { asTwilioApiError, toSendError } from './twilio-errors';
 import { RoutedRequestClient, TwilioTransportError } from './twilio-http-client';
-import {
-  STATUS_MAP,
-  field,
-  formOf,
-  header,
-  isStatusCallback,
-  parseDlrDoneDate,
-  signedParams,
-  statusOf,
-} from './twilio-webhook';
+import { STATUS_MAP, field, formOf, header, isStatusCallback, parseDlrDoneDate, signedParams, statusOf } from './twilio-webhook';
 
 const DEFAULT_BASE_URL = 'https://api.twilio.com';
 const DEFAULT_TIMEOUT_MS = 10_000;
@@ -63,12 +54,14 @@ export class TwilioSmsAdapter implements ChannelAdapter {
     const sender = payload.from ?? account.from;
     const http = new RoutedRequestClient({ ...account, egress: this.egress, traceId: ctx.traceId, signal: ctx.signal });
     try {
-      const message = await connect(account, http).api.v2010.accounts(account.accountSid).messages.create({
-        to: payload.to,
-        body: payload.body,
-        statusCallback: ctx.statusCallbackUrl,
-        ...(sender?.startsWith('MG') ? { messagingServiceSid: sender } : { from: sender }),
-      });
+      const message = await connect(account, http)
+        .api.v2010.accounts(account.accountSid)
+        .messages.create({
+          to: payload.to,
+          body: payload.body,
+          statusCallback: ctx.statusCallbackUrl,
+          ...(sender?.startsWith('MG') ? { messagingServiceSid: sender } : { from: sender }),
+        });
       return {
         providerMessageId: message.sid,
         status: (Object.hasOwn(STATUS_MAP, message.status) ? STATUS_MAP[message.status] : undefined) ?? 'queued',

@@ -30,10 +30,7 @@ export function messageBody(payload: DispatchPayload, lastInboundAt: Date | unde
     throw new PermanentSendError(`whatsapp text is limited to ${MAX_TEXT_LENGTH} characters`, 'whatsapp_body_too_long');
   }
   if (!windowOpen(lastInboundAt, now)) {
-    throw new PermanentSendError(
-      'free-form WhatsApp messages need the recipient to have written within 24 hours; send a template',
-      'whatsapp_window_closed',
-    );
+    throw new PermanentSendError('free-form WhatsApp messages need the recipient to have written within 24 hours; send a template', 'whatsapp_window_closed');
   }
   return { ...common, type: 'text', text: { body: payload.body, preview_url: false } };
 }

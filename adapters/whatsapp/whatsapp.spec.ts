@@ -383,7 +383,10 @@ describe('WhatsAppAdapter.parseInbound', () => {
     [{ type: 'reaction', reaction: { message_id: 'wamid.X', emoji: '👍' } }, '[reaction 👍]'],
   ])('stores %j as %j', (content, body) => {
     const message = { from: '16315551181', id: 'wamid.ID', timestamp: '1669233778', ...content };
-    const req = webhook({ ...SAMPLE_TEXT, entry: [{ id: '0', changes: [{ field: 'messages', value: { ...SAMPLE_TEXT.entry[0]?.changes[0]?.value, messages: [message] } }] }] });
+    const req = webhook({
+      ...SAMPLE_TEXT,
+      entry: [{ id: '0', changes: [{ field: 'messages', value: { ...SAMPLE_TEXT.entry[0]?.changes[0]?.value, messages: [message] } }] }],
+    });
     expect(adapter.parseInbound(req, CREDENTIALS)[0]?.body).toBe(body);
   });
 
@@ -404,7 +407,23 @@ describe('WhatsAppAdapter.parseInbound', () => {
   it.each([
     ['another object', { object: 'page', entry: [] }],
     ['entry not a list', { object: 'whatsapp_business_account', entry: {} }],
-    ['a message without id', { ...SAMPLE_TEXT, entry: [{ id: '0', changes: [{ field: 'messages', value: { metadata: { display_phone_number: '1', phone_number_id: PHONE_NUMBER_ID }, messages: [{ from: '1', timestamp: '1' }] } }] }] }],
+    [
+      'a message without id',
+      {
+        ...SAMPLE_TEXT,
+        entry: [
+          {
+            id: '0',
+            changes: [
+              {
+                field: 'messages',
+                value: { metadata: { display_phone_number: '1', phone_number_id: PHONE_NUMBER_ID }, messages: [{ from: '1', timestamp: '1' }] },
+              },
+            ],
+          },
+        ],
+      },
+    ],
     ['an array', []],
     ['not JSON', '{"object": "whatsapp_business_account", '],
   ])('rejects %s', (_label, body) => {
@@ -440,8 +459,7 @@ describe('WhatsAppAdapter.parseStatusUpdates', () => {
         status: 'failed',
         occurredAt: new Date(1750857390 * 1000),
         errorCode: '131047',
-        errorMessage:
-          'Re-engagement message: Message failed to send because more than 24 hours have passed since the customer last replied to this number.',
+        errorMessage: 'Re-engagement message: Message failed to send because more than 24 hours have passed since the customer last replied to this number.',
       },
     ]);
   });
@@ -457,7 +475,7 @@ describe('WhatsAppAdapter.parseStatusUpdates', () => {
   });
 });
 
-describe("WhatsApp webhooks about another business number", () => {
+describe('WhatsApp webhooks about another business number', () => {
   // One app secret signs the events of every number the app serves: the signature alone does not make them this channel's.
   const forNumber = (phoneNumberId: string | undefined, status: Record<string, unknown>) => {
     const doc = statusWebhook(status) as { entry: Array<{ changes: Array<{ value: { metadata: Record<string, unknown> } }> }> };
@@ -468,7 +486,17 @@ describe("WhatsApp webhooks about another business number", () => {
   };
   const inboundFor = (phoneNumberId: string) => ({
     ...SAMPLE_TEXT,
-    entry: [{ id: '0', changes: [{ field: 'messages', value: { ...SAMPLE_TEXT.entry[0]?.changes[0]?.value, metadata: { display_phone_number: '16505551111', phone_number_id: phoneNumberId } } }] }],
+    entry: [
+      {
+        id: '0',
+        changes: [
+          {
+            field: 'messages',
+            value: { ...SAMPLE_TEXT.entry[0]?.changes[0]?.value, metadata: { display_phone_number: '16505551111', phone_number_id: phoneNumberId } },
+          },
+        ],
+      },
+    ],
   });
 
   it("leaves out statuses and messages for another number's phone_number_id, or for none", () => {
@@ -499,7 +527,7 @@ describe('WhatsAppAdapter.verifyWebhookSignature', () => {
     expect(adapter.verifyWebhookSignature(signed(sign(body)), APP_SECRET)).toBe(true);
   });
 
-  it('passes the known-answer test for X-Hub-Signature-256 (GitHub\'s published test values)', () => {
+  it("passes the known-answer test for X-Hub-Signature-256 (GitHub's published test values)", () => {
     const req = { ...webhook('Hello, World!'), headers: { 'X-Hub-Signature-256': 'sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17' } };
     expect(adapter.verifyWebhookSignature(req, "It's a Secret to Everybody")).toBe(true);
   });

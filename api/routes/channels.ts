@@ -2,7 +2,16 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { ChannelAdapter } from '../../adapters/types';
 import { CHANNEL_TYPES, type ChannelType } from '../../lifecycle';
 import { MAX_WEBHOOK_ROTATION_OVERLAP_SECONDS } from '../../config';
-import { createChannel, getChannel, getChannelForUpdate, listChannels, rotateWebhookSecret, updateChannel, type ChannelChanges, type ChannelListing } from '../../db/channels';
+import {
+  createChannel,
+  getChannel,
+  getChannelForUpdate,
+  listChannels,
+  rotateWebhookSecret,
+  updateChannel,
+  type ChannelChanges,
+  type ChannelListing,
+} from '../../db/channels';
 import { withinChannelQuota } from '../../db/quotas';
 import type { ChannelRow } from '../../db/schema';
 import { isUuid } from '../../db/uuidv7';
@@ -140,7 +149,10 @@ export const channelRoutes: FastifyPluginAsync = async (app) => {
     webhook_signature: c.webhookSignatureRequired ? 'required' : 'disabled',
     webhook_url: `${config.publicBaseUrl}/webhooks/${c.channelType}/${c.id}`,
     // When a rotated-out webhook secret stops passing; null when only the current one does.
-    previous_webhook_secret_expires_at: c.webhookSecretPrevious && c.webhookSecretPreviousUntil && c.webhookSecretPreviousUntil.getTime() > Date.now() ? c.webhookSecretPreviousUntil.toISOString() : null,
+    previous_webhook_secret_expires_at:
+      c.webhookSecretPrevious && c.webhookSecretPreviousUntil && c.webhookSecretPreviousUntil.getTime() > Date.now()
+        ? c.webhookSecretPreviousUntil.toISOString()
+        : null,
     created_at: c.createdAt.toISOString(),
   });
 
@@ -162,17 +174,19 @@ export const channelRoutes: FastifyPluginAsync = async (app) => {
       throw badRequest('webhook_signature', 'can be disabled only on a sandbox channel (sandbox: true)');
     }
     checkChannelTargets(config, adapter, b.credentials, b.sandbox === true);
-    const channel = await withinChannelQuota(db, req.accountId, config.quotas, (tx) => createChannel(tx, {
-      accountId: req.accountId,
-      channelType: b.channel_type,
-      provider: adapter.provider,
-      name: b.name,
-      credentials: b.credentials,
-      rateLimitPerSecond: b.rate_limit_per_second ?? null,
-      dailyLimit: b.daily_limit ?? null,
-      sandbox: b.sandbox ?? false,
-      webhookSignatureRequired: b.webhook_signature !== 'disabled',
-    }));
+    const channel = await withinChannelQuota(db, req.accountId, config.quotas, (tx) =>
+      createChannel(tx, {
+        accountId: req.accountId,
+        channelType: b.channel_type,
+        provider: adapter.provider,
+        name: b.name,
+        credentials: b.credentials,
+        rateLimitPerSecond: b.rate_limit_per_second ?? null,
+        dailyLimit: b.daily_limit ?? null,
+        sandbox: b.sandbox ?? false,
+        webhookSignatureRequired: b.webhook_signature !== 'disabled',
+      }),
+    );
     return reply.status(201).send({ ...view(channel), webhook_secret: channel.webhookSecret });
   });
 
@@ -224,7 +238,7 @@ export const channelRoutes: FastifyPluginAsync = async (app) => {
       changes.credentials = merged;
     }
     const updated = await updateChannel(db, channel.id, req.accountId, changes, b.credentials ? stored : undefined);
-    if (!updated) throw new ApiError(409, 'conflict', 'the channel\'s credentials changed during this request; nothing was changed, try again', 'credentials');
+    if (!updated) throw new ApiError(409, 'conflict', "the channel's credentials changed during this request; nothing was changed, try again", 'credentials');
     req.log.info({ event: 'channel_updated', channel_id: channel.id, fields: Object.keys(b) });
     return view(updated);
   });

@@ -18,12 +18,7 @@ import { recentSendRate } from '../../db/group-batches';
 import { checkGroupSize, consumeDailyMessages, QuotaExceededError, refundDailyMessages } from '../../db/quotas';
 import type { GroupMessageRow } from '../../db/schema';
 import { isUuid } from '../../db/uuidv7';
-import {
-  cancelGroupSignal,
-  groupWorkflowId,
-  pauseGroupSignal,
-  resumeGroupSignal,
-} from '../../workflows/definitions';
+import { cancelGroupSignal, groupWorkflowId, pauseGroupSignal, resumeGroupSignal } from '../../workflows/definitions';
 import { CONTENT_PROPERTIES } from '../content-schema';
 import { uiLinks } from '../links';
 import { ApiError, badRequest, notFound, quotaExceeded } from '../errors';
@@ -86,7 +81,8 @@ export const groupRoutes: FastifyPluginAsync = async (app) => {
     return group;
   };
 
-  const adapterFor = async (channelId: string, accountId: string): Promise<ChannelAdapter> => (await sendableChannel(db, adapters, channelId, accountId)).adapter;
+  const adapterFor = async (channelId: string, accountId: string): Promise<ChannelAdapter> =>
+    (await sendableChannel(db, adapters, channelId, accountId)).adapter;
 
   /** A group's recipients count against the daily quota when it starts, and only then. */
   const beginWithinQuota = async (group: GroupMessageRow): Promise<GroupMessageRow | undefined> => {
@@ -114,7 +110,6 @@ export const groupRoutes: FastifyPluginAsync = async (app) => {
     log.info({ event: 'group_started', group_message_id: running.id, recipients: running.total, trace_id: running.metadata.trace_id });
     return running;
   };
-
 
   // Over the daily quota the group stays a draft, which the caller can start once the quota allows.
   const storedAsDraft = (err: unknown, id: string): unknown => {
@@ -156,9 +151,18 @@ export const groupRoutes: FastifyPluginAsync = async (app) => {
         recipients,
         mode: b.mode ?? 'batched',
       });
-      req.log.info({ event: 'group_accepted', group_message_id: group.id, recipients: group.total, draft: b.draft === true, trace_id: group.metadata.trace_id });
+      req.log.info({
+        event: 'group_accepted',
+        group_message_id: group.id,
+        recipients: group.total,
+        draft: b.draft === true,
+        trace_id: group.metadata.trace_id,
+      });
       // A repeat of a first attempt that died before the start finds the group stored and finishes it.
-      if (!b.draft && group.workflowStartedAt === null) group = await start(group, req.log).catch((err: unknown) => { throw storedAsDraft(err, group.id); });
+      if (!b.draft && group.workflowStartedAt === null)
+        group = await start(group, req.log).catch((err: unknown) => {
+          throw storedAsDraft(err, group.id);
+        });
       return { statusCode: b.draft ? 201 : 202, body: accepted(group) };
     });
     return reply
@@ -198,7 +202,8 @@ export const groupRoutes: FastifyPluginAsync = async (app) => {
       try {
         await temporal.workflow.getHandle(groupWorkflowId(group.id)).signal(signals[action]);
       } catch (err) {
-        if (err instanceof WorkflowNotFoundError) throw conflict(`the fan-out is not running (it finished, or its start failed: POST /v1/group-messages/${group.id}/start)`);
+        if (err instanceof WorkflowNotFoundError)
+          throw conflict(`the fan-out is not running (it finished, or its start failed: POST /v1/group-messages/${group.id}/start)`);
         throw err;
       }
       req.log.info({ event: `group_${action}_requested`, group_message_id: group.id, trace_id: group.metadata.trace_id });
@@ -258,8 +263,7 @@ function recipientsOf(body: unknown): unknown[] {
 function checkRecipients(list: unknown[], adapter: ChannelAdapter, needed: Set<string>, lines?: number[]): RecipientInput[] {
   if (list.length > MAX_RECIPIENTS_PER_CALL) throw badRequest('recipients', `at most ${MAX_RECIPIENTS_PER_CALL} per call; send the rest in further calls`);
   return list.map((item, i) => {
-    const at = (field: string, reason: string) =>
-      badRequest(`recipients[${i}]${field}`, lines ? `${reason} (CSV line ${lines[i] ?? '?'})` : reason);
+    const at = (field: string, reason: string) => badRequest(`recipients[${i}]${field}`, lines ? `${reason} (CSV line ${lines[i] ?? '?'})` : reason);
     if (typeof item !== 'object' || item === null || Array.isArray(item)) throw at('', 'must be an object with "to"');
     const { to, variables, ...extra } = item as Record<string, unknown>;
     const unknown = Object.keys(extra)[0];
@@ -344,7 +348,9 @@ function parseCsv(text: string): CsvRow[] {
     });
   } catch (err) {
     if (!(err instanceof CsvError)) throw err;
-    throw new Error(err.code === 'CSV_QUOTE_NOT_CLOSED' ? `CSV line ${line}: a quoted field is not closed` : `CSV line ${line}: ${err.message}`, { cause: err });
+    throw new Error(err.code === 'CSV_QUOTE_NOT_CLOSED' ? `CSV line ${line}: a quoted field is not closed` : `CSV line ${line}: ${err.message}`, {
+      cause: err,
+    });
   }
   return rows;
 }

@@ -70,8 +70,7 @@ export const replayRoutes: FastifyPluginAsync = async (app) => {
       try {
         const desc = await handle.describe();
         if ((desc.memo as { account_id?: string } | undefined)?.account_id !== req.accountId) throw notFound('replay');
-        const progress: ReplayProgress =
-          desc.status.name === 'RUNNING' ? await handle.query(replayProgressQuery) : ((await handle.result()) as ReplayProgress);
+        const progress: ReplayProgress = desc.status.name === 'RUNNING' ? await handle.query(replayProgressQuery) : ((await handle.result()) as ReplayProgress);
         return { id: req.params.id, state: desc.status.name.toLowerCase(), ...progress };
       } catch (err) {
         if (err instanceof WorkflowNotFoundError) throw notFound('replay');

@@ -1,11 +1,5 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import {
-  WebhookPayloadError,
-  type InboundMessage,
-  type StatusUpdate,
-  type WebhookKind,
-  type WebhookRequest,
-} from '../../adapters/types';
+import { WebhookPayloadError, type InboundMessage, type StatusUpdate, type WebhookKind, type WebhookRequest } from '../../adapters/types';
 import { isChannelType } from '../../lifecycle';
 import { acceptedWebhookSecrets, cachedChannelLookup } from '../../db/channels';
 import { storeInbound } from '../../db/inbound';
@@ -56,14 +50,16 @@ export const webhookRoutes: FastifyPluginAsync = async (app) => {
     }
   });
 
-  const reject = (reply: FastifyReply, status: number, reason: string, message: string) =>
-    reply.status(status).send({ error: reason, message });
+  const reject = (reply: FastifyReply, status: number, reason: string, message: string) => reply.status(status).send({ error: reason, message });
 
   // Every refusal is counted, including those fastify answers itself (413 too large, 415).
   app.addHook('onResponse', async (req, reply) => {
     if (reply.statusCode < 400) return;
     const type = (req.params as Partial<Params> | undefined)?.channel_type;
-    metrics.webhookRejected.inc({ channel_type: isChannelType(type) ? type : 'unknown', reason: REJECT_REASON[reply.statusCode] ?? `http_${reply.statusCode}` });
+    metrics.webhookRejected.inc({
+      channel_type: isChannelType(type) ? type : 'unknown',
+      reason: REJECT_REASON[reply.statusCode] ?? `http_${reply.statusCode}`,
+    });
   });
 
   const receipts = createReceipts({
@@ -71,7 +67,11 @@ export const webhookRoutes: FastifyPluginAsync = async (app) => {
     temporal,
     metrics,
     onSignal: (messageId, result, err) => {
-      if (result === 'lost') app.log.error({ event: 'receipt_signal', message_id: messageId, result, err }, 'a receipt signal could be neither sent nor kept: the workflow reads the row at its deadline');
+      if (result === 'lost')
+        app.log.error(
+          { event: 'receipt_signal', message_id: messageId, result, err },
+          'a receipt signal could be neither sent nor kept: the workflow reads the row at its deadline',
+        );
       else app.log.info({ event: 'receipt_signal', message_id: messageId, result, reason: err instanceof Error ? err.message : undefined });
     },
   });
@@ -144,7 +144,8 @@ export const webhookRoutes: FastifyPluginAsync = async (app) => {
       if (keys.some((k) => Buffer.byteLength(k) > MAX_KEY_BYTES)) throw new WebhookPayloadError(`a message id or sender is longer than ${MAX_KEY_BYTES} bytes`);
       // Postgres reads no ISO string past 9999 (`+010000-…`), and an invalid Date has none at all.
       const times = [...updates.flatMap((u) => [u.occurredAt, u.watermark?.upTo]), ...inbound.map((m) => m.receivedAt)];
-      if (times.some((t) => t !== undefined && !(t.getTime() >= 0 && t.getTime() <= MAX_TIME_MS))) throw new WebhookPayloadError('an event time is out of range');
+      if (times.some((t) => t !== undefined && !(t.getTime() >= 0 && t.getTime() <= MAX_TIME_MS)))
+        throw new WebhookPayloadError('an event time is out of range');
     } catch (err) {
       if (!(err instanceof WebhookPayloadError)) throw err;
       return reject(reply, 400, 'malformed_payload', err.message);

@@ -19,7 +19,11 @@ export interface ReceiverChannel {
  * engine does, minus Temporal (no signal: the update goes straight to the row).
  * Path: /webhooks/<channel id>.
  */
-export async function startReceiver(db: Db, adapters: AdapterRegistry, channels: Map<string, ReceiverChannel>): Promise<{ url: string; close(): Promise<void> }> {
+export async function startReceiver(
+  db: Db,
+  adapters: AdapterRegistry,
+  channels: Map<string, ReceiverChannel>,
+): Promise<{ url: string; close(): Promise<void> }> {
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));

@@ -38,7 +38,13 @@ async function createChannel(target: EngineTarget, channel: BenchChannel): Promi
 }
 
 /** Full lifecycle through the engine: POST accept → workflow → simulator → signed webhook → delivered row. */
-export async function engineLeg(target: EngineTarget, channel: BenchChannel, count: number, concurrency: number, timeoutMs: number): Promise<LegResult & { channelId: string; ids: string[] }> {
+export async function engineLeg(
+  target: EngineTarget,
+  channel: BenchChannel,
+  count: number,
+  concurrency: number,
+  timeoutMs: number,
+): Promise<LegResult & { channelId: string; ids: string[] }> {
   const channelId = await createChannel(target, channel);
   const content = channel === 'sms' ? { to: SMS_TO, body: 'bench' } : { to: WHATSAPP_TO, template: TEMPLATE };
   const accept: number[] = [];

@@ -29,10 +29,9 @@ export function round(n: number, digits = 1): number {
 export async function waitDelivered(pool: Pool, channelId: string, count: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const r = await pool.query<{ n: string }>(
-      `SELECT count(*)::text AS n FROM messages WHERE channel_id = $1 AND status IN ('delivered', 'read')`,
-      [channelId],
-    );
+    const r = await pool.query<{ n: string }>(`SELECT count(*)::text AS n FROM messages WHERE channel_id = $1 AND status IN ('delivered', 'read')`, [
+      channelId,
+    ]);
     const n = Number(r.rows[0]?.n ?? 0);
     if (n >= count) return;
     if (Date.now() > deadline) {
@@ -61,7 +60,10 @@ export interface LegResult {
 }
 
 /** A leg's row: throughput from its first accept to its last delivery, and per-stage spreads from Postgres. */
-export async function legResult(pool: Pool, leg: { name: string; channelId: string; count: number; concurrency: number; startedAt: number; acceptMs: number[] }): Promise<LegResult> {
+export async function legResult(
+  pool: Pool,
+  leg: { name: string; channelId: string; count: number; concurrency: number; startedAt: number; acceptMs: number[] },
+): Promise<LegResult> {
   const stages = await stageTimes(pool, leg.channelId, leg.startedAt);
   const wallSeconds = (stages.lastDone - leg.startedAt) / 1000;
   return {

@@ -3,8 +3,18 @@ import { startTwilioSimulator, type TwilioSimAccount, type TwilioSimulator } fro
 
 // One pair of simulators serves every leg, so engine and baseline talk to the same provider side.
 
-export const TWILIO: TwilioSimAccount = { sid: `AC${'b'.repeat(32)}`, apiKey: `SK${'b'.repeat(32)}`, apiSecret: 'bench-api-secret', authToken: 'bench-auth-token' };
-export const WHATSAPP: GraphSimApp = { accessToken: 'bench-whatsapp-token', appSecret: 'bench-whatsapp-secret', phoneNumberId: '106540352242999', displayPhoneNumber: '15550100099' };
+export const TWILIO: TwilioSimAccount = {
+  sid: `AC${'b'.repeat(32)}`,
+  apiKey: `SK${'b'.repeat(32)}`,
+  apiSecret: 'bench-api-secret',
+  authToken: 'bench-auth-token',
+};
+export const WHATSAPP: GraphSimApp = {
+  accessToken: 'bench-whatsapp-token',
+  appSecret: 'bench-whatsapp-secret',
+  phoneNumberId: '106540352242999',
+  displayPhoneNumber: '15550100099',
+};
 export const TEMPLATE = { name: 'order_update', language: 'en_US', variables: { '1': 'Ada' } };
 /** Unscripted numbers: the simulators answer queued → sent → delivered (templates need no WhatsApp window). */
 export const SMS_TO = '+16505550123';
@@ -32,7 +42,12 @@ export async function startSimulators(callbackDelayMs: number): Promise<Simulato
       from: '+15017122661',
       base_url: twilio.url,
     },
-    whatsappCredentials: { access_token: WHATSAPP.accessToken, phone_number_id: WHATSAPP.phoneNumberId ?? '', app_secret: WHATSAPP.appSecret, base_url: graph.url },
+    whatsappCredentials: {
+      access_token: WHATSAPP.accessToken,
+      phone_number_id: WHATSAPP.phoneNumberId ?? '',
+      app_secret: WHATSAPP.appSecret,
+      base_url: graph.url,
+    },
     async close() {
       await Promise.all([twilio.close(), graph.close()]);
     },

@@ -53,14 +53,28 @@ describe('archival of expired months (real PostgreSQL, archive directory)', () =
     database = connect(scratch.url, { max: 6 });
     await pool().query(`SELECT ensure_message_partitions('2029-01-01', 14)`);
     for (let m = 0; m < 7; m++) {
-      await seedMessages(pool(), { from: new Date(Date.UTC(2029, m, 1)), to: new Date(Date.UTC(2029, m + 1, 1)), rows: 1500, accounts: ACCOUNTS, channels: CHANNELS });
+      await seedMessages(pool(), {
+        from: new Date(Date.UTC(2029, m, 1)),
+        to: new Date(Date.UTC(2029, m + 1, 1)),
+        rows: 1500,
+        accounts: ACCOUNTS,
+        channels: CHANNELS,
+      });
     }
     const accountId = (await createAccount(database.db, 'archive')).id;
     const channelId = (await createChannel(database.db, { accountId, channelType: 'sms', provider: 'twilio', name: 'c', credentials: {} })).id;
     tricky = (
       await insertMessage(
         database.db,
-        { accountId, channelId, channelType: 'sms', to: '+15550009999', body: TRICKY_BODY, html: '<p>“quoted”</p>', metadata: { trace_id: 't', user: { nested: { a: [1, 'two', null] }, 'key with "quotes"': true } } },
+        {
+          accountId,
+          channelId,
+          channelType: 'sms',
+          to: '+15550009999',
+          body: TRICKY_BODY,
+          html: '<p>“quoted”</p>',
+          metadata: { trace_id: 't', user: { nested: { a: [1, 'two', null] }, 'key with "quotes"': true } },
+        },
         Date.UTC(2029, 0, 31, 23, 59, 59, 999),
       )
     ).id;
@@ -82,7 +96,14 @@ describe('archival of expired months (real PostgreSQL, archive directory)', () =
       { partition: 'messages_y2029m02', state: 'attached', from: '2029-02-01T00:00:00.000Z', to: '2029-03-01T00:00:00.000Z', expired: true, archived: false },
     ]);
     expect((await planRetirement(pool(), store, NOW, 6)).items.map((i) => i.partition)).toEqual([
-      'messages_y2029m01', 'messages_y2029m02', 'messages_y2029m03', 'messages_y2029m04', 'messages_y2029m05', 'messages_y2029m06', 'messages_y2029m07', 'messages_y2029m08',
+      'messages_y2029m01',
+      'messages_y2029m02',
+      'messages_y2029m03',
+      'messages_y2029m04',
+      'messages_y2029m05',
+      'messages_y2029m06',
+      'messages_y2029m07',
+      'messages_y2029m08',
     ]);
   });
 
@@ -248,7 +269,11 @@ describe('archival of expired months (real PostgreSQL, archive directory)', () =
     const lines = gunzipSync(readFileSync(path)).toString('utf8').split('\n');
     writeFileSync(path, gzipSync(lines.slice(1).join('\n')));
 
-    expect(await retirePartition(pool(), store, 'messages_y2029m06')).toEqual({ outcome: 'dropped', rows: 1500, reexported: 'archive file differs from the verified one' });
+    expect(await retirePartition(pool(), store, 'messages_y2029m06')).toEqual({
+      outcome: 'dropped',
+      rows: 1500,
+      reexported: 'archive file differs from the verified one',
+    });
     const fresh = (await readManifest(store, 'messages_y2029m06'))!;
     expect(fresh.sha256).toBe(m.sha256);
     await restoreArchive(pool(), store, 'messages_y2029m06', { table: 'restored_2029_06' });

@@ -82,7 +82,12 @@ export async function withPartitionLock<T>(pool: Pool, name: string, fn: (client
  * transactions; if it is interrupted between them (crash, cancel, timeout) the
  * partition stays "detach pending" and only FINALIZE completes it.
  */
-export async function detachPartition(pool: Pool, client: PoolClient, info: PartitionInfo, signal?: AbortSignal): Promise<'detached' | 'finalized' | 'already'> {
+export async function detachPartition(
+  pool: Pool,
+  client: PoolClient,
+  info: PartitionInfo,
+  signal?: AbortSignal,
+): Promise<'detached' | 'finalized' | 'already'> {
   if (info.state === 'detached') return 'already';
   const mode = info.state === 'detach_pending' ? 'FINALIZE' : 'CONCURRENTLY';
   await cancellable(pool, client, `ALTER TABLE messages DETACH PARTITION ${quoteIdent(info.name)} ${mode}`, signal);
@@ -91,10 +96,7 @@ export async function detachPartition(pool: Pool, client: PoolClient, info: Part
 
 /** Drops a month table that is no longer attached; refuses an attached one. */
 export async function dropDetached(client: PoolClient, name: string): Promise<void> {
-  const { rows } = await client.query<{ attached: boolean }>(
-    'SELECT relispartition AS attached FROM pg_class WHERE oid = to_regclass($1)',
-    [name],
-  );
+  const { rows } = await client.query<{ attached: boolean }>('SELECT relispartition AS attached FROM pg_class WHERE oid = to_regclass($1)', [name]);
   if (rows[0]?.attached !== false) throw new Error(`${name} is attached or missing; only a detached month is dropped`);
   await client.query(`DROP TABLE ${quoteIdent(name)}`);
 }

@@ -73,7 +73,11 @@ export async function exportPartition(pool: Pool, store: ArchiveStore, table: st
     written = digest.result();
     await client.query('CLOSE archive_rows');
     progress('digest', written.rows);
-    inDb = await queryDigest(client, table, columns.map((c) => c.name));
+    inDb = await queryDigest(
+      client,
+      table,
+      columns.map((c) => c.name),
+    );
     await client.query('COMMIT');
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);

@@ -67,7 +67,12 @@ export interface RetirementItem {
  * tables left detached by an interrupted run (only those with a manifest: a
  * table someone detached by hand is not ours to drop).
  */
-export async function planRetirement(pool: Pool, store: ArchiveStore, asOf: Date, retentionMonths: number): Promise<{ cutoff: string; items: RetirementItem[] }> {
+export async function planRetirement(
+  pool: Pool,
+  store: ArchiveStore,
+  asOf: Date,
+  retentionMonths: number,
+): Promise<{ cutoff: string; items: RetirementItem[] }> {
   const cutoff = monthOffset(asOf, -retentionMonths);
   const items: RetirementItem[] = [];
   for (const p of await listPartitions(pool)) {
@@ -90,7 +95,12 @@ export interface StepOptions {
 }
 
 /** Exports a month unless a manifest for it already exists (a rerun after a crash resumes here). */
-export async function archivePartition(pool: Pool, store: ArchiveStore, name: string, opts: StepOptions = {}): Promise<{ manifest?: ArchiveManifest; exported: boolean }> {
+export async function archivePartition(
+  pool: Pool,
+  store: ArchiveStore,
+  name: string,
+  opts: StepOptions = {},
+): Promise<{ manifest?: ArchiveManifest; exported: boolean }> {
   return withPartitionLock(pool, name, async () => {
     const info = await partitionState(pool, name);
     const existing = await readManifest(store, name);
@@ -102,10 +112,7 @@ export async function archivePartition(pool: Pool, store: ArchiveStore, name: st
   });
 }
 
-export type RetireOutcome =
-  | { outcome: 'dropped'; rows: number; reexported?: string }
-  | { outcome: 'absent' }
-  | { outcome: 'finalized' };
+export type RetireOutcome = { outcome: 'dropped'; rows: number; reexported?: string } | { outcome: 'absent' } | { outcome: 'finalized' };
 
 /**
  * Detaches (or finishes a pending detach), then re-checks the now frozen table
@@ -114,7 +121,12 @@ export type RetireOutcome =
  * to a fresh export from the detached table: it never leads to a drop without a
  * matching archive.
  */
-export async function retirePartition(pool: Pool, store: ArchiveStore, name: string, opts: StepOptions & { finalizeOnly?: boolean } = {}): Promise<RetireOutcome> {
+export async function retirePartition(
+  pool: Pool,
+  store: ArchiveStore,
+  name: string,
+  opts: StepOptions & { finalizeOnly?: boolean } = {},
+): Promise<RetireOutcome> {
   return withPartitionLock(pool, name, async (client) => {
     const info = await partitionState(pool, name);
     if (!info) return { outcome: 'absent' };

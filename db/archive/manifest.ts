@@ -90,11 +90,7 @@ export interface ArchiveStats {
 }
 
 /** Re-reads an archive end to end: decompresses, splits lines, recomputes both checksums. */
-export async function readArchiveStats(
-  store: ArchiveStore,
-  key: string,
-  onLines?: (rows: number) => void,
-): Promise<ArchiveStats> {
+export async function readArchiveStats(store: ArchiveStore, key: string, onLines?: (rows: number) => void): Promise<ArchiveStats> {
   const file = createHash('sha256');
   let bytes = 0;
   const digest = new LineDigest();

@@ -33,10 +33,19 @@ export function selfSignedCertificate(opts: CertOptions = {}): SelfSigned {
     execFileSync(
       'openssl',
       [
-        'req', '-x509', '-new', '-key', keyPath, '-out', certPath,
-        '-days', String(opts.days ?? 2),
-        '-subj', `/CN=${opts.commonName ?? 'localhost'}`,
-        '-addext', `subjectAltName=${[...names, 'IP:127.0.0.1'].join(',')}`,
+        'req',
+        '-x509',
+        '-new',
+        '-key',
+        keyPath,
+        '-out',
+        certPath,
+        '-days',
+        String(opts.days ?? 2),
+        '-subj',
+        `/CN=${opts.commonName ?? 'localhost'}`,
+        '-addext',
+        `subjectAltName=${[...names, 'IP:127.0.0.1'].join(',')}`,
       ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );

@@ -28,9 +28,7 @@ export interface RcptAttempt {
   at: number;
 }
 
-export type EventsTarget =
-  | { provider: 'sendgrid'; webhookUrl: string; privateKey: KeyObject }
-  | { provider: 'ses'; webhookUrl: string; signer: SnsSigner };
+export type EventsTarget = { provider: 'sendgrid'; webhookUrl: string; privateKey: KeyObject } | { provider: 'ses'; webhookUrl: string; signer: SnsSigner };
 
 export interface EventPost {
   provider: 'sendgrid' | 'ses';
@@ -211,7 +209,15 @@ export async function startSmtpSink(opts: SmtpSinkOptions = {}): Promise<SmtpSin
       const facts = { email: to, smtpId: messageIdHeader, uniqueArgs };
       kinds = outcome === 'bounce' ? ['processed', 'bounce'] : outcome === 'open' ? ['processed', 'delivered', 'open'] : ['processed', 'delivered'];
       const list = kinds.map((k) =>
-        sendgridEvent(k, facts, k === 'bounce' ? { reason: '550 5.1.1 The email account that you tried to reach does not exist', status: '5.1.1', type: 'bounce' } : k === 'open' ? { useragent: 'Mozilla/5.0', ip: '192.0.2.1' } : {}),
+        sendgridEvent(
+          k,
+          facts,
+          k === 'bounce'
+            ? { reason: '550 5.1.1 The email account that you tried to reach does not exist', status: '5.1.1', type: 'bounce' }
+            : k === 'open'
+              ? { useragent: 'Mozilla/5.0', ip: '192.0.2.1' }
+              : {},
+        ),
       );
       ({ body, headers } = signedSendGridPost(target.privateKey, list));
     } else {

@@ -35,8 +35,7 @@ export const NO_FAULTS: GlobalFaults = { error5xxRate: 0, rateLimitRate: 0, retr
 
 /** A scripted answer to a send, chosen by the recipient. */
 export type SendScript =
-  | { kind: 'reject'; error: GraphErrorSpec }
-  | { kind: 'fail-first'; attempts: number; error?: GraphErrorSpec; retryAfterSec?: number; hang?: boolean };
+  { kind: 'reject'; error: GraphErrorSpec } | { kind: 'fail-first'; attempts: number; error?: GraphErrorSpec; retryAfterSec?: number; hang?: boolean };
 
 /** What the simulator answers; `after` runs once the answer is on the wire (webhooks). */
 export interface Answer {

@@ -16,7 +16,10 @@ function readApps(raw: string | undefined): GraphSimApp[] {
     Array.isArray(parsed) &&
     parsed.every(
       (a: Record<string, unknown>) =>
-        typeof a === 'object' && typeof a.accessToken === 'string' && typeof a.appSecret === 'string' && (typeof a.phoneNumberId === 'string' || typeof a.pageId === 'string'),
+        typeof a === 'object' &&
+        typeof a.accessToken === 'string' &&
+        typeof a.appSecret === 'string' &&
+        (typeof a.phoneNumberId === 'string' || typeof a.pageId === 'string'),
     );
   if (!valid) throw new Error('APPS must be a JSON array of {accessToken, appSecret, phoneNumberId? | pageId?}');
   return parsed as GraphSimApp[];
@@ -32,7 +35,9 @@ async function main(): Promise<void> {
     webhookUrls: process.env.WEBHOOKS ? (JSON.parse(process.env.WEBHOOKS) as GraphSimOptions['webhookUrls']) : undefined,
     log: (line) => console.log(line),
   });
-  console.log(`graph simulator at ${sim.url}; phone numbers: ${apps.flatMap((a) => a.phoneNumberId ?? []).join(', ') || '-'}; pages: ${apps.flatMap((a) => a.pageId ?? []).join(', ') || '-'}`);
+  console.log(
+    `graph simulator at ${sim.url}; phone numbers: ${apps.flatMap((a) => a.phoneNumberId ?? []).join(', ') || '-'}; pages: ${apps.flatMap((a) => a.pageId ?? []).join(', ') || '-'}`,
+  );
   const stop = (): void => void sim.close().then(() => process.exit(0));
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);

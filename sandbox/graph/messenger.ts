@@ -19,7 +19,8 @@ const OUTSIDE_WINDOW: GraphErrorSpec = {
   status: 400,
   code: 10,
   subcode: 2018278,
-  message: '(#10) This message is sent outside of allowed window. Learn more about the new policy here: https://developers.facebook.com/docs/messenger-platform/policy-overview',
+  message:
+    '(#10) This message is sent outside of allowed window. Learn more about the new policy here: https://developers.facebook.com/docs/messenger-platform/policy-overview',
 };
 
 /** Send behaviour scripted by the recipient PSID. See sandbox/README.md. */

@@ -83,7 +83,7 @@ describe('WhatsApp round trip through the simulator', () => {
     await waitFor(() => waUpdates(messageId).some((u) => u.status === 'read'));
   });
 
-  it("fails free-form text outside the window after accepting it, as Meta does (131047)", async () => {
+  it('fails free-form text outside the window after accepting it, as Meta does (131047)', async () => {
     const messageId = randomUUID();
     // The adapter would refuse this itself; claiming a recent inbound makes it reach the simulator.
     await whatsapp.send({ messageId, to: '+16505550103', body: 'hello?' }, waCreds, { ...ctx(), lastInboundAt: new Date() });
@@ -143,18 +143,25 @@ describe('WhatsApp round trip through the simulator', () => {
   });
 
   it('refuses a wrong token with 401 code 190, and a wrong appsecret_proof with code 100', async () => {
-    expect(await sendError(whatsapp.send({ messageId: randomUUID(), to: '+16505550105', template }, { ...waCreds, access_token: 'nope' }, ctx()))).toMatchObject({
+    expect(
+      await sendError(whatsapp.send({ messageId: randomUUID(), to: '+16505550105', template }, { ...waCreds, access_token: 'nope' }, ctx())),
+    ).toMatchObject({
       retryClass: 'permanent',
       code: '190',
     });
-    expect(await sendError(whatsapp.send({ messageId: randomUUID(), to: '+16505550105', template }, { ...waCreds, app_secret: 'other' }, ctx()))).toMatchObject({
-      code: '100',
-    });
+    expect(await sendError(whatsapp.send({ messageId: randomUUID(), to: '+16505550105', template }, { ...waCreds, app_secret: 'other' }, ctx()))).toMatchObject(
+      {
+        code: '100',
+      },
+    );
   });
 
   it('answers verifyCredentials', async () => {
     expect(await whatsapp.verifyCredentials(waCreds)).toEqual({ ok: true, detail: 'phone number +15550100001 (Simulated Business), quality GREEN' });
-    expect(await whatsapp.verifyCredentials({ ...waCreds, phone_number_id: '1' })).toMatchObject({ ok: false, detail: expect.stringContaining('(100/33)') as unknown });
+    expect(await whatsapp.verifyCredentials({ ...waCreds, phone_number_id: '1' })).toMatchObject({
+      ok: false,
+      detail: expect.stringContaining('(100/33)') as unknown,
+    });
   });
 
   it('refuses every unscripted send under permanentAll', async () => {

@@ -73,8 +73,7 @@ export function whatsappSend(core: SimCore, app: GraphSimApp, body: unknown): An
   const biz = business(app);
   // Meta accepts free-form text outside the window and fails it afterwards, as a status.
   const windowClosed = parsed.type === 'text' && core.enforceWindow && !windowOpen(core, windowKey(biz.phoneNumberId, parsed.to));
-  const plan =
-    parsed.to === WHATSAPP_SILENT ? [] : parsed.to === WHATSAPP_FAILS_AFTER_ACCEPT || windowClosed ? ['failed'] : ['sent', 'delivered', 'read'];
+  const plan = parsed.to === WHATSAPP_SILENT ? [] : parsed.to === WHATSAPP_FAILS_AFTER_ACCEPT || windowClosed ? ['failed'] : ['sent', 'delivered', 'read'];
   const category = parsed.type === 'template' ? 'utility' : 'service';
   const conversationId = id.slice(-32);
 
@@ -146,7 +145,7 @@ function validate(body: unknown): Parsed | Answer {
   const type = b.type ?? 'text';
   if (type === 'text') {
     const text = (b.text as { body?: unknown } | undefined)?.body;
-    if (typeof text !== 'string' || !text) return bad('The parameter text[\'body\'] is required.');
+    if (typeof text !== 'string' || !text) return bad("The parameter text['body'] is required.");
     if (text.length > MAX_TEXT) return bad(`Param text['body'] must be at most ${MAX_TEXT} characters long.`);
     return { to, input, type, opaque: opaque, label: text };
   }

@@ -79,11 +79,7 @@ export function metricsText(connectors: readonly JasminSimConnector[], sends: nu
       ? { connected_count: 1, disconnected_count: 0, bound_count: 1 }
       : { connected_count: 0, disconnected_count: 0, bound_count: 0 };
   };
-  const lines = [
-    '# TYPE httpapi_request_count counter',
-    '# HELP httpapi_request_count Http request count.',
-    `httpapi_request_count ${sends}`,
-  ];
+  const lines = ['# TYPE httpapi_request_count counter', '# HELP httpapi_request_count Http request count.', `httpapi_request_count ${sends}`];
   for (const [metric, help] of SMPPC_METRICS) {
     if (connectors.length === 0) break;
     lines.push(`# TYPE smppc_${metric} counter`, `# HELP smppc_${metric} ${help}`);

@@ -10,9 +10,7 @@ function readUsers(raw: string | undefined): JasminSimUser[] {
   const parsed: unknown = JSON.parse(raw);
   const valid =
     Array.isArray(parsed) &&
-    parsed.every(
-      (u: Record<string, unknown>) => typeof u === 'object' && typeof u.username === 'string' && typeof u.password === 'string',
-    );
+    parsed.every((u: Record<string, unknown>) => typeof u === 'object' && typeof u.username === 'string' && typeof u.password === 'string');
   if (!valid) throw new Error('USERS must be a JSON array of {username, password}');
   return parsed as JasminSimUser[];
 }

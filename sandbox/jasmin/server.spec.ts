@@ -2,14 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { statusCallbackUrl } from '../../adapters/callback-token';
 import { JasminSmppAdapter } from '../../adapters/smpp/jasmin';
-import {
-  PermanentSendError,
-  RateLimitedError,
-  TransientSendError,
-  type Credentials,
-  type StatusUpdate,
-  type WebhookRequest,
-} from '../../adapters/types';
+import { PermanentSendError, RateLimitedError, TransientSendError, type Credentials, type StatusUpdate, type WebhookRequest } from '../../adapters/types';
 import type { LocalServer } from '../../tests/support/local-server';
 import { sendError } from '../../tests/support/send-error';
 import { waitFor } from '../../tests/support/wait-for';
@@ -74,8 +67,7 @@ function message(to: string, body = 'Your code is 4821') {
     payload: { messageId: id, to, body },
     ctx: { traceId: randomUUID().replace(/-/g, ''), statusCallbackUrl: dlrUrl },
     calls: () => receiver.received.filter((r) => r.query.message_id === id),
-    updates: (): StatusUpdate[] =>
-      receiver.received.filter((r) => r.query.message_id === id).flatMap((r) => adapter.parseStatusUpdates(r)),
+    updates: (): StatusUpdate[] => receiver.received.filter((r) => r.query.message_id === id).flatMap((r) => adapter.parseStatusUpdates(r)),
     dlrCalls: () => sim.dlrCalls.filter((c) => c.url === dlrUrl),
   };
 }
@@ -99,13 +91,25 @@ describe('Jasmin simulator round trip with the real adapter', () => {
     expect(call?.method).toBe('POST');
     expect(call?.headers['user-agent']).toBe('Jasmin gateway/1.0 DLRThrower');
     expect(adapter.verifyWebhookSignature(call as WebhookRequest, SECRET)).toBe(true);
-    expect(Object.keys(call?.body as object)).toEqual(['id', 'level', 'message_status', 'connector', 'id_smsc', 'sub', 'dlvrd', 'subdate', 'donedate', 'err', 'text']);
-    expect(m.updates()).toEqual([
-      expect.objectContaining({ providerMessageId: result.providerMessageId, messageId: m.id, status: 'delivered' }),
+    expect(Object.keys(call?.body as object)).toEqual([
+      'id',
+      'level',
+      'message_status',
+      'connector',
+      'id_smsc',
+      'sub',
+      'dlvrd',
+      'subdate',
+      'donedate',
+      'err',
+      'text',
     ]);
+    expect(m.updates()).toEqual([expect.objectContaining({ providerMessageId: result.providerMessageId, messageId: m.id, status: 'delivered' })]);
     // The thrower records a call once it has read the answer, just after the receiver saw it.
     await waitFor(() => m.dlrCalls().length === 1);
-    expect(m.dlrCalls()).toEqual([expect.objectContaining({ level: 2, messageStatus: 'DELIVRD', attempt: 1, httpStatus: 200, body: 'ACK/Jasmin', acked: true })]);
+    expect(m.dlrCalls()).toEqual([
+      expect.objectContaining({ level: 2, messageStatus: 'DELIVRD', attempt: 1, httpStatus: 200, body: 'ACK/Jasmin', acked: true }),
+    ]);
   });
 
   it('throws the SMSC-level receipt first at dlr-level 3, by GET when asked', async () => {
@@ -184,7 +188,10 @@ describe('Jasmin simulator round trip with the real adapter', () => {
   it('refuses a wrong password with 403 and does not echo it', async () => {
     const m = message('+447700900100');
     const err = await sendError(adapter.send(m.payload, { ...creds, password: 'wrong-pass' }, m.ctx));
-    expect(err).toMatchObject({ code: 'jasmin_auth', message: 'jasmin HTTP 403 (unknown username or wrong password): Authentication failure for username:turumba' });
+    expect(err).toMatchObject({
+      code: 'jasmin_auth',
+      message: 'jasmin HTTP 403 (unknown username or wrong password): Authentication failure for username:turumba',
+    });
   });
 
   it('sends non-GSM text as UCS-2 hex-content', async () => {
@@ -192,7 +199,11 @@ describe('Jasmin simulator round trip with the real adapter', () => {
     await adapter.send(m.payload, creds, m.ctx);
     const request = sim.requests.find((r) => r.args['dlr-url'] === m.dlrUrl);
     expect(request?.args).toMatchObject({ coding: '8' });
-    expect(Buffer.from(request?.args['hex-content'] ?? '', 'hex').swap16().toString('utf16le')).toBe('Habari yako? Ça va 😀');
+    expect(
+      Buffer.from(request?.args['hex-content'] ?? '', 'hex')
+        .swap16()
+        .toString('utf16le'),
+    ).toBe('Habari yako? Ça va 😀');
   });
 });
 
@@ -218,7 +229,10 @@ describe('Jasmin simulator: DLRThrower retries', () => {
 
   it('gives up after max_retries (4 calls in all)', async () => {
     const m = message('+447700900100');
-    receiver.answers.set(m.id, Array.from({ length: 6 }, () => ({ status: 401, body: '{"error":"invalid_signature"}' })));
+    receiver.answers.set(
+      m.id,
+      Array.from({ length: 6 }, () => ({ status: 401, body: '{"error":"invalid_signature"}' })),
+    );
 
     await adapter.send(m.payload, creds, m.ctx);
 
@@ -271,7 +285,10 @@ describe('Jasmin simulator: credentials, connectors and raw answers', () => {
       detail: 'jasmin user turumba: authentication failed (jasmin_auth)',
     });
     sim.setConnector('smsc1', { status: 'stopped', session: 'NONE' });
-    expect(await adapter.verifyCredentials({ ...creds, ...rest })).toMatchObject({ ok: false, detail: expect.stringContaining('connector smsc1 stopped, not bound (NONE)') as unknown });
+    expect(await adapter.verifyCredentials({ ...creds, ...rest })).toMatchObject({
+      ok: false,
+      detail: expect.stringContaining('connector smsc1 stopped, not bound (NONE)') as unknown,
+    });
     expect(await adapter.verifyCredentials({ ...creds, ...rest, rest_api_password: 'nope' })).toMatchObject({
       ok: false,
       detail: expect.stringContaining('management API refused the credentials (HTTP 401)') as unknown,
@@ -326,7 +343,10 @@ describe('Jasmin simulator: credentials, connectors and raw answers', () => {
     const quota = await startJasminSimulator({ users: [{ username: 'q', password: 'p', smsCount: 2, httpThroughput: 1 }] });
     try {
       const send = async (content: string) => {
-        const res = await fetch(`${quota.url}/send`, { method: 'POST', body: new URLSearchParams({ username: 'q', password: 'p', to: '447700900100', content }) });
+        const res = await fetch(`${quota.url}/send`, {
+          method: 'POST',
+          body: new URLSearchParams({ username: 'q', password: 'p', to: '447700900100', content }),
+        });
         return [res.status, await res.text()];
       };
       expect((await send('one'))[0]).toBe(200);

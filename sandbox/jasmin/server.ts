@@ -4,18 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { DlrThrower, type DlrCall } from './dlr-thrower';
 import { json, readArgs, reply, sameSecret } from './http-util';
 import { managementApi, metricsText, type JasminSimConnector } from './connectors';
-import {
-  BALANCE_FIELDS,
-  FINAL_STATES,
-  gsmLength,
-  HttpApiError,
-  partsOf,
-  pythonJson,
-  RATE_FIELDS,
-  receiptDate,
-  SEND_FIELDS,
-  validateArgs,
-} from './wire';
+import { BALANCE_FIELDS, FINAL_STATES, gsmLength, HttpApiError, partsOf, pythonJson, RATE_FIELDS, receiptDate, SEND_FIELDS, validateArgs } from './wire';
 
 export type { JasminSimConnector } from './connectors';
 
@@ -125,7 +114,12 @@ export const NUMBER_PLANS: Readonly<Record<string, NumberPlan>> = {
   '447700900003': { receipts: [{ stat: 'EXPIRED', err: '000' }] },
   '447700900004': { receipts: [] },
   '447700900005': { submitError: 'ESME_RINVDSTADR' },
-  '447700900006': { receipts: [{ stat: 'ACCEPTD', err: '000' }, { stat: 'DELIVRD', err: '000' }] },
+  '447700900006': {
+    receipts: [
+      { stat: 'ACCEPTD', err: '000' },
+      { stat: 'DELIVRD', err: '000' },
+    ],
+  },
   '447700900008': { receiptParts: 'every' },
   '447700900009': { receiptParts: 'first' },
 };

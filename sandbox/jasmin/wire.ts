@@ -91,13 +91,7 @@ export function pythonJson(value: Record<string, string | number | { float: numb
 /** The receipt dates SMSCs write and Jasmin passes through: YYMMDDhhmm. */
 export function receiptDate(date: Date): string {
   const two = (n: number): string => String(n).padStart(2, '0');
-  return (
-    two(date.getUTCFullYear() % 100) +
-    two(date.getUTCMonth() + 1) +
-    two(date.getUTCDate()) +
-    two(date.getUTCHours()) +
-    two(date.getUTCMinutes())
-  );
+  return two(date.getUTCFullYear() % 100) + two(date.getUTCMonth() + 1) + two(date.getUTCDate()) + two(date.getUTCHours()) + two(date.getUTCMinutes());
 }
 
 /** Receipt states Jasmin treats as final: it forgets the message's DLR request after one (managers/dlr.py). */

@@ -206,8 +206,18 @@ describe('SMSC peer (SMPP v3.4)', () => {
 
     it('reads UDH (IE 0x00) parts, assembles them, and sends a receipt for each part that asks for one', async () => {
       const c = await open();
-      await c.call('submit_sm', { destination_addr: '15550100001', esm_class: 0x40, registered_delivery: 0, short_message: { udh: udh8(7, 2, 1), message: 'Hello ' } });
-      await c.call('submit_sm', { destination_addr: '15550100001', esm_class: 0x40, registered_delivery: 1, short_message: { udh: udh8(7, 2, 2), message: 'world' } });
+      await c.call('submit_sm', {
+        destination_addr: '15550100001',
+        esm_class: 0x40,
+        registered_delivery: 0,
+        short_message: { udh: udh8(7, 2, 1), message: 'Hello ' },
+      });
+      await c.call('submit_sm', {
+        destination_addr: '15550100001',
+        esm_class: 0x40,
+        registered_delivery: 1,
+        short_message: { udh: udh8(7, 2, 2), message: 'world' },
+      });
       expect(peer.submits.map((s) => s.part)).toEqual([
         { ref: 7, total: 2, seq: 1, via: 'udh8' },
         { ref: 7, total: 2, seq: 2, via: 'udh8' },
@@ -218,8 +228,18 @@ describe('SMSC peer (SMPP v3.4)', () => {
       expect(c.delivered.map((d) => d.receipted_message_id)).toEqual([peer.submits[1]?.messageId]);
 
       peer.setMode({ receiptPerPart: true });
-      await c.call('submit_sm', { destination_addr: '15550100002', esm_class: 0x40, registered_delivery: 0, short_message: { udh: udh8(8, 2, 1), message: 'a' } });
-      await c.call('submit_sm', { destination_addr: '15550100002', esm_class: 0x40, registered_delivery: 1, short_message: { udh: udh8(8, 2, 2), message: 'b' } });
+      await c.call('submit_sm', {
+        destination_addr: '15550100002',
+        esm_class: 0x40,
+        registered_delivery: 0,
+        short_message: { udh: udh8(8, 2, 1), message: 'a' },
+      });
+      await c.call('submit_sm', {
+        destination_addr: '15550100002',
+        esm_class: 0x40,
+        registered_delivery: 1,
+        short_message: { udh: udh8(8, 2, 2), message: 'b' },
+      });
       await until(() => (c.delivered.length === 3 ? true : undefined));
     });
 

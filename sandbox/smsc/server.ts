@@ -141,7 +141,15 @@ export async function startSmsc(opts: SmscOptions): Promise<SmscPeer> {
     session.on('error', (err: Error) => log(`session ${state.id} error: ${err.message}`));
     session.on('close', () => sessions.delete(state));
     session.on('pdu', (pdu: smpp.PDU) => {
-      pdus.push({ at: Date.now(), session: state.id, systemId: state.systemId, command: pdu.command, status: pdu.command_status, sequence: pdu.sequence_number, fields: { ...pdu } });
+      pdus.push({
+        at: Date.now(),
+        session: state.id,
+        systemId: state.systemId,
+        command: pdu.command,
+        status: pdu.command_status,
+        sequence: pdu.sequence_number,
+        fields: { ...pdu },
+      });
       handle(state, pdu);
     });
   });
@@ -290,8 +298,7 @@ export async function startSmsc(opts: SmscOptions): Promise<SmscPeer> {
     pdus,
     submits,
     receipts,
-    bound: () =>
-      [...sessions].flatMap((s) => (s.bindType && s.systemId !== undefined ? [{ session: s.id, systemId: s.systemId, bindType: s.bindType }] : [])),
+    bound: () => [...sessions].flatMap((s) => (s.bindType && s.systemId !== undefined ? [{ session: s.id, systemId: s.systemId, bindType: s.bindType }] : [])),
     messages: () => assemble(submits),
     setMode(next) {
       Object.assign(mode, next);

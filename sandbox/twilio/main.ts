@@ -15,10 +15,7 @@ function readAccounts(raw: string | undefined): TwilioSimAccount[] {
   const parsed: unknown = JSON.parse(raw);
   const valid =
     Array.isArray(parsed) &&
-    parsed.every(
-      (a: Record<string, unknown>) =>
-        typeof a === 'object' && ['sid', 'apiKey', 'apiSecret', 'authToken'].every((k) => typeof a[k] === 'string'),
-    );
+    parsed.every((a: Record<string, unknown>) => typeof a === 'object' && ['sid', 'apiKey', 'apiSecret', 'authToken'].every((k) => typeof a[k] === 'string'));
   if (!valid) throw new Error('ACCOUNTS must be a JSON array of {sid, apiKey, apiSecret, authToken}');
   return parsed as TwilioSimAccount[];
 }

@@ -1,14 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { TwilioSmsAdapter } from '../../adapters/sms/twilio';
-import {
-  PermanentSendError,
-  RateLimitedError,
-  TransientSendError,
-  type Credentials,
-  type StatusUpdate,
-  type WebhookRequest,
-} from '../../adapters/types';
+import { PermanentSendError, RateLimitedError, TransientSendError, type Credentials, type StatusUpdate, type WebhookRequest } from '../../adapters/types';
 import { sendError } from '../../tests/support/send-error';
 import { waitFor } from '../../tests/support/wait-for';
 import { startStatusReceiver, type StatusReceiver } from '../../tests/support/webhook-listener';
@@ -63,8 +56,7 @@ function message(to: string, body = 'Your code is 4821') {
     payload: { messageId: id, to, body },
     ctx: { traceId: randomUUID().replace(/-/g, ''), statusCallbackUrl },
     callbacks: () => receiver.received.filter((r) => r.query.message_id === id),
-    updates: (): StatusUpdate[] =>
-      receiver.received.filter((r) => r.query.message_id === id).flatMap((r) => adapter.parseStatusUpdates(r)),
+    updates: (): StatusUpdate[] => receiver.received.filter((r) => r.query.message_id === id).flatMap((r) => adapter.parseStatusUpdates(r)),
   };
 }
 

@@ -34,13 +34,7 @@ export function rfc2822(date: Date): string {
 /** The carrier receipt's done-date as Twilio passes it through: YYMMDDhhmm. */
 export function dlrDoneDate(date: Date): string {
   const two = (n: number): string => String(n).padStart(2, '0');
-  return (
-    two(date.getUTCFullYear() % 100) +
-    two(date.getUTCMonth() + 1) +
-    two(date.getUTCDate()) +
-    two(date.getUTCHours()) +
-    two(date.getUTCMinutes())
-  );
+  return two(date.getUTCFullYear() % 100) + two(date.getUTCMonth() + 1) + two(date.getUTCDate()) + two(date.getUTCHours()) + two(date.getUTCMinutes());
 }
 
 /** Twilio's message resource as JSON (snake_case, counts as strings, like the real API). */

@@ -45,7 +45,8 @@ describe('check-compose on broken compose files', () => {
     expect(errors(runChecks({ root: dir }))).toContainEqual({
       level: 'error',
       where: 'docker-compose.yml services.temporal.environment.DYNAMIC_CONFIG_FILE_PATH',
-      message: 'refers to /etc/temporal/config/dynamicconfig/production-sql.yaml, but temporal-config/dynamicconfig/production-sql.yaml does not exist in the repository',
+      message:
+        'refers to /etc/temporal/config/dynamicconfig/production-sql.yaml, but temporal-config/dynamicconfig/production-sql.yaml does not exist in the repository',
     });
   });
 
@@ -71,7 +72,12 @@ describe('check-compose on broken compose files', () => {
 
   it('fails on a literal secret', () => {
     const dir = repoCopy();
-    edit(dir, 'docker-compose.yml', 'GF_SECURITY_ADMIN_PASSWORD: ${GRAFANA_ADMIN_PASSWORD:?set GRAFANA_ADMIN_PASSWORD in .env}', 'GF_SECURITY_ADMIN_PASSWORD: hunter2');
+    edit(
+      dir,
+      'docker-compose.yml',
+      'GF_SECURITY_ADMIN_PASSWORD: ${GRAFANA_ADMIN_PASSWORD:?set GRAFANA_ADMIN_PASSWORD in .env}',
+      'GF_SECURITY_ADMIN_PASSWORD: hunter2',
+    );
     expect(errors(runChecks({ root: dir }))).toContainEqual({
       level: 'error',
       where: 'docker-compose.yml services.grafana.environment.GF_SECURITY_ADMIN_PASSWORD',
@@ -81,7 +87,12 @@ describe('check-compose on broken compose files', () => {
 
   it('fails on a secret with a committed default and on a literal password inside a URL', () => {
     const dir = repoCopy();
-    edit(dir, 'docker-compose.yml', 'POSTGRES_PASSWORD: ${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD in .env}', 'POSTGRES_PASSWORD: ${POSTGRES_PASSWORD:-postgres}');
+    edit(
+      dir,
+      'docker-compose.yml',
+      'POSTGRES_PASSWORD: ${POSTGRES_PASSWORD:?set POSTGRES_PASSWORD in .env}',
+      'POSTGRES_PASSWORD: ${POSTGRES_PASSWORD:-postgres}',
+    );
     edit(dir, 'docker-compose.yml', 'DATABASE_URL: ${DATABASE_URL:?set DATABASE_URL in .env}', 'DATABASE_URL: postgres://turumba:s3cret@postgres:5432/turumba');
     const found = errors(runChecks({ root: dir }));
     expect(found).toContainEqual(expect.objectContaining({ where: 'docker-compose.yml services.postgres.environment.POSTGRES_PASSWORD' }));
@@ -94,7 +105,12 @@ describe('check-compose on broken compose files', () => {
 
   it('fails on a dangling depends_on', () => {
     const dir = repoCopy();
-    edit(dir, 'docker-compose.yml', '      temporal-schema:\n        condition: service_completed_successfully', '      temporal-schemas:\n        condition: service_completed_successfully');
+    edit(
+      dir,
+      'docker-compose.yml',
+      '      temporal-schema:\n        condition: service_completed_successfully',
+      '      temporal-schemas:\n        condition: service_completed_successfully',
+    );
     expect(errors(runChecks({ root: dir }))).toContainEqual({
       level: 'error',
       where: 'docker-compose.yml services.temporal.depends_on.temporal-schemas',
@@ -104,7 +120,12 @@ describe('check-compose on broken compose files', () => {
 
   it('fails when service_healthy waits on a service without a healthcheck', () => {
     const dir = repoCopy();
-    edit(dir, 'docker-compose.yml', '    healthcheck:\n      test: ["CMD", "redis-cli", "ping"]\n      interval: 5s\n      timeout: 3s\n      retries: 20\n', '');
+    edit(
+      dir,
+      'docker-compose.yml',
+      '    healthcheck:\n      test: ["CMD", "redis-cli", "ping"]\n      interval: 5s\n      timeout: 3s\n      retries: 20\n',
+      '',
+    );
     expect(errors(runChecks({ root: dir }))).toContainEqual({
       level: 'error',
       where: 'docker-compose.yml services.jasmin.depends_on.jasmin-redis',
@@ -127,7 +148,12 @@ describe('check-compose on broken compose files', () => {
   it('fails on an undeclared named volume, a bad healthcheck and a misspelt key', () => {
     const dir = repoCopy();
     edit(dir, 'docker-compose.yml', '      - grafana-data:/var/lib/grafana', '      - grafana-state:/var/lib/grafana');
-    edit(dir, 'docker-compose.yml', '      interval: 10s\n      timeout: 5s\n      retries: 10\n    logging: *logging\n\n  grafana:', '      interval: ten\n      timeout: 5s\n      retries: 10\n    logging: *logging\n\n  grafana:');
+    edit(
+      dir,
+      'docker-compose.yml',
+      '      interval: 10s\n      timeout: 5s\n      retries: 10\n    logging: *logging\n\n  grafana:',
+      '      interval: ten\n      timeout: 5s\n      retries: 10\n    logging: *logging\n\n  grafana:',
+    );
     edit(dir, 'docker-compose.yml', '    stop_grace_period: 30s', '    stop_grace_periods: 30s');
     const found = errors(runChecks({ root: dir }));
     expect(found).toContainEqual({
@@ -158,7 +184,11 @@ describe('check-compose on broken compose files', () => {
     edit(dir, '.env.example', 'GRAFANA_HOST_PORT=3001\n', '');
     edit(dir, 'config/index.ts', "str('LOG_LEVEL'", "str('LOG_FORMAT'");
     const found = errors(runChecks({ root: dir }));
-    expect(found).toContainEqual({ level: 'error', where: '.env.example', message: 'docker-compose.yml uses ${GRAFANA_HOST_PORT}, which .env.example does not list' });
+    expect(found).toContainEqual({
+      level: 'error',
+      where: '.env.example',
+      message: 'docker-compose.yml uses ${GRAFANA_HOST_PORT}, which .env.example does not list',
+    });
     expect(found).toContainEqual(expect.objectContaining({ message: expect.stringContaining('config/index.ts reads LOG_FORMAT') as string }));
     expect(found).toContainEqual({
       level: 'error',

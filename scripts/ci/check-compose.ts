@@ -40,11 +40,7 @@ export function runChecks(opts: CheckOptions): Finding[] {
   const example = loadEnvExample(root);
   const model = loadCompose(root, composeFile, Object.fromEntries(example?.active ?? []), findings);
   if (model) {
-    checkStructure(
-      model,
-      { scalable: [...(opts.scalable ?? DEFAULTS.scalable)], imageHasHealthcheck: () => dockerfile.hasHealthcheck },
-      findings,
-    );
+    checkStructure(model, { scalable: [...(opts.scalable ?? DEFAULTS.scalable)], imageHasHealthcheck: () => dockerfile.hasHealthcheck }, findings);
     checkSecrets(model, findings);
     checkFiles(model, { pending: [...(opts.pending ?? DEFAULTS.pending)] }, findings);
   }

@@ -9,13 +9,64 @@ import { interpolate } from './interpolation';
 
 const TOP_LEVEL = new Set(['version', 'name', 'services', 'volumes', 'networks', 'configs', 'secrets', 'include']);
 const SERVICE_KEYS = new Set([
-  'image', 'build', 'command', 'entrypoint', 'environment', 'env_file', 'depends_on', 'healthcheck',
-  'volumes', 'ports', 'expose', 'restart', 'deploy', 'labels', 'logging', 'networks', 'container_name',
-  'hostname', 'user', 'working_dir', 'read_only', 'tmpfs', 'cap_add', 'cap_drop', 'security_opt',
-  'stop_grace_period', 'stop_signal', 'shm_size', 'ulimits', 'init', 'extra_hosts', 'dns', 'profiles',
-  'platform', 'pull_policy', 'secrets', 'configs', 'sysctls', 'privileged', 'stdin_open', 'tty',
-  'mem_limit', 'mem_reservation', 'cpus', 'extends', 'network_mode', 'devices', 'ipc', 'pid', 'userns_mode',
-  'scale', 'domainname', 'group_add', 'oom_score_adj', 'runtime', 'attach', 'develop', 'annotations',
+  'image',
+  'build',
+  'command',
+  'entrypoint',
+  'environment',
+  'env_file',
+  'depends_on',
+  'healthcheck',
+  'volumes',
+  'ports',
+  'expose',
+  'restart',
+  'deploy',
+  'labels',
+  'logging',
+  'networks',
+  'container_name',
+  'hostname',
+  'user',
+  'working_dir',
+  'read_only',
+  'tmpfs',
+  'cap_add',
+  'cap_drop',
+  'security_opt',
+  'stop_grace_period',
+  'stop_signal',
+  'shm_size',
+  'ulimits',
+  'init',
+  'extra_hosts',
+  'dns',
+  'profiles',
+  'platform',
+  'pull_policy',
+  'secrets',
+  'configs',
+  'sysctls',
+  'privileged',
+  'stdin_open',
+  'tty',
+  'mem_limit',
+  'mem_reservation',
+  'cpus',
+  'extends',
+  'network_mode',
+  'devices',
+  'ipc',
+  'pid',
+  'userns_mode',
+  'scale',
+  'domainname',
+  'group_add',
+  'oom_score_adj',
+  'runtime',
+  'attach',
+  'develop',
+  'annotations',
 ]);
 const CONDITIONS = new Set(['service_started', 'service_healthy', 'service_completed_successfully']);
 const DURATION = /^(\d+(\.\d+)?(ns|us|ms|s|m|h))+$/;
@@ -141,9 +192,12 @@ function checkScalable(model: ComposeModel, svc: ServiceView, where: string, fin
   if (svc.raw.container_name !== undefined) findings.error(where, 'a scalable service cannot set container_name');
   const ports = Array.isArray(svc.raw.ports) ? (svc.raw.ports as unknown[]) : [];
   for (const p of ports) {
-    const published = typeof p === 'string' || typeof p === 'number'
-      ? hostPort(interpolate(String(p), model.env))
-      : isRecord(p) && (typeof p.published === 'string' || typeof p.published === 'number') ? String(p.published) : undefined;
+    const published =
+      typeof p === 'string' || typeof p === 'number'
+        ? hostPort(interpolate(String(p), model.env))
+        : isRecord(p) && (typeof p.published === 'string' || typeof p.published === 'number')
+          ? String(p.published)
+          : undefined;
     if (published) findings.error(`${where}.ports`, `a scalable service cannot publish fixed host port ${published}`);
   }
 }

@@ -25,9 +25,7 @@ export function checkSecrets(model: ComposeModel, findings: Findings): void {
           'looks like a secret but is not a bare ${VAR} reference (literal values and ${VAR:-default} commit the secret)',
         );
       }
-      literalUrlPasswords(value).forEach(() =>
-        findings.error(`${where}.environment.${key}`, 'a URL with a literal password: use ${VAR} for the password'),
-      );
+      literalUrlPasswords(value).forEach(() => findings.error(`${where}.environment.${key}`, 'a URL with a literal password: use ${VAR} for the password'));
     }
     const commands = ['command', 'entrypoint'].flatMap((f) => {
       const v = svc.raw[f];

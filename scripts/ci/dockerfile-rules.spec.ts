@@ -50,9 +50,7 @@ describe('checkDockerfile', () => {
     const dir = repoCopy();
     edit(dir, '.dockerignore', 'db/**/*.md\n', 'db/**/*.md\nscripts/docker\ndb/partitions.sql\n');
     const { errors } = check(dir);
-    expect(errors).toContainEqual(
-      expect.objectContaining({ message: 'source scripts/docker is excluded by .dockerignore (scripts/docker)' }),
-    );
+    expect(errors).toContainEqual(expect.objectContaining({ message: 'source scripts/docker is excluded by .dockerignore (scripts/docker)' }));
     expect(errors).toContainEqual({
       level: 'error',
       where: '.dockerignore',

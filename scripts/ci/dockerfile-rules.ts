@@ -51,7 +51,10 @@ function checkCopies(root: string, fileName: string, stages: Stage[], stage: Sta
     if (copy.sources.length === 0) findings.error(where, `${ins.keyword} needs a source and a destination`);
     for (const source of copy.sources) {
       if (/^https?:\/\//.test(source)) continue;
-      const rel = posix.normalize(source).replace(/^\.\/?/, '').replace(/\/$/, '');
+      const rel = posix
+        .normalize(source)
+        .replace(/^\.\/?/, '')
+        .replace(/\/$/, '');
       if (rel === '' || rel === '.') continue;
       const probe = rel.includes('*') ? rel.slice(0, rel.indexOf('*')).replace(/[^/]*$/, '') : rel;
       if (!existsSync(join(root, probe))) findings.error(where, `source ${source} does not exist in the build context`);
@@ -100,7 +103,11 @@ function checkRuntime(root: string, fileName: string, final: Stage, findings: Fi
   const hcCommand = hc ? healthcheckCommand(hc.args) : undefined;
   if (hcCommand === undefined) findings.error(where, 'needs a HEALTHCHECK');
 
-  const workdir = [...final.instructions].reverse().find((i) => i.keyword === 'WORKDIR')?.args.trim() ?? '/';
+  const workdir =
+    [...final.instructions]
+      .reverse()
+      .find((i) => i.keyword === 'WORKDIR')
+      ?.args.trim() ?? '/';
   const copies = final.instructions.filter((i) => i.keyword === 'COPY').map(parseCopy);
   const commands = final.instructions
     .filter((i) => i.keyword === 'ENTRYPOINT' || i.keyword === 'CMD')

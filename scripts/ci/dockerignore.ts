@@ -86,7 +86,10 @@ function compile(pattern: string): RegExp {
         out += '\\[';
         continue;
       }
-      const body = pattern.slice(i + 1, end).replace(/^!/, '^').replace(/\\/g, '\\\\');
+      const body = pattern
+        .slice(i + 1, end)
+        .replace(/^!/, '^')
+        .replace(/\\/g, '\\\\');
       out += `[${body}]`;
       i = end;
     } else if (ch === '\\' && i + 1 < pattern.length) {

@@ -1,15 +1,7 @@
 // What one adapter brings to the shared contract suite: its simulator (or real
 // server), credentials, a payload per case and the webhooks its provider sends.
 // Everything provider-specific lives in the harness; the suite only asserts.
-import type {
-  ChannelAdapter,
-  Credentials,
-  DispatchPayload,
-  DispatchResult,
-  InboundMessage,
-  SendContext,
-  WebhookRequest,
-} from '../../adapters/types';
+import type { ChannelAdapter, Credentials, DispatchPayload, DispatchResult, InboundMessage, SendContext, WebhookRequest } from '../../adapters/types';
 import type { MessageStatus } from '../../lifecycle';
 
 export type SendCase = 'ok' | 'permanent' | 'transient' | 'rateLimited';
@@ -59,8 +51,7 @@ export interface ContractHarness {
 
   /** `out-of-scope` when the channel has no inbound messages (email, SMPP through Jasmin's dlr-url). */
   readonly inbound:
-    | 'out-of-scope'
-    | { simulate(): Promise<{ request: WebhookRequest; expected: Pick<InboundMessage, 'providerMessageId' | 'from' | 'to' | 'body'> }> };
+    'out-of-scope' | { simulate(): Promise<{ request: WebhookRequest; expected: Pick<InboundMessage, 'providerMessageId' | 'from' | 'to' | 'body'> }> };
 
   readonly signature: {
     /** Another channel's secrets: a webhook verified with them must fail. */

@@ -54,8 +54,7 @@ runAdapterContract('jasmin (smpp)', async (): Promise<ContractHarness> => {
       expected: 'delivered',
       carriesMessageId: true,
       // dlr-level 2 (the adapter's default): the SMSC's terminal receipt only.
-      awaitWebhook: ({ result }) =>
-        receiver.waitFor((r) => field(r.body, 'id') === result.providerMessageId && field(r.body, 'message_status') === 'DELIVRD'),
+      awaitWebhook: ({ result }) => receiver.waitFor((r) => field(r.body, 'id') === result.providerMessageId && field(r.body, 'message_status') === 'DELIVRD'),
     },
     // Mobile-originated messages reach Jasmin's HTTP client connectors, never a dlr-url: out of scope.
     inbound: 'out-of-scope',

@@ -97,7 +97,9 @@ runAdapterContract('messenger', async (): Promise<ContractHarness> => {
       { what: 'messaging is not a list', request: json(`{"object":"page","entry":[{"id":"${APP.pageId}","time":1,"messaging":"x"}]}`) },
       {
         what: 'a delivery without its watermark',
-        request: json(`{"object":"page","entry":[{"id":"${APP.pageId}","time":1,"messaging":[{"sender":{"id":"2"},"recipient":{"id":"${APP.pageId}"},"delivery":{"mids":["m_1"]}}]}]}`),
+        request: json(
+          `{"object":"page","entry":[{"id":"${APP.pageId}","time":1,"messaging":[{"sender":{"id":"2"},"recipient":{"id":"${APP.pageId}"},"delivery":{"mids":["m_1"]}}]}]}`,
+        ),
       },
     ],
     async close() {

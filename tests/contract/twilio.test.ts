@@ -70,8 +70,7 @@ runAdapterContract('twilio (sms)', async (): Promise<ContractHarness> => {
     status: {
       expected: 'delivered',
       carriesMessageId: true,
-      awaitWebhook: ({ result }) =>
-        receiver.waitFor((r) => form(r).MessageSid === result.providerMessageId && form(r).MessageStatus === 'delivered'),
+      awaitWebhook: ({ result }) => receiver.waitFor((r) => form(r).MessageSid === result.providerMessageId && form(r).MessageStatus === 'delivered'),
     },
     inbound: {
       // The simulator has no inbound scenario; its own signer posts the fields Twilio documents for an incoming SMS.
@@ -109,18 +108,33 @@ runAdapterContract('twilio (sms)', async (): Promise<ContractHarness> => {
       strip: (req) => withoutHeader(req, 'x-twilio-signature'),
     },
     malformed: [
-      { what: 'not form fields', request: webhookRequest({ url: `${receiver.url}/webhooks/sms/${CHANNEL_ID}`, headers: { 'content-type': 'text/plain' }, body: 'hello' }) },
+      {
+        what: 'not form fields',
+        request: webhookRequest({ url: `${receiver.url}/webhooks/sms/${CHANNEL_ID}`, headers: { 'content-type': 'text/plain' }, body: 'hello' }),
+      },
       {
         what: 'status callback without MessageSid',
-        request: webhookRequest({ url: `${receiver.url}/webhooks/sms/${CHANNEL_ID}`, headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'MessageStatus=delivered&To=%2B14155550171' }),
+        request: webhookRequest({
+          url: `${receiver.url}/webhooks/sms/${CHANNEL_ID}`,
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: 'MessageStatus=delivered&To=%2B14155550171',
+        }),
       },
       {
         what: 'a status Twilio does not have',
-        request: webhookRequest({ url: `${receiver.url}/webhooks/sms/${CHANNEL_ID}`, headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `MessageSid=${newSid('SM')}&MessageStatus=exploded` }),
+        request: webhookRequest({
+          url: `${receiver.url}/webhooks/sms/${CHANNEL_ID}`,
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: `MessageSid=${newSid('SM')}&MessageStatus=exploded`,
+        }),
       },
       {
         what: 'inbound message without From',
-        request: webhookRequest({ url: `${receiver.url}/webhooks/sms/${CHANNEL_ID}`, headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `MessageSid=${newSid('SM')}&SmsStatus=received&Body=hi` }),
+        request: webhookRequest({
+          url: `${receiver.url}/webhooks/sms/${CHANNEL_ID}`,
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: `MessageSid=${newSid('SM')}&SmsStatus=received&Body=hi`,
+        }),
       },
     ],
     async close() {

@@ -71,8 +71,7 @@ runAdapterContract('whatsapp', async (): Promise<ContractHarness> => {
     status: {
       expected: 'delivered',
       carriesMessageId: true,
-      awaitWebhook: ({ result }) =>
-        receiver.waitFor((r) => statusesOf(r.body).some((s) => s.id === result.providerMessageId && s.status === 'delivered')),
+      awaitWebhook: ({ result }) => receiver.waitFor((r) => statusesOf(r.body).some((s) => s.id === result.providerMessageId && s.status === 'delivered')),
     },
     inbound: {
       async simulate() {

@@ -33,14 +33,21 @@ describe('channel types are isolated from each other', () => {
 
     stack.twilio.setMode({ timeoutRate: 1 });
     const sms = await Promise.all(
-      Array.from({ length: SLOTS * 2 }, async (_v, i) => (await stack.sendMessage({ channel_id: smsChannel, to: `+1555123${String(9100 + i)}`, body: 'stuck' })).body.id ?? ''),
+      Array.from(
+        { length: SLOTS * 2 },
+        async (_v, i) => (await stack.sendMessage({ channel_id: smsChannel, to: `+1555123${String(9100 + i)}`, body: 'stuck' })).body.id ?? '',
+      ),
     );
     // Every SMS slot is taken by a provider call that does not answer.
     const smsCalls = () => stack.twilio.requests.filter((r) => sms.some((id) => (r.form.StatusCallback ?? '').includes(id))).length;
     await eventually(async () => (smsCalls() === SLOTS ? true : undefined), 10_000);
 
     const started = Date.now();
-    const accepted = await stack.sendMessage({ channel_id: wa.id, to: '+15551239200', template: { name: 'order_update', language: 'en_US', variables: { '1': 'Ada' } } });
+    const accepted = await stack.sendMessage({
+      channel_id: wa.id,
+      to: '+15551239200',
+      template: { name: 'order_update', language: 'en_US', variables: { '1': 'Ada' } },
+    });
     expect(accepted.status).toBe(202);
     const delivered = await eventually(async () => {
       const m = (await stack.getMessage(accepted.body.id ?? '')).body;

@@ -77,7 +77,10 @@ describe('operator CLI against the API', () => {
   };
   /** The rows of a table that follows `heading`, split on runs of two spaces or more. */
   const rowsAfter = (text: string, heading: string) => {
-    const lines = text.slice(text.indexOf(heading) + heading.length).split('\n').filter((l) => l.trim() !== '');
+    const lines = text
+      .slice(text.indexOf(heading) + heading.length)
+      .split('\n')
+      .filter((l) => l.trim() !== '');
     return lines.map((l) => l.trim().split(/\s{2,}/));
   };
 
@@ -114,7 +117,11 @@ describe('operator CLI against the API', () => {
       expect(shown[0]).toBe('queued');
       expect(shown.at(-1)).toBe('delivered');
       expect(shown).toContain('sent');
-      const events = (await api('GET', `/v1/messages/${delivered}/events`)).body.events as Array<{ status: string; occurred_at: string; provider_time?: string | null }>;
+      const events = (await api('GET', `/v1/messages/${delivered}/events`)).body.events as Array<{
+        status: string;
+        occurred_at: string;
+        provider_time?: string | null;
+      }>;
       expect(shown).toEqual(events.map((e) => e.status));
       expect(rows.map((row) => row[0])).toEqual(events.map((e) => e.occurred_at));
       expect(rows[0]?.[1]).toBe('+0.000s');
@@ -125,10 +132,18 @@ describe('operator CLI against the API', () => {
     });
 
     it('--json prints the message and its events as the API gives them, in one document', async () => {
-      const doc = parsed<{ message: Record<string, unknown>; events: Array<{ status: string }>; error_meaning: string | null }>(await cli(['message', 'show', delivered, '--json']));
+      const doc = parsed<{ message: Record<string, unknown>; events: Array<{ status: string }>; error_meaning: string | null }>(
+        await cli(['message', 'show', delivered, '--json']),
+      );
       expect(doc.message).toEqual((await stack.getMessage(delivered)).body);
-      expect(doc.message).toMatchObject({ id: delivered, status: 'delivered', links: { temporal_ui: `${UI}/namespaces/default/workflows/message-${delivered}` } });
-      expect(doc.events.map((e) => e.status)).toEqual(((await api('GET', `/v1/messages/${delivered}/events`)).body.events as Array<{ status: string }>).map((e) => e.status));
+      expect(doc.message).toMatchObject({
+        id: delivered,
+        status: 'delivered',
+        links: { temporal_ui: `${UI}/namespaces/default/workflows/message-${delivered}` },
+      });
+      expect(doc.events.map((e) => e.status)).toEqual(
+        ((await api('GET', `/v1/messages/${delivered}/events`)).body.events as Array<{ status: string }>).map((e) => e.status),
+      );
       expect(doc.events[0]?.status).toBe('queued');
       expect(doc.error_meaning).toBeNull();
     });
@@ -167,7 +182,7 @@ describe('operator CLI against the API', () => {
       expect(parsed<{ error_meaning: unknown }>(await cli(['message', 'show', failed, '--json'])).error_meaning).toBeNull();
     });
 
-    it("404: another account's message and an unknown id are both \"not found\"", async () => {
+    it('404: another account\'s message and an unknown id are both "not found"', async () => {
       const other = await stack.newAccount('other');
       const theirs = await cli(['message', 'show', delivered], { env: { TURUMBA_API_KEY: other.apiKey } });
       expect(theirs).toEqual({ code: 1, out: '', err: `error: message ${delivered} not found\n` });
@@ -184,10 +199,12 @@ describe('operator CLI against the API', () => {
       await stack.waitForStatus(failed, 'failed');
     });
 
-    it('--status failed --json: the API\'s page, only failed messages, with the Web UI\'s failed view', async () => {
-      const page = parsed<{ items: Array<{ id: string; status: string; error: { code: string } }>; next_cursor: string | null; links: { temporal_ui: string } }>(
-        await cli(['messages', 'list', '--status', 'failed', '--channel', channelId, '--since', '1h', '--json']),
-      );
+    it("--status failed --json: the API's page, only failed messages, with the Web UI's failed view", async () => {
+      const page = parsed<{
+        items: Array<{ id: string; status: string; error: { code: string } }>;
+        next_cursor: string | null;
+        links: { temporal_ui: string };
+      }>(await cli(['messages', 'list', '--status', 'failed', '--channel', channelId, '--since', '1h', '--json']));
       expect(page.items.length).toBeGreaterThan(0);
       expect(page.items.every((m) => m.status === 'failed')).toBe(true);
       expect(page.items.find((m) => m.id === failed)?.error.code).toBe('21211');
@@ -204,7 +221,9 @@ describe('operator CLI against the API', () => {
       expect(row?.slice(1, 5)).toEqual(['sms', like(/^\+/), 'failed', anyString]);
       const cursor = /^next page: --cursor (\S+)$/m.exec(first.out)?.[1];
       expect(cursor).toBeDefined();
-      expect(first.out).toMatch(/^Web UI \(failed workflows\): http:\/\/127\.0\.0\.1:8233\/namespaces\/default\/workflows\?query=.*ExecutionStatus%3D%22Failed%22/m);
+      expect(first.out).toMatch(
+        /^Web UI \(failed workflows\): http:\/\/127\.0\.0\.1:8233\/namespaces\/default\/workflows\?query=.*ExecutionStatus%3D%22Failed%22/m,
+      );
       const second = await tty('messages', 'list', '--status', 'failed', '--limit', '1', '--cursor', cursor ?? '');
       expect(second.code, second.err).toBe(0);
       expect(rowsAfter(second.out, '')[1]?.[0]).not.toBe(row?.[0]);
@@ -214,8 +233,11 @@ describe('operator CLI against the API', () => {
       expect(delivered.out).toMatch(/\(last page\)\n$/);
     });
 
-    it('filters that name the wrong thing are usage errors or the API\'s own words', async () => {
-      expect(await cli(['messages', 'list', '--status', 'lost'])).toMatchObject({ code: 2, err: has('--status must be one of queued, sending, sent, delivered, read, undelivered, failed, not "lost"') });
+    it("filters that name the wrong thing are usage errors or the API's own words", async () => {
+      expect(await cli(['messages', 'list', '--status', 'lost'])).toMatchObject({
+        code: 2,
+        err: has('--status must be one of queued, sending, sent, delivered, read, undelivered, failed, not "lost"'),
+      });
       expect(await cli(['messages', 'list', '--since', 'yesterday-ish'])).toMatchObject({ code: 2, err: has('--since is not a date') });
       expect(await cli(['messages', 'list', '--limit', '0'])).toMatchObject({ code: 2, err: has('--limit must be a whole number from 1 to 1000') });
       const r = await cli(['messages', 'list', '--channel', 'not-a-channel']);
@@ -247,7 +269,9 @@ describe('operator CLI against the API', () => {
     expect(last).toMatch(new RegExp(`^ {2}Web UI\\s+${UI}/namespaces/default/workflows/group-${id}$`, 'm'));
     expect(frames.length).toBeGreaterThan(1);
 
-    const view = parsed<{ status: string; total: number; delivered: number; sent: number; links: { temporal_ui: string } }>(await cli(['group', 'show', id, '--json']));
+    const view = parsed<{ status: string; total: number; delivered: number; sent: number; links: { temporal_ui: string } }>(
+      await cli(['group', 'show', id, '--json']),
+    );
     expect(view).toMatchObject({ id, status: 'completed', total: 3, links: { temporal_ui: `${UI}/namespaces/default/workflows/group-${id}` } });
     expect(view.delivered + view.sent).toBe(3);
     // Not a terminal: one frame, no cursor movement; --watch --json prints only the final view.
@@ -256,7 +280,10 @@ describe('operator CLI against the API', () => {
     expect(plain.out).toContain('100 %');
     const final = parsed<{ status: string }>(await cli(['group', 'show', id, '--watch', '--json']));
     expect(final.status).toBe('completed');
-    expect(await cli(['group', 'show', '0190a000-0000-7000-8000-000000000000'])).toMatchObject({ code: 1, err: 'error: group 0190a000-0000-7000-8000-000000000000 not found\n' });
+    expect(await cli(['group', 'show', '0190a000-0000-7000-8000-000000000000'])).toMatchObject({
+      code: 1,
+      err: 'error: group 0190a000-0000-7000-8000-000000000000 not found\n',
+    });
   });
 
   describe('channels', () => {
@@ -264,7 +291,10 @@ describe('operator CLI against the API', () => {
       const { apiKey } = await stack.newAccount('channels');
       const env = { TURUMBA_API_KEY: apiKey };
       const flags = Object.entries(stack.twilioCredentials).flatMap(([k, v]) => ['--credential', `${k}=${v}`]);
-      const made = await cli(['channel', 'create', '--type', 'sms', '--provider', 'twilio', '--name', 'cli sms', '--rate-limit', '5', ...flags], { tty: true, env });
+      const made = await cli(['channel', 'create', '--type', 'sms', '--provider', 'twilio', '--name', 'cli sms', '--rate-limit', '5', ...flags], {
+        tty: true,
+        env,
+      });
       expect(made.code, made.err).toBe(0);
       const id = /^channel (\S+) created \(sms\/twilio, "cli sms"\)$/m.exec(made.out)?.[1] ?? '';
       const stored = await api('GET', `/v1/channels/${id}`, undefined, apiKey);
@@ -281,7 +311,9 @@ describe('operator CLI against the API', () => {
         await cli(['channel', 'create', '--type', 'sms', '--provider', 'twilio', '--name', 'bad creds', '--credentials-file', file, '--json'], { env }),
       );
       expect(second).toMatchObject({ channel_type: 'sms', webhook_secret: like(/^[\w-]{32}$/) });
-      const third = parsed<{ id: string }>(await cli(['channel', 'create', '--type', 'sms', '--provider', 'twilio', '--name', 'third', ...flags, '--json'], { env }));
+      const third = parsed<{ id: string }>(
+        await cli(['channel', 'create', '--type', 'sms', '--provider', 'twilio', '--name', 'third', ...flags, '--json'], { env }),
+      );
 
       // Two per page: three channels take two requests, and all three are listed once.
       const list = await cli(['channel', 'list', '--page-size', '2'], { tty: true, env });
@@ -290,7 +322,9 @@ describe('operator CLI against the API', () => {
       expect(header).toEqual(['ID', 'TYPE', 'PROVIDER', 'NAME', 'ENABLED', 'RATE', 'DAILY', 'CREATED']);
       expect(rows.map((r) => r[0]).sort()).toEqual([id, second.id, third.id].sort());
       expect(rows.find((r) => r[0] === id)?.slice(1, 7)).toEqual(['sms', 'twilio', 'cli sms', 'yes', '5/s', '—']);
-      const listed = parsed<{ items: Array<Record<string, unknown>>; next_cursor: null }>(await cli(['channel', 'list', '--page-size', '1', '--json'], { env }));
+      const listed = parsed<{ items: Array<Record<string, unknown>>; next_cursor: null }>(
+        await cli(['channel', 'list', '--page-size', '1', '--json'], { env }),
+      );
       expect(listed.items.map((c) => c.id).sort()).toEqual([id, second.id, third.id].sort());
       expect(listed.next_cursor).toBeNull();
       expect(JSON.stringify(listed)).not.toMatch(/webhook_secret"|credentials|sim-api-secret/);
@@ -310,16 +344,26 @@ describe('operator CLI against the API', () => {
       expect(JSON.parse(refusedJson.out)).toEqual({ id: second.id, ok: false, detail: 'authentication failed (20003)' });
     });
 
-    it('create names what is wrong: flags locally, the API\'s field and message otherwise', async () => {
+    it("create names what is wrong: flags locally, the API's field and message otherwise", async () => {
       expect(await cli(['channel', 'create', '--name', 'x', '--credential', 'a=b'])).toMatchObject({ code: 2, err: has('--type is required') });
-      expect(await cli(['channel', 'create', '--type', 'fax', '--name', 'x', '--credential', 'a=b'])).toMatchObject({ code: 2, err: has('--type must be one of sms, whatsapp, messenger, email, smpp, not "fax"') });
+      expect(await cli(['channel', 'create', '--type', 'fax', '--name', 'x', '--credential', 'a=b'])).toMatchObject({
+        code: 2,
+        err: has('--type must be one of sms, whatsapp, messenger, email, smpp, not "fax"'),
+      });
       expect(await cli(['channel', 'create', '--type', 'sms', '--name', 'x'])).toMatchObject({ code: 2, err: has('credentials are required') });
       const bare = await cli(['channel', 'create', '--type', 'sms', '--name', 'x', '--credential', 'hunter2-secret']);
       expect(bare).toMatchObject({ code: 2, err: has('--credential must be key=value: credential 1 of 1 has no =') });
       expect(bare.err).not.toContain('hunter2');
-      expect(await cli(['channel', 'create', '--type', 'sms', '--name', 'x', '--credentials-file', join(tmp, 'missing.json')])).toMatchObject({ code: 2, err: has('no such file') });
+      expect(await cli(['channel', 'create', '--type', 'sms', '--name', 'x', '--credentials-file', join(tmp, 'missing.json')])).toMatchObject({
+        code: 2,
+        err: has('no such file'),
+      });
       const noProvider = await cli(['channel', 'create', '--type', 'sms', '--provider', 'nope', '--name', 'x', '--credential', 'a=b']);
-      expect(noProvider).toEqual({ code: 1, out: '', err: 'error: the API refused the request (400 validation_failed): provider: no provider "nope" for channel_type sms\n' });
+      expect(noProvider).toEqual({
+        code: 1,
+        out: '',
+        err: 'error: the API refused the request (400 validation_failed): provider: no provider "nope" for channel_type sms\n',
+      });
       const missing = await cli(['channel', 'create', '--type', 'sms', '--provider', 'twilio', '--name', 'x', '--credential', 'from=+15017122661']);
       expect(missing.code).toBe(1);
       expect(missing.err).toMatch(/^error: the API refused the request \(400 validation_failed\): credentials\.\w+: is required for sms\/twilio\n$/);
@@ -330,7 +374,18 @@ describe('operator CLI against the API', () => {
     it('--help lists every command; <command> --help explains one; exit 0', async () => {
       const help = await cli(['--help']);
       expect(help.code).toBe(0);
-      for (const c of ['message show <id>', 'messages list', 'group show <id>', 'channel list', 'channel create', 'channel verify <id>', 'replay', 'account create', 'key list', 'credentials rotate']) {
+      for (const c of [
+        'message show <id>',
+        'messages list',
+        'group show <id>',
+        'channel list',
+        'channel create',
+        'channel verify <id>',
+        'replay',
+        'account create',
+        'key list',
+        'credentials rotate',
+      ]) {
         expect(help.out).toContain(`cli ${c}`);
       }
       const one = await cli(['group', 'show', '--help']);
@@ -343,14 +398,24 @@ describe('operator CLI against the API', () => {
 
     it('unknown command or flag, a missing id, an extra argument: exit 2, naming it', async () => {
       expect(await cli([])).toMatchObject({ code: 2, err: like(/^error: no command given\nusage: cli <command>/) });
-      expect(await cli(['mesage', 'show', 'x'])).toMatchObject({ code: 2, out: '', err: 'error: unknown command: mesage\nrun `cli --help` for the commands\n' });
+      expect(await cli(['mesage', 'show', 'x'])).toMatchObject({
+        code: 2,
+        out: '',
+        err: 'error: unknown command: mesage\nrun `cli --help` for the commands\n',
+      });
       expect(await cli(['message', 'delete', 'x'])).toMatchObject({ code: 2, err: like(/^error: unknown command: message delete\nmessage commands:\n/) });
-      expect(await cli(['message', 'show', 'x', '--verbose'])).toMatchObject({ code: 2, err: like(/^error: unknown flag --verbose for `cli message show`\nusage: cli message show <id> \[--json\]\n/) });
+      expect(await cli(['message', 'show', 'x', '--verbose'])).toMatchObject({
+        code: 2,
+        err: like(/^error: unknown flag --verbose for `cli message show`\nusage: cli message show <id> \[--json\]\n/),
+      });
       expect(await cli(['message', 'show'])).toMatchObject({ code: 2, err: like(/^error: missing <id>\nusage: cli message show <id>/) });
       expect(await cli(['message', 'show', 'a', 'b'])).toMatchObject({ code: 2, err: like(/^error: unexpected argument "b"\n/) });
       expect(await cli(['message', 'show', 'a', stack.apiKey])).toMatchObject({ code: 2, err: like(/^error: unexpected argument \(an API key\)\n/) });
       expect(await cli(['messages', 'list', '--limit'])).toMatchObject({ code: 2, err: like(/^error: --limit needs a value\n/) });
-      expect(await cli(['group', 'show', 'x', '--watch', '--interval-ms', '5'])).toMatchObject({ code: 2, err: has('--interval-ms must be a whole number from 100') });
+      expect(await cli(['group', 'show', 'x', '--watch', '--interval-ms', '5'])).toMatchObject({
+        code: 2,
+        err: has('--interval-ms must be a whole number from 100'),
+      });
     });
 
     it('an unreachable API is named by its URL; a refused key is said so and never printed', async () => {

@@ -19,7 +19,7 @@ describe("credentials copied onto another channel's row", () => {
     await stack?.close();
   });
 
-  it('fail that channel\'s send for good (credentials_unreadable), answer 409 at the API, leak nothing, and crash nothing', async () => {
+  it("fail that channel's send for good (credentials_unreadable), answer 409 at the API, leak nothing, and crash nothing", async () => {
     const a = await stack.createSmsChannel();
     const b = await stack.createSmsChannel({ credentials: { ...stack.twilioCredentials, auth_token: 'b-only-auth-token-7c1d' } });
     // Accepted while b's credentials are still its own; no worker runs yet.
@@ -43,7 +43,9 @@ describe("credentials copied onto another channel's row", () => {
       `the credentials stored for channel ${b} cannot be decrypted: the ciphertext does not authenticate for this channel (copied from another channel, or altered)`,
     );
     // Failed on the first attempt: a configuration error is not retried.
-    const events = await stack.database.pool.query<{ n: string }>("SELECT count(*) AS n FROM message_events WHERE message_id = $1 AND status = 'sending'", [accepted.body.id]);
+    const events = await stack.database.pool.query<{ n: string }>("SELECT count(*) AS n FROM message_events WHERE message_id = $1 AND status = 'sending'", [
+      accepted.body.id,
+    ]);
     expect(Number(events.rows[0]?.n)).toBeLessThanOrEqual(1);
 
     // The worker is still up and the channel the ciphertext came from still sends.

@@ -26,8 +26,7 @@ describe('delivery state under real-world webhooks', () => {
     expect(r.status).toBe(202);
     return r.body.id ?? '';
   };
-  const callbackUrl = (id: string) =>
-    stack.twilio.requests.find((r) => (r.form.StatusCallback ?? '').includes(id))?.form.StatusCallback ?? '';
+  const callbackUrl = (id: string) => stack.twilio.requests.find((r) => (r.form.StatusCallback ?? '').includes(id))?.form.StatusCallback ?? '';
   /** Posts a Twilio status callback signed the way Twilio signs it. */
   const postStatus = async (url: string, params: Record<string, string>) => {
     const u = new URL(url);
@@ -99,7 +98,11 @@ describe('delivery state under real-world webhooks', () => {
     // Four months back: outside the recent window the first lookup reads.
     const then = Date.now() - 120 * 86_400_000;
     await stack.database.pool.query('SELECT ensure_message_partitions($1::date, 0)', [new Date(then).toISOString().slice(0, 10)]);
-    const m = await insertMessage(stack.database.db, { accountId: stack.accountId, channelId, channelType: 'sms', to: NO_CALLBACKS, body: 'old', metadata: {} }, then);
+    const m = await insertMessage(
+      stack.database.db,
+      { accountId: stack.accountId, channelId, channelType: 'sms', to: NO_CALLBACKS, body: 'old', metadata: {} },
+      then,
+    );
     const sid = 'SMa1d0a1d0a1d0a1d0a1d0a1d0a1d0a1d0';
     expect(await advanceStatus(stack.database.db, m.id, { status: 'sent', at: new Date(then), providerMessageId: sid })).toBe(true);
     const url = `${stack.config.publicBaseUrl}/webhooks/sms/${channelId}`;
@@ -133,13 +136,17 @@ describe('delivery state under real-world webhooks', () => {
     );
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ body: 'STOP? no, hello!', direction: 'inbound' });
-    const win = await stack.database.pool.query<{ n: string }>(
-      'SELECT count(*)::text AS n FROM contact_windows WHERE channel_id = $1 AND contact = $2',
-      [channelId, '+15557654321'],
-    );
+    const win = await stack.database.pool.query<{ n: string }>('SELECT count(*)::text AS n FROM contact_windows WHERE channel_id = $1 AND contact = $2', [
+      channelId,
+      '+15557654321',
+    ]);
     expect(win.rows[0]?.n).toBe('1');
 
-    const list = await stack.app.inject({ method: 'GET', url: `/v1/messages?direction=inbound&channel_id=${channelId}&limit=10`, headers: { authorization: `Bearer ${stack.apiKey}` } });
+    const list = await stack.app.inject({
+      method: 'GET',
+      url: `/v1/messages?direction=inbound&channel_id=${channelId}&limit=10`,
+      headers: { authorization: `Bearer ${stack.apiKey}` },
+    });
     expect(list.statusCode).toBe(200);
     const items = list.json<{ items: Array<{ id: string; direction: string; provider_message_id: string }> }>().items;
     expect(items.map((m) => [m.id, m.direction, m.provider_message_id])).toEqual([[rows[0]?.id, 'inbound', inbound.MessageSid]]);
@@ -156,9 +163,19 @@ describe('delivery state under real-world webhooks', () => {
     const before = await stack.apiMetrics.webhookRejected.get();
     const count = (reason: string, snap: typeof before) => snap.values.filter((v) => v.labels.reason === reason).reduce((a, v) => a + v.value, 0);
 
-    const unknown = await stack.app.inject({ method: 'POST', url: `/webhooks/sms/01a00000-0000-7000-8000-000000000000`, payload: 'a=b', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const unknown = await stack.app.inject({
+      method: 'POST',
+      url: `/webhooks/sms/01a00000-0000-7000-8000-000000000000`,
+      payload: 'a=b',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     expect(unknown.statusCode).toBe(404);
-    const badType = await stack.app.inject({ method: 'POST', url: `/webhooks/fax/${channelId}`, payload: 'a=b', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const badType = await stack.app.inject({
+      method: 'POST',
+      url: `/webhooks/fax/${channelId}`,
+      payload: 'a=b',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     expect(badType.statusCode).toBe(404);
     const params = statusParams(sent.provider_message_id ?? '', 'delivered');
     const wrongSig = await stack.app.inject({
@@ -215,13 +232,17 @@ describe('delivery state under real-world webhooks', () => {
     for (let i = 0; i < N; i += 50) {
       ids.push(...(await Promise.all(Array.from({ length: Math.min(50, N - i) }, () => send(NO_CALLBACKS)))));
     }
-    const sent = await eventually(async () => {
-      const r = await stack.database.pool.query<{ id: string; pid: string }>(
-        `SELECT id, metadata_->>'provider_message_id' AS pid FROM messages WHERE id = ANY($1::uuid[]) AND status = 'sent'`,
-        [ids],
-      );
-      return r.rows.length === N ? new Map(r.rows.map((x) => [x.id, x.pid])) : undefined;
-    }, 120_000, 500);
+    const sent = await eventually(
+      async () => {
+        const r = await stack.database.pool.query<{ id: string; pid: string }>(
+          `SELECT id, metadata_->>'provider_message_id' AS pid FROM messages WHERE id = ANY($1::uuid[]) AND status = 'sent'`,
+          [ids],
+        );
+        return r.rows.length === N ? new Map(r.rows.map((x) => [x.id, x.pid])) : undefined;
+      },
+      120_000,
+      500,
+    );
 
     const plan = ids.map((id, i) => ({ id, path: PATHS[i % PATHS.length] ?? [] }));
     const callbacks: Array<{ id: string; status: string }> = [];
@@ -252,11 +273,15 @@ describe('delivery state under real-world webhooks', () => {
 
     const RANK: Record<string, number> = { queued: 0, sending: 1, sent: 2, delivered: 3, read: 4, undelivered: 5, failed: 5 };
     const expected = new Map(plan.map((p) => [p.id, p.path.reduce((a, s) => ((RANK[s] ?? 0) > (RANK[a] ?? 0) ? s : a), 'sent')]));
-    await eventually(async () => {
-      const r = await stack.database.pool.query<{ id: string; status: string }>('SELECT id, status FROM messages WHERE id = ANY($1::uuid[])', [ids]);
-      const wrong = r.rows.filter((x) => expected.get(x.id) !== x.status);
-      return wrong.length === 0 ? true : undefined;
-    }, 120_000, 500);
+    await eventually(
+      async () => {
+        const r = await stack.database.pool.query<{ id: string; status: string }>('SELECT id, status FROM messages WHERE id = ANY($1::uuid[])', [ids]);
+        const wrong = r.rows.filter((x) => expected.get(x.id) !== x.status);
+        return wrong.length === 0 ? true : undefined;
+      },
+      120_000,
+      500,
+    );
 
     const ev = await stack.database.pool.query<{ message_id: string; statuses: string[] }>(
       `SELECT message_id, array_agg(status ORDER BY id) AS statuses FROM message_events WHERE message_id = ANY($1::uuid[]) GROUP BY message_id`,
@@ -266,7 +291,10 @@ describe('delivery state under real-world webhooks', () => {
     for (const row of ev.rows) {
       const ranks = row.statuses.map((s) => RANK[s] ?? -1);
       // Strictly increasing: no status twice, no step backwards.
-      expect(ranks.every((r, i) => i === 0 || r > (ranks[i - 1] ?? -1)), `${row.message_id}: ${row.statuses.join(' → ')}`).toBe(true);
+      expect(
+        ranks.every((r, i) => i === 0 || r > (ranks[i - 1] ?? -1)),
+        `${row.message_id}: ${row.statuses.join(' → ')}`,
+      ).toBe(true);
       expect(row.statuses.at(-1)).toBe(expected.get(row.message_id));
     }
   }, 400_000);

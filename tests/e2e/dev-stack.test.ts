@@ -44,10 +44,14 @@ describe('npm run dev', () => {
     dev.stdout?.on('data', (c: Buffer) => (output += c.toString('utf8')));
     dev.stderr?.on('data', (c: Buffer) => (output += c.toString('utf8')));
     const file = join(dir, 'stack.json');
-    await eventually(async () => {
-      if (dev.exitCode !== null) throw new Error(`npm run dev exited ${dev.exitCode}:\n${output}`);
-      return existsSync(file) && output.includes('Turumba Dispatch is running.') ? true : undefined;
-    }, 110_000, 250);
+    await eventually(
+      async () => {
+        if (dev.exitCode !== null) throw new Error(`npm run dev exited ${dev.exitCode}:\n${output}`);
+        return existsSync(file) && output.includes('Turumba Dispatch is running.') ? true : undefined;
+      },
+      110_000,
+      250,
+    );
     stack = JSON.parse(readFileSync(file, 'utf8')) as StackFile;
   }, 120_000);
 
@@ -76,10 +80,14 @@ describe('npm run dev', () => {
     // The dev stack fills in its own UI for the links.
     expect(stack.temporal_ui_url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect(accepted.links.temporal_ui).toBe(`${stack.temporal_ui_url}/namespaces/default/workflows/message-${accepted.id}`);
-    await eventually(async () => {
-      const m = await fetch(`${stack.api_url}/v1/messages/${accepted.id}`, { headers: { authorization: `Bearer ${stack.api_key}` } });
-      return ((await m.json()) as { status: string }).status === 'delivered' ? true : undefined;
-    }, 30_000, 200);
+    await eventually(
+      async () => {
+        const m = await fetch(`${stack.api_url}/v1/messages/${accepted.id}`, { headers: { authorization: `Bearer ${stack.api_key}` } });
+        return ((await m.json()) as { status: string }).status === 'delivered' ? true : undefined;
+      },
+      30_000,
+      200,
+    );
 
     const worker = await (await fetch(stack.worker_metrics_url)).text();
     for (const name of SEED_METRICS) expect(worker, name).toMatch(new RegExp(`^# TYPE ${name} `, 'm'));
@@ -91,7 +99,7 @@ describe('npm run dev', () => {
     expect(api).toMatch(/^turumba_webhook_response_seconds_count\{channel_type="sms"\} [1-9]/m);
   });
 
-  it("seeds one channel per type whose credentials its simulator accepts", async () => {
+  it('seeds one channel per type whose credentials its simulator accepts', async () => {
     expect(Object.keys(stack.channels).sort()).toEqual(['email', 'messenger', 'smpp', 'sms', 'whatsapp']);
     for (const [type, id] of Object.entries(stack.channels)) {
       const res = await fetch(`${stack.api_url}/v1/channels/${id}/verify`, { method: 'POST', headers: { authorization: `Bearer ${stack.api_key}` } });

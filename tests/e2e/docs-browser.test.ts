@@ -53,7 +53,10 @@ describe.skipIf(skip)('GET /docs in headless Chromium', () => {
   const dumpDom = (url: string, timeoutMs = 45_000) =>
     new Promise<{ dom: string; code: number | null; context: string }>((resolve, reject) => {
       // Its own process group, so the renderer and zygote go with it.
-      const browser = spawn(CHROMIUM, [...CHROMIUM_FLAGS, `--user-data-dir=${profile}`, '--dump-dom', url], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      const browser = spawn(CHROMIUM, [...CHROMIUM_FLAGS, `--user-data-dir=${profile}`, '--dump-dom', url], {
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
       browsers.add(browser);
       const out: Buffer[] = [];
       const err: Buffer[] = [];
@@ -72,7 +75,11 @@ describe.skipIf(skip)('GET /docs in headless Chromium', () => {
         browsers.delete(browser);
         const dom = Buffer.concat(out).toString('utf8');
         // Headless Chromium complains about the missing D-Bus on every start: not worth showing.
-        const complaints = Buffer.concat(err).toString('utf8').split('\n').filter((line) => line.trim() !== '' && !/dbus/i.test(line)).slice(-20);
+        const complaints = Buffer.concat(err)
+          .toString('utf8')
+          .split('\n')
+          .filter((line) => line.trim() !== '' && !/dbus/i.test(line))
+          .slice(-20);
         resolve({ dom, code, context: `chromium exited ${code}; stderr ends:\n${complaints.join('\n')}\nDOM starts:\n${dom.slice(0, 1500)}` });
       });
     });
@@ -82,7 +89,14 @@ describe.skipIf(skip)('GET /docs in headless Chromium', () => {
     const { dom, code, context } = await dumpDom(`${stack.apiUrl}/docs`);
     expect(code, context).toBe(0);
     const listed = operationsIn(dom);
-    for (const op of ['POST /v1/messages', 'GET /v1/messages/{id}', 'POST /v1/channels', 'POST /v1/group-messages', 'GET /v1/group-messages/{id}', 'GET /health']) {
+    for (const op of [
+      'POST /v1/messages',
+      'GET /v1/messages/{id}',
+      'POST /v1/channels',
+      'POST /v1/group-messages',
+      'GET /v1/group-messages/{id}',
+      'GET /health',
+    ]) {
       expect(listed, context).toContain(op);
     }
     // The title and the summaries come from the same document.
@@ -97,7 +111,8 @@ describe.skipIf(skip)('GET /docs in headless Chromium', () => {
     const { dom, code, context } = await dumpDom(`${stack.apiUrl}/docs#/messages/post_v1_messages`);
     expect(code, context).toBe(0);
     const options = new Map([...dom.matchAll(/<option value="([^"]+)"[^>]*>([^<]*)<\/option>/g)].map((m) => [m[1], m[2]]));
-    for (const name of ['sms', 'whatsapp_text', 'whatsapp_template', 'messenger', 'email', 'smpp']) expect(options.get(name), `${name}\n${context}`).toMatch(/\w/);
+    for (const name of ['sms', 'whatsapp_text', 'whatsapp_template', 'messenger', 'email', 'smpp'])
+      expect(options.get(name), `${name}\n${context}`).toMatch(/\w/);
     expect(options.get('email')).toBe('Email with subject, text and HTML');
     // The first example's body is the one shown.
     const shown = /class="body-param__example[^"]*"[^>]*>([\s\S]*?)<\/pre>/.exec(dom)?.[1]?.replace(/<[^>]+>/g, '');

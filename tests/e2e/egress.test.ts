@@ -79,7 +79,12 @@ describe('egress policy and sandbox channels, end to end', () => {
 
   it('refuses an internal target and an unbounded timeout when the channel is created, naming the field', async () => {
     for (const baseUrl of ['http://127.0.0.2:8080', 'http://10.0.0.1', 'http://169.254.169.254/latest', 'http://[::1]:80', 'http://localhost:9']) {
-      const res = await post('/v1/channels', { channel_type: 'sms', provider: 'twilio', name: 'x', credentials: { ...stack.twilioCredentials, base_url: baseUrl } });
+      const res = await post('/v1/channels', {
+        channel_type: 'sms',
+        provider: 'twilio',
+        name: 'x',
+        credentials: { ...stack.twilioCredentials, base_url: baseUrl },
+      });
       expect(res.statusCode, baseUrl).toBe(400);
       expect(res.json()).toMatchObject({ error: 'validation_failed', field: 'credentials.base_url' });
     }
@@ -89,7 +94,12 @@ describe('egress policy and sandbox channels, end to end', () => {
       credentials: { host: '192.168.1.10', port: '25', from_address: 'a@example.com' },
     });
     expect(smtp.json()).toMatchObject({ field: 'credentials.host', message: '192.168.1.10 is a private address, not allowed by EGRESS_ALLOW' });
-    const slow = await post('/v1/channels', { channel_type: 'sms', provider: 'twilio', name: 'x', credentials: { ...stack.twilioCredentials, timeout_ms: '3600000' } });
+    const slow = await post('/v1/channels', {
+      channel_type: 'sms',
+      provider: 'twilio',
+      name: 'x',
+      credentials: { ...stack.twilioCredentials, timeout_ms: '3600000' },
+    });
     expect(slow.statusCode).toBe(400);
     expect(slow.json()).toMatchObject({ field: 'credentials.timeout_ms' });
     // The simulator on 127.0.0.1 is allowed, as is a public provider host.

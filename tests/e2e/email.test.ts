@@ -200,10 +200,19 @@ describe('Email through the whole engine (Temporal + Postgres + a real SMTP serv
 
     it('an SES channel cannot be created without sns_topic_arn (400 naming credentials.sns_topic_arn)', async () => {
       const create = (credentials: Record<string, string>) =>
-        stack.app.inject({ method: 'POST', url: '/v1/channels', headers: { authorization: `Bearer ${stack.apiKey}` }, payload: { channel_type: 'email', name: 'ses, no topic', credentials } });
+        stack.app.inject({
+          method: 'POST',
+          url: '/v1/channels',
+          headers: { authorization: `Bearer ${stack.apiKey}` },
+          payload: { channel_type: 'email', name: 'ses, no topic', credentials },
+        });
       const noTopic = await create({ ...smtp, events_provider: 'ses', sns_signing_cert_pem: awsCert.cert });
       expect(noTopic.statusCode).toBe(400);
-      expect(noTopic.json()).toMatchObject({ error: 'validation_failed', field: 'credentials.sns_topic_arn', message: expect.stringMatching(/^is required when events_provider is ses/) as unknown });
+      expect(noTopic.json()).toMatchObject({
+        error: 'validation_failed',
+        field: 'credentials.sns_topic_arn',
+        message: expect.stringMatching(/^is required when events_provider is ses/) as unknown,
+      });
       const notAnArn = await create({ ...smtp, events_provider: 'ses', sns_signing_cert_pem: awsCert.cert, sns_topic_arn: 'turumba-ses-events' });
       expect(notAnArn.statusCode).toBe(400);
       expect(notAnArn.json()).toMatchObject({ field: 'credentials.sns_topic_arn', message: expect.stringMatching(/^must be an SNS topic ARN/) as unknown });

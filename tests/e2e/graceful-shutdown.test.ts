@@ -44,13 +44,17 @@ describe('graceful worker shutdown under load', () => {
     await sending;
 
     workers.push(await startWorkerProcess(infra, stack.config.publicBaseUrl));
-    await eventually(async () => {
-      const r = await stack.database.pool.query<{ n: string }>(
-        `SELECT count(*)::text AS n FROM messages WHERE id = ANY($1::uuid[]) AND status IN ('delivered', 'undelivered', 'failed')`,
-        [ids],
-      );
-      return r.rows[0]?.n === String(MESSAGES) ? true : undefined;
-    }, 180_000, 500);
+    await eventually(
+      async () => {
+        const r = await stack.database.pool.query<{ n: string }>(
+          `SELECT count(*)::text AS n FROM messages WHERE id = ANY($1::uuid[]) AND status IN ('delivered', 'undelivered', 'failed')`,
+          [ids],
+        );
+        return r.rows[0]?.n === String(MESSAGES) ? true : undefined;
+      },
+      180_000,
+      500,
+    );
 
     const perMessage = new Map<string, number>();
     for (const r of stack.twilio.requests) {

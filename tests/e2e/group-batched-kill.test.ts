@@ -30,7 +30,13 @@ describe('batched group under worker kills', () => {
 
   it(`SIGKILL twice during a ${TOTAL}-recipient group: all terminal, none lost, every double send explained`, async () => {
     // 150/s: the group takes ~35 s, so both kills land mid-batch.
-    const channel = await stack.createChannel({ channel_type: 'sms', provider: 'twilio', name: 'killed', rate_limit_per_second: 150, credentials: stack.twilioCredentials });
+    const channel = await stack.createChannel({
+      channel_type: 'sms',
+      provider: 'twilio',
+      name: 'killed',
+      rate_limit_per_second: 150,
+      credentials: stack.twilioCredentials,
+    });
     worker = await startWorkerProcess(infra, stack.config.publicBaseUrl, DELIVERY);
     const body = 'Batched kill';
     const res = await fetch(`${stack.apiUrl}/v1/group-messages`, {
@@ -51,19 +57,35 @@ describe('batched group under worker kills', () => {
     }
 
     let seen: Record<string, number> = {};
-    const counts = await eventually(async () => {
-      const r = await stack.database.pool.query<{ status: string; n: string }>('SELECT status, count(*)::text AS n FROM messages WHERE group_message_id = $1 GROUP BY status', [id]);
-      const by = Object.fromEntries(r.rows.map((x) => [x.status, Number(x.n)]));
-      seen = by;
-      const terminal = (by.delivered ?? 0) + (by.read ?? 0) + (by.failed ?? 0) + (by.undelivered ?? 0);
-      return terminal === TOTAL ? by : undefined;
-    }, 300_000, 500).catch(async (err: unknown) => {
+    const counts = await eventually(
+      async () => {
+        const r = await stack.database.pool.query<{ status: string; n: string }>(
+          'SELECT status, count(*)::text AS n FROM messages WHERE group_message_id = $1 GROUP BY status',
+          [id],
+        );
+        const by = Object.fromEntries(r.rows.map((x) => [x.status, Number(x.n)]));
+        seen = by;
+        const terminal = (by.delivered ?? 0) + (by.read ?? 0) + (by.failed ?? 0) + (by.undelivered ?? 0);
+        return terminal === TOTAL ? by : undefined;
+      },
+      300_000,
+      500,
+    ).catch(async (err: unknown) => {
       // What the group was doing when it stopped moving: its row, its rows' statuses, its workflow.
       const row = await stack.database.pool.query('SELECT status, cursor, started, materialized, updated_at FROM group_messages WHERE id = $1', [id]);
-      const run = await stack.temporal.workflow.getHandle(`group-${id}`).describe().catch((e: unknown) => ({ error: String(e) }));
-      const pending = 'raw' in run ? run.raw.pendingActivities?.map((a) => ({ type: a.activityType?.name, attempt: a.attempt, state: a.state, failure: a.lastFailure?.message })) : run;
+      const run = await stack.temporal.workflow
+        .getHandle(`group-${id}`)
+        .describe()
+        .catch((e: unknown) => ({ error: String(e) }));
+      const pending =
+        'raw' in run
+          ? run.raw.pendingActivities?.map((a) => ({ type: a.activityType?.name, attempt: a.attempt, state: a.state, failure: a.lastFailure?.message }))
+          : run;
       const status = 'status' in run ? run.status.name : undefined;
-      throw new Error(`${(err as Error).message}; rows ${JSON.stringify(seen)}; group ${JSON.stringify(row.rows[0])}; workflow ${status} pending ${JSON.stringify(pending)}`, { cause: err });
+      throw new Error(
+        `${(err as Error).message}; rows ${JSON.stringify(seen)}; group ${JSON.stringify(row.rows[0])}; workflow ${status} pending ${JSON.stringify(pending)}`,
+        { cause: err },
+      );
     });
     // Delivered, but for receipts the simulator could not hand over: those time out, and nothing fails.
     const timedOut = await stack.database.pool.query<{ error_code: string | null }>(
@@ -91,7 +113,9 @@ describe('batched group under worker kills', () => {
     // provider accepted it, and the worker died before the row said so.
     const doubles = [...byMessage.entries()].filter(([, at]) => at.length > 1);
     const unexplained = doubles.filter(([, at]) => !kills.some((k) => (at[0] ?? 0) <= k && k <= (at[1] ?? 0)));
-    process.stdout.write(`batched group under 2 SIGKILLs: ${TOTAL} recipients, all delivered; ${doubles.length} sent twice (unexplained: ${unexplained.length})\n`);
+    process.stdout.write(
+      `batched group under 2 SIGKILLs: ${TOTAL} recipients, all delivered; ${doubles.length} sent twice (unexplained: ${unexplained.length})\n`,
+    );
     expect(unexplained).toEqual([]);
     // Each kill can only double what was in flight at that moment (a batch's concurrency, times the batches in flight).
     expect(doubles.length).toBeLessThanOrEqual(2 * 3 * 32);

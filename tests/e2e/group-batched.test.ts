@@ -9,7 +9,6 @@ import type { GroupView } from '../support/group-view';
 // sends its recipients in pages through sendBatch activities; no recipient has a workflow of
 // its own until it is replayed.
 
-
 const DELIVERY_WAIT_SECONDS = 15;
 const number = (i: number) => `+1556${String(i).padStart(7, '0')}`;
 const recipients = (n: number, from = 0) => Array.from({ length: n }, (_, i) => ({ to: number(from + i) }));
@@ -40,7 +39,15 @@ describe('batched group fan-out', () => {
         SEND_MAX_ATTEMPTS: '12',
       },
     });
-    channelId = (await stack.createChannel({ channel_type: 'sms', provider: 'twilio', name: 'batched sms', rate_limit_per_second: 10_000, credentials: stack.twilioCredentials })).id;
+    channelId = (
+      await stack.createChannel({
+        channel_type: 'sms',
+        provider: 'twilio',
+        name: 'batched sms',
+        rate_limit_per_second: 10_000,
+        credentials: stack.twilioCredentials,
+      })
+    ).id;
   });
   afterAll(async () => {
     await stack?.close();
@@ -63,14 +70,18 @@ describe('batched group fan-out', () => {
   };
   const getGroup = async (id: string) => (await call('GET', `/group-messages/${id}`)).body as GroupView;
   const waitForGroup = (id: string, done: (g: GroupView) => boolean, timeoutMs = 120_000) =>
-    eventually(async () => {
-      const g = await getGroup(id);
-      return done(g) ? g : undefined;
-    }, timeoutMs, 250);
+    eventually(
+      async () => {
+        const g = await getGroup(id);
+        return done(g) ? g : undefined;
+      },
+      timeoutMs,
+      250,
+    );
   const groupHistory = async (id: string) => {
     const handle = stack.temporal.workflow.getHandle(groupWorkflowId(id));
     const runs: temporal.api.history.v1.IHistoryEvent[][] = [];
-    for (let runId: string | undefined = (await handle.describe()).runId; runId; ) {
+    for (let runId: string | undefined = (await handle.describe()).runId; runId;) {
       const events: temporal.api.history.v1.IHistoryEvent[] = (await stack.temporal.workflow.getHandle(groupWorkflowId(id), runId).fetchHistory()).events ?? [];
       runs.push(events);
       runId = events[0]?.workflowExecutionStartedEventAttributes?.continuedExecutionRunId || undefined;
@@ -139,7 +150,9 @@ describe('batched group fan-out', () => {
     const body = 'Batched through faults';
     const before = await stack.workerMetrics.registry.getMetricsAsJSON();
     const attemptsOf = (metrics: typeof before, outcome: string) =>
-      (metrics.find((m) => m.name === 'turumba_send_attempts_total')?.values ?? []).filter((v) => v.labels.outcome === outcome).reduce((a, v) => a + v.value, 0);
+      (metrics.find((m) => m.name === 'turumba_send_attempts_total')?.values ?? [])
+        .filter((v) => v.labels.outcome === outcome)
+        .reduce((a, v) => a + v.value, 0);
     stack.twilio.setMode({ error5xxRate: 0.2, rateLimitRate: 0.1, retryAfterSec: 1 });
     const res = await call('POST', '/group-messages', { channel_id: channelId, body, recipients: recipients(1000, 10_000) });
     expect(res.status).toBe(202);
@@ -151,7 +164,9 @@ describe('batched group fan-out', () => {
     const after = await stack.workerMetrics.registry.getMetricsAsJSON();
     const transient = attemptsOf(after, 'transient') - attemptsOf(before, 'transient');
     const limited = attemptsOf(after, 'rate_limited') - attemptsOf(before, 'rate_limited');
-    process.stdout.write(`batched group through faults: ${requestsOf(body).length} provider calls for 1000 recipients, ${transient} transient and ${limited} rate-limited attempts\n`);
+    process.stdout.write(
+      `batched group through faults: ${requestsOf(body).length} provider calls for 1000 recipients, ${transient} transient and ${limited} rate-limited attempts\n`,
+    );
     expect(transient).toBeGreaterThan(50);
     expect(limited).toBeGreaterThan(20);
     // Each recipient was accepted once: the retried calls are the refused ones.
@@ -161,7 +176,15 @@ describe('batched group fan-out', () => {
 
   it('pauses within one batch, resumes to the end, and cancels with every row terminal', async () => {
     // 80/s on 250-recipient batches: a batch is ~3 s, the group ~25 s.
-    const slow = (await stack.createChannel({ channel_type: 'sms', provider: 'twilio', name: 'slow batched', rate_limit_per_second: 80, credentials: stack.twilioCredentials })).id;
+    const slow = (
+      await stack.createChannel({
+        channel_type: 'sms',
+        provider: 'twilio',
+        name: 'slow batched',
+        rate_limit_per_second: 80,
+        credentials: stack.twilioCredentials,
+      })
+    ).id;
     const body = 'Batched pause';
     const res = await call('POST', '/group-messages', { channel_id: slow, body, recipients: recipients(2000, 20_000) });
     const id = res.body.id as string;

@@ -8,7 +8,6 @@ import type { GroupView } from '../support/group-view';
 // recipients become messages and child workflows, across continue-as-new runs,
 // with pause / resume / cancel applied mid-flight.
 
-
 const number = (i: number) => `+1555${String(i).padStart(7, '0')}`;
 const recipients = (n: number, from = 0) => Array.from({ length: n }, (_, i) => ({ to: number(from + i) }));
 
@@ -61,16 +60,24 @@ describe('group fan-out', () => {
   };
   const getGroup = async (id: string) => (await call('GET', `/${id}`)).body as GroupView;
   const waitForGroup = (id: string, done: (g: GroupView) => boolean, timeoutMs = 120_000) =>
-    eventually(async () => {
-      const g = await getGroup(id);
-      return done(g) ? g : undefined;
-    }, timeoutMs, 250);
+    eventually(
+      async () => {
+        const g = await getGroup(id);
+        return done(g) ? g : undefined;
+      },
+      timeoutMs,
+      250,
+    );
   const progress = (id: string) => stack.temporal.workflow.getHandle(groupWorkflowId(id)).query(groupProgressQuery);
   const waitForProgress = (id: string, done: (p: GroupProgress) => boolean) =>
-    eventually(async () => {
-      const p = await progress(id);
-      return done(p) ? p : undefined;
-    }, 120_000, 200);
+    eventually(
+      async () => {
+        const p = await progress(id);
+        return done(p) ? p : undefined;
+      },
+      120_000,
+      200,
+    );
   const childCount = async (id: string) =>
     (await stack.temporal.workflow.count(`${SEARCH_ATTRIBUTES.groupMessageId.name} = "${id}" AND WorkflowType = "dispatchMessage"`)).count;
   const messageRows = async (id: string) =>
@@ -82,76 +89,88 @@ describe('group fan-out', () => {
     ).rows.reduce<Record<string, number>>((acc, r) => ({ ...acc, [r.status]: Number(r.n) }), {});
   const bodiesTo = (to: string) => stack.twilio.requests.filter((r) => r.form.To === to).map((r) => r.form.Body);
 
-  it(
-    `fans ${GROUP_SIZE} recipients out to delivered messages in runs under 10,000 events, pausing and resuming mid-flight`,
-    async () => {
-      const t0 = Date.now();
-      const created = await call('POST', '', { channel_id: channelId, body: 'Sale starts now', recipients: recipients(GROUP_SIZE, 100_000) });
-      expect(created.status).toBe(202);
-      const id = created.body.id as string;
-      expect(created.body).toMatchObject({ status: 'running', total: GROUP_SIZE, workflow_id: `group-${id}` });
-      expect(created.body.trace_id).toMatch(/^[0-9a-f]{32}$/);
+  it(`fans ${GROUP_SIZE} recipients out to delivered messages in runs under 10,000 events, pausing and resuming mid-flight`, async () => {
+    const t0 = Date.now();
+    const created = await call('POST', '', { channel_id: channelId, body: 'Sale starts now', recipients: recipients(GROUP_SIZE, 100_000) });
+    expect(created.status).toBe(202);
+    const id = created.body.id as string;
+    expect(created.body).toMatchObject({ status: 'running', total: GROUP_SIZE, workflow_id: `group-${id}` });
+    expect(created.body.trace_id).toMatch(/^[0-9a-f]{32}$/);
 
-      // Pause mid-flight: the number of started children stops growing.
-      await waitForProgress(id, (p) => p.started >= Math.min(1000, GROUP_SIZE / 5));
-      expect((await call('POST', `/${id}/pause`)).status).toBe(202);
-      const paused = await waitForGroup(id, (g) => g.status === 'paused', 30_000);
-      const atPause = await progress(id);
-      expect(atPause.state).toBe('paused');
-      expect(atPause.started).toBeLessThan(GROUP_SIZE);
-      expect(paused.progress.started).toBe(atPause.started);
-      const settled = await eventually(async () => ((await childCount(id)) === atPause.started ? true : undefined), 10_000, 200);
-      expect(settled).toBe(true);
-      await new Promise((r) => setTimeout(r, 2000));
-      expect((await progress(id)).started).toBe(atPause.started);
-      expect(await childCount(id)).toBe(atPause.started);
-      // Every message that exists is started: none waits half-made for the outbox sweeper while paused.
-      const rows = await stack.database.pool.query<{ started: string; unstarted: string }>(
-        `SELECT count(*) FILTER (WHERE workflow_started_at IS NOT NULL)::text AS started,
+    // Pause mid-flight: the number of started children stops growing.
+    await waitForProgress(id, (p) => p.started >= Math.min(1000, GROUP_SIZE / 5));
+    expect((await call('POST', `/${id}/pause`)).status).toBe(202);
+    const paused = await waitForGroup(id, (g) => g.status === 'paused', 30_000);
+    const atPause = await progress(id);
+    expect(atPause.state).toBe('paused');
+    expect(atPause.started).toBeLessThan(GROUP_SIZE);
+    expect(paused.progress.started).toBe(atPause.started);
+    const settled = await eventually(async () => ((await childCount(id)) === atPause.started ? true : undefined), 10_000, 200);
+    expect(settled).toBe(true);
+    await new Promise((r) => setTimeout(r, 2000));
+    expect((await progress(id)).started).toBe(atPause.started);
+    expect(await childCount(id)).toBe(atPause.started);
+    // Every message that exists is started: none waits half-made for the outbox sweeper while paused.
+    const rows = await stack.database.pool.query<{ started: string; unstarted: string }>(
+      `SELECT count(*) FILTER (WHERE workflow_started_at IS NOT NULL)::text AS started,
                 count(*) FILTER (WHERE workflow_started_at IS NULL)::text AS unstarted
          FROM messages WHERE group_message_id = $1`,
-        [id],
-      );
-      expect(rows.rows[0]).toEqual({ started: String(atPause.started), unstarted: '0' });
-      expect(await getGroup(id)).toMatchObject({ remaining: GROUP_SIZE - atPause.started, progress: { materialized: atPause.started, started: atPause.started } });
+      [id],
+    );
+    expect(rows.rows[0]).toEqual({ started: String(atPause.started), unstarted: '0' });
+    expect(await getGroup(id)).toMatchObject({
+      remaining: GROUP_SIZE - atPause.started,
+      progress: { materialized: atPause.started, started: atPause.started },
+    });
 
-      expect((await call('POST', `/${id}/resume`)).status).toBe(202);
-      await waitForGroup(id, (g) => g.status === 'completed', 600_000);
-      const done = await waitForGroup(id, (g) => g.delivered === GROUP_SIZE, 300_000);
-      expect(done).toMatchObject({ total: GROUP_SIZE, queued: 0, sending: 0, sent: 0, failed: 0, undelivered: 0, remaining: 0, progress: { materialized: GROUP_SIZE, started: GROUP_SIZE } });
-      expect(await messageRows(id)).toEqual({ delivered: GROUP_SIZE });
-      expect(await childCount(id)).toBe(GROUP_SIZE);
-      expect(new Set(stack.twilio.requests.filter((r) => r.form.Body === 'Sale starts now').map((r) => r.form.To)).size).toBe(GROUP_SIZE);
+    expect((await call('POST', `/${id}/resume`)).status).toBe(202);
+    await waitForGroup(id, (g) => g.status === 'completed', 600_000);
+    const done = await waitForGroup(id, (g) => g.delivered === GROUP_SIZE, 300_000);
+    expect(done).toMatchObject({
+      total: GROUP_SIZE,
+      queued: 0,
+      sending: 0,
+      sent: 0,
+      failed: 0,
+      undelivered: 0,
+      remaining: 0,
+      progress: { materialized: GROUP_SIZE, started: GROUP_SIZE },
+    });
+    expect(await messageRows(id)).toEqual({ delivered: GROUP_SIZE });
+    expect(await childCount(id)).toBe(GROUP_SIZE);
+    expect(new Set(stack.twilio.requests.filter((r) => r.form.Body === 'Sale starts now').map((r) => r.form.To)).size).toBe(GROUP_SIZE);
 
-      // Every run of group-<id>, following the continue-as-new chain.
-      const final = await stack.temporal.workflow.getHandle<typeof groupFanout>(groupWorkflowId(id)).result();
-      const runs = await eventually(async () => {
+    // Every run of group-<id>, following the continue-as-new chain.
+    const final = await stack.temporal.workflow.getHandle<typeof groupFanout>(groupWorkflowId(id)).result();
+    const runs = await eventually(
+      async () => {
         const found: Array<{ runId: string; events: number; status: string }> = [];
         for await (const wf of stack.temporal.workflow.list({ query: `WorkflowId = "group-${id}"` })) {
           const history = await stack.temporal.workflow.getHandle(wf.workflowId, wf.runId).fetchHistory();
           found.push({ runId: wf.runId, events: history.events?.length ?? 0, status: wf.status.name });
         }
         return found.length === final.runs && found.some((r) => r.status === 'COMPLETED') ? found : undefined;
-      }, 20_000, 500);
-      expect(runs.length).toBeGreaterThanOrEqual(Math.ceil(GROUP_SIZE / CHILDREN_PER_RUN));
-      expect(runs.filter((r) => r.status === 'COMPLETED')).toHaveLength(1);
-      expect(runs.filter((r) => r.status === 'CONTINUED_AS_NEW')).toHaveLength(runs.length - 1);
-      for (const run of runs) expect(run.events).toBeLessThan(10_000);
-      expect(final).toMatchObject({ state: 'completed', started: GROUP_SIZE });
-      process.stdout.write(
-        `${GROUP_SIZE}-recipient group: ${((Date.now() - t0) / 1000).toFixed(1)} s to all delivered (incl. ~2 s paused); ` +
-          `${runs.length} runs, events per run max ${Math.max(...runs.map((r) => r.events))}\n`,
-      );
+      },
+      20_000,
+      500,
+    );
+    expect(runs.length).toBeGreaterThanOrEqual(Math.ceil(GROUP_SIZE / CHILDREN_PER_RUN));
+    expect(runs.filter((r) => r.status === 'COMPLETED')).toHaveLength(1);
+    expect(runs.filter((r) => r.status === 'CONTINUED_AS_NEW')).toHaveLength(runs.length - 1);
+    for (const run of runs) expect(run.events).toBeLessThan(10_000);
+    expect(final).toMatchObject({ state: 'completed', started: GROUP_SIZE });
+    process.stdout.write(
+      `${GROUP_SIZE}-recipient group: ${((Date.now() - t0) / 1000).toFixed(1)} s to all delivered (incl. ~2 s paused); ` +
+        `${runs.length} runs, events per run max ${Math.max(...runs.map((r) => r.events))}\n`,
+    );
 
-      // A child reads like any message in the Web UI, tagged with its group.
-      const [child] = (await stack.database.pool.query<{ id: string }>('SELECT id FROM messages WHERE group_message_id = $1 LIMIT 1', [id])).rows;
-      const desc = await stack.temporal.workflow.getHandle(`message-${child?.id}`).describe();
-      expect(desc.typedSearchAttributes.get(SEARCH_ATTRIBUTES.groupMessageId)).toBe(id);
-      expect(desc.typedSearchAttributes.get(SEARCH_ATTRIBUTES.messageStatus)).toBe('delivered');
-      expect(await desc.staticSummary()).toMatch(/^sms to \+155\*\*\*\d\d$/);
-    },
-    900_000,
-  );
+    // A child reads like any message in the Web UI, tagged with its group.
+    const [child] = (await stack.database.pool.query<{ id: string }>('SELECT id FROM messages WHERE group_message_id = $1 LIMIT 1', [id])).rows;
+    const desc = await stack.temporal.workflow.getHandle(`message-${child?.id}`).describe();
+    expect(desc.typedSearchAttributes.get(SEARCH_ATTRIBUTES.groupMessageId)).toBe(id);
+    expect(desc.typedSearchAttributes.get(SEARCH_ATTRIBUTES.messageStatus)).toBe('delivered');
+    expect(await desc.staticSummary()).toMatch(/^sms to \+155\*\*\*\d\d$/);
+  }, 900_000);
 
   it('cancel mid-flight: status cancelled, the rest never sent, every started message finishes', async () => {
     const created = await call('POST', '', { channel_id: channelId, body: 'Cancelled promo', recipients: recipients(2000, 200_000) });
@@ -236,13 +255,20 @@ describe('group fan-out', () => {
   describe('bad input', () => {
     it('names the bad recipient: recipients[3].to', async () => {
       const groupsOfAccount = async () =>
-        Number((await stack.database.pool.query<{ n: string }>('SELECT count(*)::text AS n FROM group_messages WHERE account_id = $1', [stack.accountId])).rows[0]?.n);
+        Number(
+          (await stack.database.pool.query<{ n: string }>('SELECT count(*)::text AS n FROM group_messages WHERE account_id = $1', [stack.accountId])).rows[0]
+            ?.n,
+        );
       const before = await groupsOfAccount();
       const list = [...recipients(3, 300), { to: '0712345678' }, ...recipients(2, 310)];
       const res = await call('POST', '', { channel_id: channelId, body: 'x', recipients: list });
       expect(res.status).toBe(400);
       expect(res.body).toMatchObject({ error: 'validation_failed', field: 'recipients[3].to' });
-      const missingVar = await call('POST', '', { channel_id: channelId, body: 'Hi {{name}}', recipients: [{ to: number(1), variables: { name: 'a' } }, { to: number(2) }] });
+      const missingVar = await call('POST', '', {
+        channel_id: channelId,
+        body: 'Hi {{name}}',
+        recipients: [{ to: number(1), variables: { name: 'a' } }, { to: number(2) }],
+      });
       expect(missingVar.body).toMatchObject({ field: 'recipients[1].variables.name' });
       const extra = await call('POST', '', { channel_id: channelId, body: 'x', recipients: [{ to: number(1), name: 'a' }] });
       expect(extra.body).toMatchObject({ field: 'recipients[0].name' });

@@ -11,7 +11,6 @@ import type { GroupView } from '../support/group-view';
 // fan-out was interrupted is finished by the sweeper. Real Temporal, Postgres, an SMTP
 // server and the Twilio simulator.
 
-
 const escapeHtml = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
 const number = (i: number) => `+1555${String(i).padStart(7, '0')}`;
 
@@ -30,7 +29,8 @@ describe('group hardening', () => {
 
   const call = async (method: string, path: string, body?: unknown) => {
     // The per-message mode's hardening; batched groups have their own file.
-    if (method === 'POST' && path === '/group-messages' && typeof body === 'object' && body !== null && !('mode' in body)) body = { ...body, mode: 'per_message' };
+    if (method === 'POST' && path === '/group-messages' && typeof body === 'object' && body !== null && !('mode' in body))
+      body = { ...body, mode: 'per_message' };
     const res = await fetch(`${stack.apiUrl}/v1${path}`, {
       method,
       headers: { authorization: `Bearer ${stack.apiKey}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
@@ -40,10 +40,14 @@ describe('group hardening', () => {
   };
   const getGroup = async (id: string) => (await call('GET', `/group-messages/${id}`)).body as GroupView;
   const waitForGroup = (id: string, done: (g: GroupView) => boolean, timeoutMs: number) =>
-    eventually(async () => {
-      const g = await getGroup(id);
-      return done(g) ? g : undefined;
-    }, timeoutMs, 250);
+    eventually(
+      async () => {
+        const g = await getGroup(id);
+        return done(g) ? g : undefined;
+      },
+      timeoutMs,
+      250,
+    );
   const sweep = (name: string) =>
     stack.temporal.workflow.execute<typeof sweepOutboxWorkflow>('sweepOutboxWorkflow', {
       taskQueue: DISPATCH_TASK_QUEUE,
@@ -74,7 +78,11 @@ describe('group hardening', () => {
       const good = names.map((name, i) => ({ to: `reader${i}@example.test`, variables: { first: name, name } }));
       // 1,024 characters that each escape to five in HTML, 3,000 times: about 15 MB rendered, over the 1 MiB html limit.
       const huge = { to: 'huge@example.test', variables: { first: 'Zed', name: '&'.repeat(1024) } };
-      const created = await call('POST', '/group-messages', { channel_id: channel.id, ...content, recipients: [...good.slice(0, 20), huge, ...good.slice(20)] });
+      const created = await call('POST', '/group-messages', {
+        channel_id: channel.id,
+        ...content,
+        recipients: [...good.slice(0, 20), huge, ...good.slice(20)],
+      });
       expect(created.status).toBe(202);
       const id = created.body.id as string;
 
@@ -120,7 +128,12 @@ describe('group hardening', () => {
       // The API shows a recipient's message with its content rendered for it, alone and in a list.
       const first = messages.find((m) => m.to_address === 'reader0@example.test');
       const view = await stack.getMessage(first?.id ?? '');
-      expect(view.body).toMatchObject({ to: 'reader0@example.test', subject: `Spring sale for ${names[0]}`, body: `Hi ${names[0]}, the sale starts now.`, group_message_id: id });
+      expect(view.body).toMatchObject({
+        to: 'reader0@example.test',
+        subject: `Spring sale for ${names[0]}`,
+        body: `Hi ${names[0]}, the sale starts now.`,
+        group_message_id: id,
+      });
       const list = await call('GET', `/messages?channel_id=${channel.id}&limit=100`);
       const items = list.body.items as Array<{ to: string; subject: string; body: string }>;
       expect(items).toHaveLength(41);
@@ -132,9 +145,17 @@ describe('group hardening', () => {
 
     it('bounds the request: over 10,000 recipients is a 400 naming recipients, a body over 16 MiB a 413 naming body', async () => {
       const channelId = await stack.createSmsChannel();
-      const many = await call('POST', '/group-messages', { channel_id: channelId, body: 'x', recipients: Array.from({ length: 10_001 }, (_, i) => ({ to: number(i) })) });
+      const many = await call('POST', '/group-messages', {
+        channel_id: channelId,
+        body: 'x',
+        recipients: Array.from({ length: 10_001 }, (_, i) => ({ to: number(i) })),
+      });
       expect(many).toMatchObject({ status: 400, body: { error: 'validation_failed', field: 'recipients' } });
-      const big = await call('POST', '/group-messages', JSON.stringify({ channel_id: channelId, body: 'x', metadata: { pad: 'x'.repeat(16 * 1024 * 1024) }, recipients: [{ to: number(1) }] }));
+      const big = await call(
+        'POST',
+        '/group-messages',
+        JSON.stringify({ channel_id: channelId, body: 'x', metadata: { pad: 'x'.repeat(16 * 1024 * 1024) }, recipients: [{ to: number(1) }] }),
+      );
       expect(big).toMatchObject({ status: 413, body: { error: 'body_too_large', field: 'body' } });
     });
   });
@@ -142,7 +163,13 @@ describe('group hardening', () => {
   describe('interrupted groups are finished by the sweeper (#17.7)', () => {
     let channelId: string;
     beforeAll(async () => {
-      const channel = await stack.createChannel({ channel_type: 'sms', provider: 'twilio', name: 'sweep sms', rate_limit_per_second: 10_000, credentials: stack.twilioCredentials });
+      const channel = await stack.createChannel({
+        channel_type: 'sms',
+        provider: 'twilio',
+        name: 'sweep sms',
+        rate_limit_per_second: 10_000,
+        credentials: stack.twilioCredentials,
+      });
       channelId = channel.id;
     });
     const sentTo = (body: string) => stack.twilio.requests.filter((r) => r.form.Body === body).map((r) => r.form.To);
@@ -150,7 +177,11 @@ describe('group hardening', () => {
     it('a terminated fan-out is restarted from its cursor: the group completes, every recipient delivered, none sent twice', async () => {
       const total = 300;
       const body = 'Terminated promo';
-      const created = await call('POST', '/group-messages', { channel_id: channelId, body, recipients: Array.from({ length: total }, (_, i) => ({ to: number(500_000 + i) })) });
+      const created = await call('POST', '/group-messages', {
+        channel_id: channelId,
+        body,
+        recipients: Array.from({ length: total }, (_, i) => ({ to: number(500_000 + i) })),
+      });
       expect(created.status).toBe(202);
       const id = created.body.id as string;
       const handle = stack.temporal.workflow.getHandle(groupWorkflowId(id));
@@ -188,10 +219,14 @@ describe('group hardening', () => {
         idsByTo.set(to, (idsByTo.get(to) ?? new Set()).add(new URL(r.form.StatusCallback ?? '').searchParams.get('message_id') ?? ''));
       }
       for (const [to, ids] of idsByTo) expect({ to, ids: [...ids] }).toEqual({ to, ids: [messages.find((m) => m.to_address === to)?.id] });
-      const runs = await eventually(async () => {
-        const n = (await stack.temporal.workflow.count(`GroupMessageId = "${id}" AND WorkflowType = "dispatchMessage"`)).count;
-        return n >= total ? n : undefined;
-      }, 20_000, 500);
+      const runs = await eventually(
+        async () => {
+          const n = (await stack.temporal.workflow.count(`GroupMessageId = "${id}" AND WorkflowType = "dispatchMessage"`)).count;
+          return n >= total ? n : undefined;
+        },
+        20_000,
+        500,
+      );
       expect(runs).toBe(total);
       // A second sweep finds nothing to do.
       expect((await sweep('terminated-again')).groupsRestarted).toBe(0);
@@ -199,7 +234,12 @@ describe('group hardening', () => {
 
     it('a group whose fan-out start failed is started by the sweep', async () => {
       const body = 'Start was deferred';
-      const draft = await call('POST', '/group-messages', { channel_id: channelId, body, draft: true, recipients: Array.from({ length: 5 }, (_, i) => ({ to: number(600_000 + i) })) });
+      const draft = await call('POST', '/group-messages', {
+        channel_id: channelId,
+        body,
+        draft: true,
+        recipients: Array.from({ length: 5 }, (_, i) => ({ to: number(600_000 + i) })),
+      });
       expect(draft.status).toBe(201);
       const id = draft.body.id as string;
       // As the start route leaves it when Temporal refuses the start: running, no workflow.

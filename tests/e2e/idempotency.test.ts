@@ -57,10 +57,12 @@ describe('Idempotency-Key on POST /v1/messages', () => {
     const body = { channel_id: channelId, to: '+15553330004', body: 'recovered' };
     const reserved = uuidv7();
     const { createHash } = await import('node:crypto');
-    await stack.database.pool.query(
-      'INSERT INTO idempotency_keys (account_id, key, request_hash, resource_id) VALUES ($1, $2, $3, $4)',
-      [stack.accountId, 'order-3001', createHash('sha256').update(JSON.stringify(body)).digest('hex'), reserved],
-    );
+    await stack.database.pool.query('INSERT INTO idempotency_keys (account_id, key, request_hash, resource_id) VALUES ($1, $2, $3, $4)', [
+      stack.accountId,
+      'order-3001',
+      createHash('sha256').update(JSON.stringify(body)).digest('hex'),
+      reserved,
+    ]);
     const res = await post('order-3001', body);
     expect(res.statusCode).toBe(202);
     expect(res.json<{ id: string }>().id).toBe(reserved);

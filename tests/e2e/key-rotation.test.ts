@@ -123,7 +123,12 @@ describe('API keys and channel secrets: list, revoke, change, rotate (API + Post
   describe('PATCH /v1/channels/:id', () => {
     let twilio: TwilioSimulator;
     const first: TwilioSimAccount = { sid: `AC${'a'.repeat(32)}`, apiKey: `SK${'b'.repeat(32)}`, apiSecret: 'first-api-secret', authToken: 'first-auth-token' };
-    const second: TwilioSimAccount = { sid: `AC${'c'.repeat(32)}`, apiKey: `SK${'d'.repeat(32)}`, apiSecret: 'second-api-secret', authToken: 'second-auth-token' };
+    const second: TwilioSimAccount = {
+      sid: `AC${'c'.repeat(32)}`,
+      apiKey: `SK${'d'.repeat(32)}`,
+      apiSecret: 'second-api-secret',
+      authToken: 'second-auth-token',
+    };
     const credentialsOf = (a: TwilioSimAccount) => ({ account_sid: a.sid, api_key: a.apiKey, api_secret: a.apiSecret, auth_token: a.authToken });
     let channelId: string;
     const patch = (body: unknown, apiKey = stack.apiKey, id = channelId) => call('PATCH', `/v1/channels/${id}`, apiKey, body).then(json);
@@ -137,7 +142,14 @@ describe('API keys and channel secrets: list, revoke, change, rotate (API + Post
 
     beforeAll(async () => {
       twilio = await startTwilioSimulator({ accounts: [first, second], callbackDelayMs: 20 });
-      channelId = (await stack.createChannel({ channel_type: 'sms', provider: 'twilio', name: 'before', credentials: { ...credentialsOf(first), from: '+15017122661', base_url: twilio.url } })).id;
+      channelId = (
+        await stack.createChannel({
+          channel_type: 'sms',
+          provider: 'twilio',
+          name: 'before',
+          credentials: { ...credentialsOf(first), from: '+15017122661', base_url: twilio.url },
+        })
+      ).id;
     });
     afterAll(async () => {
       await twilio?.close();
@@ -175,7 +187,11 @@ describe('API keys and channel secrets: list, revoke, change, rotate (API + Post
       const res = await patch({ name: 'after', rate_limit_per_second: 7, daily_limit: 5000 });
       expect(res.status).toBe(200);
       expect(res.body).toMatchObject({ id: channelId, name: 'after', rate_limit_per_second: 7, daily_limit: 5000, enabled: true });
-      expect((await json(await call('GET', `/v1/channels/${channelId}`, stack.apiKey))).body).toMatchObject({ name: 'after', rate_limit_per_second: 7, daily_limit: 5000 });
+      expect((await json(await call('GET', `/v1/channels/${channelId}`, stack.apiKey))).body).toMatchObject({
+        name: 'after',
+        rate_limit_per_second: 7,
+        daily_limit: 5000,
+      });
       const reset = await patch({ rate_limit_per_second: null, daily_limit: null });
       expect(reset.body).toMatchObject({ name: 'after', rate_limit_per_second: 100, daily_limit: null });
     });
@@ -223,7 +239,11 @@ describe('API keys and channel secrets: list, revoke, change, rotate (API + Post
 
     it('a daily_limit lowered to what was sent today holds the next send', async () => {
       const sentToday = Number(
-        (await stack.database.db.execute<{ n: number }>(sql`SELECT day_count AS n FROM rate_limiter_state WHERE channel_id = ${channelId} AND scope = 'reserve'`)).rows[0]?.n,
+        (
+          await stack.database.db.execute<{ n: number }>(
+            sql`SELECT day_count AS n FROM rate_limiter_state WHERE channel_id = ${channelId} AND scope = 'reserve'`,
+          )
+        ).rows[0]?.n,
       );
       expect(sentToday).toBeGreaterThan(0);
       expect((await patch({ daily_limit: sentToday })).status).toBe(200);

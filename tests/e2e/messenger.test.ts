@@ -97,7 +97,10 @@ describe('Messenger through the whole engine (Temporal + Postgres + Graph simula
     await stack.waitForStatus(after, 'sent');
 
     const receipt = (event: Record<string, unknown>) =>
-      JSON.stringify({ object: 'page', entry: [{ id: APP.pageId, time: Date.now(), messaging: [{ sender: { id: psid }, recipient: { id: APP.pageId }, ...event }] }] });
+      JSON.stringify({
+        object: 'page',
+        entry: [{ id: APP.pageId, time: Date.now(), messaging: [{ sender: { id: psid }, recipient: { id: APP.pageId }, ...event }] }],
+      });
     const delivery = receipt({ delivery: { watermark } });
     expect((await fetch(channel.webhook_url, { method: 'POST', headers: signed(delivery), body: delivery })).status).toBe(200);
     for (const id of before) await waitForDelivered(id);
@@ -127,10 +130,16 @@ describe('Messenger through the whole engine (Temporal + Postgres + Graph simula
     const readReceipt = (psid: string, pageId = APP.pageId) =>
       JSON.stringify({
         object: 'page',
-        entry: [{ id: pageId, time: Date.now(), messaging: [{ sender: { id: psid }, recipient: { id: pageId }, timestamp: Date.now(), read: { watermark: Date.now() } }] }],
+        entry: [
+          {
+            id: pageId,
+            time: Date.now(),
+            messaging: [{ sender: { id: psid }, recipient: { id: pageId }, timestamp: Date.now(), read: { watermark: Date.now() } }],
+          },
+        ],
       });
 
-    it("a receipt signed with the app secret but for another page changes nothing on this channel (answered 200, as Meta expects)", async () => {
+    it('a receipt signed with the app secret but for another page changes nothing on this channel (answered 200, as Meta expects)', async () => {
       // One app secret signs the events of every page the app serves.
       const psid = '5550000000'; // the simulator sends no receipts for this PSID
       const id = await send(psid, tagged('Not for the other page'));
@@ -150,7 +159,11 @@ describe('Messenger through the whole engine (Temporal + Postgres + Graph simula
         method: 'POST',
         url: '/v1/channels',
         headers: { authorization: `Bearer ${stack.apiKey}` },
-        payload: { channel_type: 'messenger', name: 'no page', credentials: { page_access_token: APP.accessToken, app_secret: APP.appSecret, base_url: sim.url } },
+        payload: {
+          channel_type: 'messenger',
+          name: 'no page',
+          credentials: { page_access_token: APP.accessToken, app_secret: APP.appSecret, base_url: sim.url },
+        },
       });
       expect(res.statusCode).toBe(400);
       expect(res.json()).toMatchObject({ error: 'validation_failed', field: 'credentials.page_id' });
@@ -164,7 +177,9 @@ describe('Messenger through the whole engine (Temporal + Postgres + Graph simula
 
       expect((await fetch(channel.webhook_url, { method: 'POST', headers: { 'content-type': 'application/json' }, body })).status).toBe(401);
       const forged = `sha256=${createHmac('sha256', 'not-the-app-secret').update(body).digest('hex')}`;
-      expect((await fetch(channel.webhook_url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-hub-signature-256': forged }, body })).status).toBe(401);
+      expect(
+        (await fetch(channel.webhook_url, { method: 'POST', headers: { 'content-type': 'application/json', 'x-hub-signature-256': forged }, body })).status,
+      ).toBe(401);
       await new Promise((r) => setTimeout(r, 300));
       expect((await stack.getMessage(id)).body.status).toBe('sent');
 

@@ -33,13 +33,15 @@ function parseMetrics(text: string): Series {
   return out;
 }
 const key = (name: string, labels: Record<string, string> = {}) =>
-  `${name}{${Object.entries(labels).map(([k, v]) => `${k}="${v}"`).sort().join(',')}}`;
+  `${name}{${Object.entries(labels)
+    .map(([k, v]) => `${k}="${v}"`)
+    .sort()
+    .join(',')}}`;
 const delta = (before: Series, after: Series, name: string, labels: Record<string, string> = {}) =>
   (after.get(key(name, labels)) ?? 0) - (before.get(key(name, labels)) ?? 0);
 
 /** Decodes the trace header of a history event's header fields. */
-const headerTrace = (header: temporal.api.common.v1.IHeader | null | undefined) =>
-  traceIdOf(header?.fields ?? {});
+const headerTrace = (header: temporal.api.common.v1.IHeader | null | undefined) => traceIdOf(header?.fields ?? {});
 
 const newTrace = () => randomBytes(16).toString('hex');
 const traceparent = (traceId: string) => `00-${traceId}-${randomBytes(8).toString('hex')}-01`;
@@ -69,7 +71,14 @@ describe('observability on the running engine (metrics, trace_id, logs)', () => 
     const { code } = await bundleWorkflowCode({
       workflowsPath: join(__dirname, '..', '..', 'workflows', 'index.ts'),
       workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
-      logger: { trace: () => undefined, debug: () => undefined, info: () => undefined, warn: () => undefined, error: (m: string) => process.stderr.write(`${m}\n`), log: () => undefined },
+      logger: {
+        trace: () => undefined,
+        debug: () => undefined,
+        info: () => undefined,
+        warn: () => undefined,
+        error: (m: string) => process.stderr.write(`${m}\n`),
+        log: () => undefined,
+      },
     });
     const workflowBundlePath = join(bundleDir, 'workflow-bundle.js');
     writeFileSync(workflowBundlePath, code);
@@ -156,7 +165,18 @@ describe('observability on the running engine (metrics, trace_id, logs)', () => 
       providerCalls: d('turumba_dispatch_duration_seconds_count', { channel_type: 'sms' }),
       providerCallsInf: d('turumba_dispatch_duration_seconds_bucket', { channel_type: 'sms', le: '+Inf' }),
       rateLimitHits: d('turumba_rate_limit_hits_total', { channel_id: throttleChannel }),
-    }).toEqual({ sent: 3, delivered: 0, failed: 1, ok: 3, permanent: 1, transient: 2, rateLimited: 1, providerCalls: 7, providerCallsInf: 7, rateLimitHits: 1 });
+    }).toEqual({
+      sent: 3,
+      delivered: 0,
+      failed: 1,
+      ok: 3,
+      permanent: 1,
+      transient: 2,
+      rateLimited: 1,
+      providerCalls: 7,
+      providerCallsInf: 7,
+      rateLimitHits: 1,
+    });
     expect(d('turumba_dispatch_duration_seconds_sum', { channel_type: 'sms' })).toBeGreaterThan(0);
 
     // The gauge is the worker's own 5-minute window: everything this process sent so far.
@@ -169,7 +189,9 @@ describe('observability on the running engine (metrics, trace_id, logs)', () => 
     expect(delta(apiBefore, api, 'turumba_webhook_response_seconds_count', { channel_type: 'sms' })).toBe(9);
     expect(delta(apiBefore, api, 'turumba_webhook_response_seconds_bucket', { channel_type: 'sms', le: '+Inf' })).toBe(9);
     expect(
-      Object.fromEntries(['sent', 'delivered', 'failed'].map((status) => [status, delta(apiBefore, api, 'turumba_messages_dispatched_total', { channel_type: 'sms', status })])),
+      Object.fromEntries(
+        ['sent', 'delivered', 'failed'].map((status) => [status, delta(apiBefore, api, 'turumba_messages_dispatched_total', { channel_type: 'sms', status })]),
+      ),
     ).toEqual({ sent: 0, delivered: 3, failed: 0 });
     // Worker-only series are not exported by the API at all.
     expect([...api.keys()].some((k) => k.startsWith('turumba_dispatch_failure_rate') || k.startsWith('turumba_partitions_ahead_months'))).toBe(false);
@@ -206,7 +228,10 @@ describe('observability on the running engine (metrics, trace_id, logs)', () => 
     };
     const res = await fetch(callbackUrl, {
       method: 'POST',
-      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': twilioSignature(stack.twilioAccount.authToken, callbackUrl, params) },
+      headers: {
+        'content-type': 'application/x-www-form-urlencoded',
+        'x-twilio-signature': twilioSignature(stack.twilioAccount.authToken, callbackUrl, params),
+      },
       body: new URLSearchParams(params).toString(),
     });
     expect(res.ok).toBe(true);
@@ -216,7 +241,9 @@ describe('observability on the running engine (metrics, trace_id, logs)', () => 
     expect(delta(apiBefore, api, 'turumba_messages_dispatched_total', { channel_type: 'sms', status: 'delivered' })).toBe(1);
     expect(delta(workerBefore, worker, 'turumba_messages_dispatched_total', { channel_type: 'sms', status: 'delivered' })).toBe(0);
     const line = stack.logs.find((l) => l.event === 'webhook_received' && l.message_id === id);
-    expect(line?.statuses).toEqual([{ message_id: id, provider_message_id: params.MessageSid, status: 'delivered', outcome: ['signalling'], trace_id: sent.body.trace_id }]);
+    expect(line?.statuses).toEqual([
+      { message_id: id, provider_message_id: params.MessageSid, status: 'delivered', outcome: ['signalling'], trace_id: sent.body.trace_id },
+    ]);
     // The signal leaves the request; the workflow had ended, so it was not needed.
     const signalled = await eventually(async () => stack.logs.find((l) => l.event === 'receipt_signal' && l.message_id === id), 10_000, 50);
     expect(signalled.result).toBe('closed');
@@ -278,7 +305,12 @@ describe('observability on the running engine (metrics, trace_id, logs)', () => 
     const res = await fetch(`${stack.apiUrl}/v1/group-messages`, {
       method: 'POST',
       headers: { authorization: `Bearer ${stack.apiKey}`, 'content-type': 'application/json', traceparent: traceparent(traceId) },
-      body: JSON.stringify({ channel_id: channelId, body: 'Sale starts now', mode: 'per_message', recipients: [{ to: '+15551230101' }, { to: '+15551230102' }] }),
+      body: JSON.stringify({
+        channel_id: channelId,
+        body: 'Sale starts now',
+        mode: 'per_message',
+        recipients: [{ to: '+15551230101' }, { to: '+15551230102' }],
+      }),
     });
     expect(res.status).toBe(202);
     const group = (await res.json()) as { id: string; trace_id: string };
@@ -287,7 +319,9 @@ describe('observability on the running engine (metrics, trace_id, logs)', () => 
 
     const parent = await history(`group-${group.id}`);
     expect(headerTrace(parent[0]?.workflowExecutionStartedEventAttributes?.header)).toBe(traceId);
-    const children = parent.flatMap((e) => (e.startChildWorkflowExecutionInitiatedEventAttributes ? [e.startChildWorkflowExecutionInitiatedEventAttributes] : []));
+    const children = parent.flatMap((e) =>
+      e.startChildWorkflowExecutionInitiatedEventAttributes ? [e.startChildWorkflowExecutionInitiatedEventAttributes] : [],
+    );
     expect(children).toHaveLength(2);
     for (const child of children) {
       expect(headerTrace(child.header)).toBe(traceId);
@@ -320,7 +354,11 @@ describe('observability on the running engine (metrics, trace_id, logs)', () => 
       onDeliveryTimeout: 'keep',
       retry: { maxAttempts: 1, initialIntervalMs: 100, maxIntervalMs: 100 },
     };
-    const handle = await stack.temporal.workflow.start('dispatchMessage', { taskQueue: messageTaskQueue(input.channelType), workflowId: `queue-depth-${probe}`, args: [input] });
+    const handle = await stack.temporal.workflow.start('dispatchMessage', {
+      taskQueue: messageTaskQueue(input.channelType),
+      workflowId: `queue-depth-${probe}`,
+      args: [input],
+    });
     const poller = pollQueueDepth({
       service: stack.temporal.workflowService,
       namespace: stack.config.temporalNamespace,
@@ -353,7 +391,12 @@ describe('observability on the running engine (metrics, trace_id, logs)', () => 
     const months = await partitionsAhead(stack.database.pool);
     // db:migrate creates the current month and 3 ahead.
     expect(months).toBeGreaterThanOrEqual(3);
-    const poller = pollPartitionsAhead({ pool: stack.database.pool, metrics: stack.workerMetrics, logger: createLogger({ name: 'p', destination: new Writable({ write: (_c, _e, cb) => cb() }) }), everyMs: 60_000 });
+    const poller = pollPartitionsAhead({
+      pool: stack.database.pool,
+      metrics: stack.workerMetrics,
+      logger: createLogger({ name: 'p', destination: new Writable({ write: (_c, _e, cb) => cb() }) }),
+      everyMs: 60_000,
+    });
     await poller.poll();
     poller.stop();
     expect((await scrapeWorker()).get(key('turumba_partitions_ahead_months', { table: 'messages' }))).toBe(months);

@@ -92,7 +92,11 @@ describe('GET /docs/json, /docs/yaml, /docs', () => {
   });
 
   it('has a named example body per channel type for sending, channels and groups', () => {
-    const perType = { 'POST /v1/messages': examplesOf('post', '/v1/messages'), 'POST /v1/channels': examplesOf('post', '/v1/channels'), 'POST /v1/group-messages': examplesOf('post', '/v1/group-messages') };
+    const perType = {
+      'POST /v1/messages': examplesOf('post', '/v1/messages'),
+      'POST /v1/channels': examplesOf('post', '/v1/channels'),
+      'POST /v1/group-messages': examplesOf('post', '/v1/group-messages'),
+    };
     for (const [route, examples] of Object.entries(perType)) {
       expect(new Set(Object.keys(examples).map(channelTypeOf)), route).toEqual(new Set(CHANNEL_TYPES));
       for (const [name, e] of Object.entries(examples)) expect(e.summary, `${route} ${name}`).toMatch(/\w/);

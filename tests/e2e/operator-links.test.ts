@@ -54,7 +54,10 @@ describe('links into the Temporal Web UI and the channel list', () => {
   });
 
   it("a group links to its fan-out workflow, and a batched recipient to the group's workflow", async () => {
-    const created = await call('/group-messages', { method: 'POST', body: { channel_id: channelId, body: 'group link', recipients: [{ to: '+15551230002' }, { to: '+15551230003' }] } });
+    const created = await call('/group-messages', {
+      method: 'POST',
+      body: { channel_id: channelId, body: 'group link', recipients: [{ to: '+15551230002' }, { to: '+15551230003' }] },
+    });
     expect(created.status).toBe(202);
     const id = created.body.id as string;
     const page = `${UI}/namespaces/default/workflows/group-${id}`;

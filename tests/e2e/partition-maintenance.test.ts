@@ -197,10 +197,16 @@ describe('the partition-maintenance schedule on the engine worker', () => {
     stack = await startStack();
     // Files share the run's Temporal server: a worker process started by an earlier file
     // (rate-limit, graceful-shutdown) has created the schedule already.
-    await stack.temporal.schedule.getHandle(PARTITION_SCHEDULE_ID).delete().catch(() => undefined);
+    await stack.temporal.schedule
+      .getHandle(PARTITION_SCHEDULE_ID)
+      .delete()
+      .catch(() => undefined);
   });
   afterAll(async () => {
-    await stack?.temporal.schedule.getHandle(PARTITION_SCHEDULE_ID).delete().catch(() => undefined);
+    await stack?.temporal.schedule
+      .getHandle(PARTITION_SCHEDULE_ID)
+      .delete()
+      .catch(() => undefined);
     await stack?.close();
   });
 
@@ -210,7 +216,12 @@ describe('the partition-maintenance schedule on the engine worker', () => {
     const handle = stack.temporal.schedule.getHandle(PARTITION_SCHEDULE_ID);
     const desc = await handle.describe();
     expect(desc.spec.calendars).toMatchObject([{ hour: [{ start: 3, end: 3, step: 1 }], minute: [{ start: 5, end: 5, step: 1 }] }]);
-    expect(desc.action).toMatchObject({ type: 'startWorkflow', workflowType: 'partitionMaintenance', taskQueue: 'dispatch', workflowId: PARTITION_SCHEDULE_ID });
+    expect(desc.action).toMatchObject({
+      type: 'startWorkflow',
+      workflowType: 'partitionMaintenance',
+      taskQueue: 'dispatch',
+      workflowId: PARTITION_SCHEDULE_ID,
+    });
     expect(desc.policies.overlap).toBe(ScheduleOverlapPolicy.SKIP);
     expect(desc.policies.catchupWindow).toBe(86_400_000);
 

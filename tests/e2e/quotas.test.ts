@@ -31,8 +31,14 @@ describe('per-key rate limits and per-account quotas', () => {
     await stack?.close();
   });
 
-  const call = (app: FastifyInstance, apiKey: string, method: 'GET' | 'POST', url: string, payload?: Record<string, unknown>, headers: Record<string, string> = {}) =>
-    app.inject({ method, url, headers: { authorization: `Bearer ${apiKey}`, ...headers }, ...(payload ? { payload } : {}) });
+  const call = (
+    app: FastifyInstance,
+    apiKey: string,
+    method: 'GET' | 'POST',
+    url: string,
+    payload?: Record<string, unknown>,
+    headers: Record<string, string> = {},
+  ) => app.inject({ method, url, headers: { authorization: `Bearer ${apiKey}`, ...headers }, ...(payload ? { payload } : {}) });
 
   const secondsToMidnightUtc = () => {
     const now = new Date();
@@ -79,10 +85,17 @@ describe('per-key rate limits and per-account quotas', () => {
       expect((await call(app, stack.apiKey, 'GET', '/v1/messages')).statusCode).toBe(200);
 
       // An unauthenticated request is answered by auth, never counted against a key.
-      expect((await app.inject({ method: 'GET', url: '/v1/messages', headers: { authorization: 'Bearer tdk_000000000000_nonsense-nonsense' } })).statusCode).toBe(401);
+      expect(
+        (await app.inject({ method: 'GET', url: '/v1/messages', headers: { authorization: 'Bearer tdk_000000000000_nonsense-nonsense' } })).statusCode,
+      ).toBe(401);
       for (let i = 0; i < LIMIT * 2; i++) {
         expect((await app.inject({ method: 'GET', url: '/health' })).statusCode).toBe(200);
-        const hook = await app.inject({ method: 'POST', url: '/webhooks/sms/0190a0a0-0000-7000-8000-000000000000', payload: 'a=b', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+        const hook = await app.inject({
+          method: 'POST',
+          url: '/webhooks/sms/0190a0a0-0000-7000-8000-000000000000',
+          payload: 'a=b',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        });
         expect(hook.statusCode).not.toBe(429);
       }
     });
@@ -129,7 +142,12 @@ describe('per-key rate limits and per-account quotas', () => {
 
     const tooBig = await group(RECIPIENTS_PER_GROUP + 1);
     expect(tooBig.statusCode).toBe(403);
-    expect(tooBig.json()).toMatchObject({ error: 'quota_exceeded', limit: 'recipients_per_group', max: RECIPIENTS_PER_GROUP, requested: RECIPIENTS_PER_GROUP + 1 });
+    expect(tooBig.json()).toMatchObject({
+      error: 'quota_exceeded',
+      limit: 'recipients_per_group',
+      max: RECIPIENTS_PER_GROUP,
+      requested: RECIPIENTS_PER_GROUP + 1,
+    });
 
     const draft = await group(3, { draft: true });
     expect(draft.statusCode).toBe(201);
@@ -165,7 +183,12 @@ describe('per-key rate limits and per-account quotas', () => {
     expect(await setAccountQuotas(stack.database.db, accountId, { channels: CHANNELS + 1 })).toBe(true);
     expect((await create()).statusCode).toBe(201);
     expect((await create()).json()).toMatchObject({ limit: 'channels_per_account', max: CHANNELS + 1 });
-    expect(await accountQuotaReport(stack.database.db, accountId, stack.config.quotas)).toContainEqual({ limit: 'channels_per_account', own: CHANNELS + 1, effective: CHANNELS + 1, used: CHANNELS + 1 });
+    expect(await accountQuotaReport(stack.database.db, accountId, stack.config.quotas)).toContainEqual({
+      limit: 'channels_per_account',
+      own: CHANNELS + 1,
+      effective: CHANNELS + 1,
+      used: CHANNELS + 1,
+    });
     await setAccountQuotas(stack.database.db, accountId, { channels: null });
     expect((await create()).json()).toMatchObject({ limit: 'channels_per_account', max: CHANNELS, used: CHANNELS + 1 });
   });

@@ -57,13 +57,17 @@ describe('shared rate limit across two worker processes', () => {
       );
       ids.push(...batch.map((b) => b.body.id ?? ''));
     }
-    await eventually(async () => {
-      const r = await stack.database.pool.query<{ n: string }>(
-        `SELECT count(*)::text AS n FROM messages WHERE id = ANY($1::uuid[]) AND status IN ('sent', 'delivered')`,
-        [ids],
-      );
-      return r.rows[0]?.n === String(MESSAGES) ? true : undefined;
-    }, 120_000, 500);
+    await eventually(
+      async () => {
+        const r = await stack.database.pool.query<{ n: string }>(
+          `SELECT count(*)::text AS n FROM messages WHERE id = ANY($1::uuid[]) AND status IN ('sent', 'delivered')`,
+          [ids],
+        );
+        return r.rows[0]?.n === String(MESSAGES) ? true : undefined;
+      },
+      120_000,
+      500,
+    );
     lag.disable();
     // Each worker's largest event-loop stall since its readiness probe (prom-client resets the
     // maximum on every scrape and nothing else scrapes these workers): a send held up there
@@ -84,7 +88,9 @@ describe('shared rate limit across two worker processes', () => {
       while ((times[i] ?? 0) - (times[j] ?? 0) >= 1000) j++;
       maxInWindow = Math.max(maxInWindow, i - j + 1);
     }
-    process.stdout.write(`rate limit ${RATE}/s, ${MESSAGES} messages: at most ${maxInWindow} in any 1-s window (allowed ${RATE + tolerance}: largest stall ${maxStallMs.toFixed(0)} ms; simulator, workers: ${stalls.map((x) => x.toFixed(0)).join(', ')} ms), ${(((times.at(-1) ?? 0) - (times[0] ?? 0)) / 1000).toFixed(1)} s first to last\n`);
+    process.stdout.write(
+      `rate limit ${RATE}/s, ${MESSAGES} messages: at most ${maxInWindow} in any 1-s window (allowed ${RATE + tolerance}: largest stall ${maxStallMs.toFixed(0)} ms; simulator, workers: ${stalls.map((x) => x.toFixed(0)).join(', ')} ms), ${(((times.at(-1) ?? 0) - (times[0] ?? 0)) / 1000).toFixed(1)} s first to last\n`,
+    );
     expect(maxInWindow, `largest event-loop stall ${maxStallMs.toFixed(0)} ms`).toBeLessThanOrEqual(RATE + tolerance);
     // 400 sends at 20/s cannot take much less than 20 s.
     expect((times.at(-1) ?? 0) - (times[0] ?? 0)).toBeGreaterThanOrEqual(((MESSAGES - 1) / RATE) * 1000 - 500);
@@ -113,34 +119,56 @@ describe('shared rate limit across two worker processes', () => {
   it('paces a batched group at its channel rate of 50/s: never more in any one-second window, the waits durable timers in the group history', async () => {
     const rate = 50;
     const total = 1200;
-    const channel = await stack.createChannel({ channel_type: 'sms', provider: 'twilio', name: 'limited batched', rate_limit_per_second: rate, credentials: stack.twilioCredentials });
+    const channel = await stack.createChannel({
+      channel_type: 'sms',
+      provider: 'twilio',
+      name: 'limited batched',
+      rate_limit_per_second: rate,
+      credentials: stack.twilioCredentials,
+    });
     const lag = monitorEventLoopDelay({ resolution: 10 });
     lag.enable();
     const body = 'limited batched';
     const res = await fetch(`${stack.apiUrl}/v1/group-messages`, {
       method: 'POST',
       headers: { authorization: `Bearer ${stack.apiKey}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ channel_id: channel.id, body, recipients: Array.from({ length: total }, (_, i) => ({ to: `+1555200${String(i).padStart(4, '0')}` })) }),
+      body: JSON.stringify({
+        channel_id: channel.id,
+        body,
+        recipients: Array.from({ length: total }, (_, i) => ({ to: `+1555200${String(i).padStart(4, '0')}` })),
+      }),
     });
     expect(res.status).toBe(202);
     const id = ((await res.json()) as { id: string }).id;
-    await eventually(async () => {
-      const r = await stack.database.pool.query<{ n: string }>(`SELECT count(*)::text AS n FROM messages WHERE group_message_id = $1 AND sent_at IS NOT NULL`, [id]);
-      return r.rows[0]?.n === String(total) ? true : undefined;
-    }, 120_000, 500);
+    await eventually(
+      async () => {
+        const r = await stack.database.pool.query<{ n: string }>(
+          `SELECT count(*)::text AS n FROM messages WHERE group_message_id = $1 AND sent_at IS NOT NULL`,
+          [id],
+        );
+        return r.rows[0]?.n === String(total) ? true : undefined;
+      },
+      120_000,
+      500,
+    );
     lag.disable();
     const workerMetrics = await Promise.all(workers.map(async (w) => (await fetch(w.metricsUrl)).text()));
     const stalls = [lag.max / 1e6, ...workerMetrics.map((t) => Number(/^nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(t)?.[1] ?? 0) * 1000)];
     const maxStallMs = Math.max(...stalls);
     const tolerance = BASE_TOLERANCE + Math.ceil((rate * maxStallMs) / 1000);
-    const times = stack.twilio.requests.filter((r) => r.form.Body === body).map((r) => r.at).sort((a, b) => a - b);
+    const times = stack.twilio.requests
+      .filter((r) => r.form.Body === body)
+      .map((r) => r.at)
+      .sort((a, b) => a - b);
     expect(times).toHaveLength(total);
     let maxInWindow = 0;
     for (let i = 0, j = 0; i < times.length; i++) {
       while ((times[i] ?? 0) - (times[j] ?? 0) >= 1000) j++;
       maxInWindow = Math.max(maxInWindow, i - j + 1);
     }
-    process.stdout.write(`batched group at ${rate}/s, ${total} recipients: at most ${maxInWindow} in any 1-s window (allowed ${rate + tolerance}: largest stall ${maxStallMs.toFixed(0)} ms), ${(((times.at(-1) ?? 0) - (times[0] ?? 0)) / 1000).toFixed(1)} s first to last\n`);
+    process.stdout.write(
+      `batched group at ${rate}/s, ${total} recipients: at most ${maxInWindow} in any 1-s window (allowed ${rate + tolerance}: largest stall ${maxStallMs.toFixed(0)} ms), ${(((times.at(-1) ?? 0) - (times[0] ?? 0)) / 1000).toFixed(1)} s first to last\n`,
+    );
     expect(maxInWindow, `largest event-loop stall ${maxStallMs.toFixed(0)} ms`).toBeLessThanOrEqual(rate + tolerance);
     expect((times.at(-1) ?? 0) - (times[0] ?? 0)).toBeGreaterThanOrEqual(((total - 1) / rate) * 1000 - 500);
     // The group waited for its later batches' slots on durable timers, named as such.
@@ -149,4 +177,3 @@ describe('shared rate limit across two worker processes', () => {
     expect(timers).toBeGreaterThan(0);
   }, 180_000);
 });
-

@@ -14,10 +14,16 @@ describe('record-expiry schedule', () => {
   beforeAll(async () => {
     stack = await startStack({ env: { RETENTION_DAYS_IDEMPOTENCY: '2', RETENTION_DAYS_PENDING_STATUS_UPDATES: '3', RETENTION_DAYS_INBOUND_DEDUP: '4' } });
     // A worker process of an earlier file may have created it already.
-    await stack.temporal.schedule.getHandle(RECORD_EXPIRY_SCHEDULE_ID).delete().catch(() => undefined);
+    await stack.temporal.schedule
+      .getHandle(RECORD_EXPIRY_SCHEDULE_ID)
+      .delete()
+      .catch(() => undefined);
   });
   afterAll(async () => {
-    await stack?.temporal.schedule.getHandle(RECORD_EXPIRY_SCHEDULE_ID).delete().catch(() => undefined);
+    await stack?.temporal.schedule
+      .getHandle(RECORD_EXPIRY_SCHEDULE_ID)
+      .delete()
+      .catch(() => undefined);
     await stack?.close();
   });
 
@@ -35,9 +41,22 @@ describe('record-expiry schedule', () => {
     const ages = [5, 3.5, 2.5, 1]; // days; retention 2 (keys), 3 (early receipts), 4 (inbound ids)
     for (const [i, days] of ages.entries()) {
       const at = new Date(Date.now() - days * 86_400_000);
-      await pool.query(`INSERT INTO idempotency_keys (account_id, key, request_hash, resource_id, created_at) VALUES ($1, $2, 'h', $3, $4)`, [stack.accountId, `expiry-${channel}-${i}`, randomUUID(), at]);
-      await pool.query(`INSERT INTO pending_status_updates (channel_id, provider_message_id, status, occurred_at, received_at) VALUES ($1, $2, 'delivered', now(), $3)`, [channel, `p${i}`, at]);
-      await pool.query(`INSERT INTO inbound_dedup (channel_id, provider_message_id, message_id, received_at) VALUES ($1, $2, $3, $4)`, [channel, `p${i}`, randomUUID(), at]);
+      await pool.query(`INSERT INTO idempotency_keys (account_id, key, request_hash, resource_id, created_at) VALUES ($1, $2, 'h', $3, $4)`, [
+        stack.accountId,
+        `expiry-${channel}-${i}`,
+        randomUUID(),
+        at,
+      ]);
+      await pool.query(
+        `INSERT INTO pending_status_updates (channel_id, provider_message_id, status, occurred_at, received_at) VALUES ($1, $2, 'delivered', now(), $3)`,
+        [channel, `p${i}`, at],
+      );
+      await pool.query(`INSERT INTO inbound_dedup (channel_id, provider_message_id, message_id, received_at) VALUES ($1, $2, $3, $4)`, [
+        channel,
+        `p${i}`,
+        randomUUID(),
+        at,
+      ]);
     }
 
     await handle.trigger();

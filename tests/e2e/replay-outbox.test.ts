@@ -36,17 +36,21 @@ describe('replay of failed sends, the outbox sweeper and UI search', () => {
     expect(cli).toBeDefined();
     const ownIds = new Set([...failed, ok].map((m) => `message-${m.body.id}`));
     const expected = new Set(failed.map((m) => `message-${m.body.id}`));
-    const listed = await eventually(async () => {
-      const r = spawnSync(
-        cli ?? 'temporal',
-        ['workflow', 'list', '--address', stack.config.temporalAddress ?? '', '--query', 'ChannelType="sms" AND MessageStatus="failed"', '--output', 'json'],
-        { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
-      );
-      const ids = new Set(
-        (JSON.parse(r.stdout || '[]') as Array<{ execution: { workflowId: string } }>).map((w) => w.execution.workflowId).filter((id) => ownIds.has(id)),
-      );
-      return ids.size === expected.size && [...expected].every((id) => ids.has(id)) ? ids : undefined;
-    }, 30_000, 500);
+    const listed = await eventually(
+      async () => {
+        const r = spawnSync(
+          cli ?? 'temporal',
+          ['workflow', 'list', '--address', stack.config.temporalAddress ?? '', '--query', 'ChannelType="sms" AND MessageStatus="failed"', '--output', 'json'],
+          { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
+        );
+        const ids = new Set(
+          (JSON.parse(r.stdout || '[]') as Array<{ execution: { workflowId: string } }>).map((w) => w.execution.workflowId).filter((id) => ownIds.has(id)),
+        );
+        return ids.size === expected.size && [...expected].every((id) => ids.has(id)) ? ids : undefined;
+      },
+      30_000,
+      500,
+    );
     expect(listed.has(`message-${ok.body.id}`)).toBe(false);
     const r = await stack.database.pool.query<{ id: string }>(`SELECT id FROM messages WHERE channel_id = $1 AND status = 'failed'`, [own]);
     expect(new Set(r.rows.map((x) => `message-${x.id}`))).toEqual(expected);
@@ -57,13 +61,28 @@ describe('replay of failed sends, the outbox sweeper and UI search', () => {
     const other = await stack.createSmsChannel();
     stack.twilio.setMode({ permanentAll: true });
     const ids: string[] = [];
-    for (let i = 0; i < 50; i++) ids.push((await stack.sendMessage({ channel_id: other, to: `+1555200${String(i).padStart(4, '0')}`, body: `n${i}` })).body.id ?? '');
+    for (let i = 0; i < 50; i++)
+      ids.push((await stack.sendMessage({ channel_id: other, to: `+1555200${String(i).padStart(4, '0')}`, body: `n${i}` })).body.id ?? '');
     for (const id of ids) expect((await stack.waitForStatus(id, 'failed')).error?.code).toBe('21612');
     stack.twilio.setMode({ permanentAll: false });
 
     const cli = spawn(
       process.execPath,
-      [join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(ROOT, 'cli', 'main.ts'), 'replay', '--status', 'failed', '--channel', other, '--since', since, '--api-url', stack.apiUrl, '--api-key', stack.apiKey],
+      [
+        join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'),
+        join(ROOT, 'cli', 'main.ts'),
+        'replay',
+        '--status',
+        'failed',
+        '--channel',
+        other,
+        '--since',
+        since,
+        '--api-url',
+        stack.apiUrl,
+        '--api-key',
+        stack.apiKey,
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let stdout = '';
@@ -137,7 +156,11 @@ describe('replay of failed sends, the outbox sweeper and UI search', () => {
     await stack.temporal.workflow.getHandle(`message-${id}`).result();
     await stack.database.pool.query(`UPDATE messages SET workflow_started_at = NULL WHERE id = $1`, [id]);
     await stack.database.pool.query(`UPDATE messages SET status = 'queued' WHERE id = $1`, [id]);
-    await stack.temporal.workflow.execute('sweepOutboxWorkflow', { taskQueue: DISPATCH_TASK_QUEUE, workflowId: `sweep-replay-again-${id}`, args: [{ olderThanSeconds: 0, limit: 500 }] });
+    await stack.temporal.workflow.execute('sweepOutboxWorkflow', {
+      taskQueue: DISPATCH_TASK_QUEUE,
+      workflowId: `sweep-replay-again-${id}`,
+      args: [{ olderThanSeconds: 0, limit: 500 }],
+    });
     expect((await stack.temporal.workflow.getHandle(`message-${id}`).describe()).runId).toBe(second.runId);
     expect(stack.twilio.requests.filter((q) => (q.form.StatusCallback ?? '').includes(id)).length).toBe(2);
   });
@@ -154,10 +177,9 @@ describe('replay of failed sends, the outbox sweeper and UI search', () => {
     await ensureOutboxSchedule(stack.temporal); // idempotent
     await stack.temporal.schedule.getHandle(OUTBOX_SCHEDULE_ID).trigger();
     await stack.waitForStatus(orphan.id, 'delivered', 30_000);
-    const { rows } = await stack.database.pool.query<{ started: Date | null }>(
-      `SELECT workflow_started_at AS started FROM messages WHERE id = $1`,
-      [orphan.id],
-    );
+    const { rows } = await stack.database.pool.query<{ started: Date | null }>(`SELECT workflow_started_at AS started FROM messages WHERE id = $1`, [
+      orphan.id,
+    ]);
     expect(rows[0]?.started).not.toBeNull();
     expect((await stack.workerMetrics.outboxPending.get()).values[0]?.value).toBe(0);
   });

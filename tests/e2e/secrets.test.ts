@@ -12,7 +12,12 @@ const SMTP = { user: 'dispatch', password: 'smtp-password-7b3e5c' };
 // Jasmin caps passwords at 16 characters.
 const JASMIN = { username: 'turumba', password: 'jasmin-pw-2a9d4f' };
 const JASMIN_ADMIN = { username: 'admin', password: 'jasmin-admin-password-6f1b8e' };
-const WRONG = { authToken: 'wrong-auth-token-4c7e2a', apiSecret: 'wrong-api-secret-1d5f9b', smtpPassword: 'wrong-smtp-password-8e2c6d', jasminPassword: 'wrong-jpw-3b7a1f' };
+const WRONG = {
+  authToken: 'wrong-auth-token-4c7e2a',
+  apiSecret: 'wrong-api-secret-1d5f9b',
+  smtpPassword: 'wrong-smtp-password-8e2c6d',
+  jasminPassword: 'wrong-jpw-3b7a1f',
+};
 
 interface Recorded {
   method: string;
@@ -67,11 +72,15 @@ describe('no credential or secret in any log line or API response of a full run'
     return res.json().id as string;
   };
   const settled = (id: string, statuses: string[]) =>
-    eventually(async () => {
-      const res = await api('GET', `/v1/messages/${id}`);
-      const m = res.json();
-      return statuses.includes(m.status as string) ? m : undefined;
-    }, 30_000, 200);
+    eventually(
+      async () => {
+        const res = await api('GET', `/v1/messages/${id}`);
+        const m = res.json();
+        return statuses.includes(m.status as string) ? m : undefined;
+      },
+      30_000,
+      200,
+    );
 
   it('runs every channel type through create, verify, send, webhooks and failures', async () => {
     const twilio = stack.twilioAccount;
@@ -79,13 +88,27 @@ describe('no credential or secret in any log line or API response of a full run'
       channel_type: 'sms',
       provider: 'twilio',
       name: 'sms',
-      credentials: { account_sid: twilio.sid, api_key: twilio.apiKey, api_secret: twilio.apiSecret, auth_token: twilio.authToken, from: '+15017122661', base_url: stack.twilio.url },
+      credentials: {
+        account_sid: twilio.sid,
+        api_key: twilio.apiKey,
+        api_secret: twilio.apiSecret,
+        auth_token: twilio.authToken,
+        from: '+15017122661',
+        base_url: stack.twilio.url,
+      },
     });
     const smsWrong = await createChannel({
       channel_type: 'sms',
       provider: 'twilio',
       name: 'sms with revoked credentials',
-      credentials: { account_sid: twilio.sid, api_key: twilio.apiKey, api_secret: WRONG.apiSecret, auth_token: WRONG.authToken, from: '+15017122661', base_url: stack.twilio.url },
+      credentials: {
+        account_sid: twilio.sid,
+        api_key: twilio.apiKey,
+        api_secret: WRONG.apiSecret,
+        auth_token: WRONG.authToken,
+        from: '+15017122661',
+        base_url: stack.twilio.url,
+      },
     });
     const whatsapp = await createChannel({
       channel_type: 'whatsapp',
@@ -99,9 +122,19 @@ describe('no credential or secret in any log line or API response of a full run'
       credentials: { page_access_token: MESSENGER.accessToken, app_secret: MESSENGER.appSecret, page_id: MESSENGER.pageId, base_url: graph.url },
     });
     graph.setWebhook('messenger', MESSENGER.pageId ?? '', messenger.webhook_url);
-    const smtpCredentials = { host: smtp.host, port: String(smtp.port), username: SMTP.user, from_address: 'no-reply@turumba.test', tls_reject_unauthorized: 'false' };
+    const smtpCredentials = {
+      host: smtp.host,
+      port: String(smtp.port),
+      username: SMTP.user,
+      from_address: 'no-reply@turumba.test',
+      tls_reject_unauthorized: 'false',
+    };
     const email = await createChannel({ channel_type: 'email', name: 'email', credentials: { ...smtpCredentials, password: SMTP.password } });
-    const emailWrong = await createChannel({ channel_type: 'email', name: 'email, wrong password', credentials: { ...smtpCredentials, password: WRONG.smtpPassword } });
+    const emailWrong = await createChannel({
+      channel_type: 'email',
+      name: 'email, wrong password',
+      credentials: { ...smtpCredentials, password: WRONG.smtpPassword },
+    });
     const jasminCredentials = {
       base_url: jasmin.url,
       username: JASMIN.username,
@@ -111,8 +144,18 @@ describe('no credential or secret in any log line or API response of a full run'
       rest_api_username: JASMIN_ADMIN.username,
       rest_api_password: JASMIN_ADMIN.password,
     };
-    const smpp = await createChannel({ channel_type: 'smpp', provider: 'jasmin', name: 'smpp', credentials: { ...jasminCredentials, password: JASMIN.password } });
-    const smppWrong = await createChannel({ channel_type: 'smpp', provider: 'jasmin', name: 'smpp, wrong password', credentials: { ...jasminCredentials, password: WRONG.jasminPassword } });
+    const smpp = await createChannel({
+      channel_type: 'smpp',
+      provider: 'jasmin',
+      name: 'smpp',
+      credentials: { ...jasminCredentials, password: JASMIN.password },
+    });
+    const smppWrong = await createChannel({
+      channel_type: 'smpp',
+      provider: 'jasmin',
+      name: 'smpp, wrong password',
+      credentials: { ...jasminCredentials, password: WRONG.jasminPassword },
+    });
     const channels = [sms, smsWrong, whatsapp, messenger, email, emailWrong, smpp, smppWrong];
 
     // Verify: good and bad credentials, every adapter's error path.
@@ -161,7 +204,9 @@ describe('no credential or secret in any log line or API response of a full run'
       'x-hub-signature-256': `sha256=${createHmac('sha256', MESSENGER.appSecret).update(inbound).digest('hex')}`,
     });
     expect(signed.status).toBe(200);
-    const handshake = await fetch(`${whatsapp.webhook_url}?hub.mode=subscribe&hub.verify_token=${encodeURIComponent(webhookSecrets.get(whatsapp.id) ?? '')}&hub.challenge=42`);
+    const handshake = await fetch(
+      `${whatsapp.webhook_url}?hub.mode=subscribe&hub.verify_token=${encodeURIComponent(webhookSecrets.get(whatsapp.id) ?? '')}&hub.challenge=42`,
+    );
     expect(handshake.status).toBe(200);
     expect((await api('GET', `/webhooks/whatsapp/${whatsapp.id}?hub.mode=subscribe&hub.verify_token=guessed&hub.challenge=42`)).status).toBe(403);
 
@@ -172,7 +217,9 @@ describe('no credential or secret in any log line or API response of a full run'
     }
     expect((await api('GET', `/v1/messages?limit=50`)).status).toBe(200);
     expect((await api('POST', '/v1/messages', { channel_id: sms.id, to: 'not-a-number', body: 'x' })).status).toBe(400);
-    expect((await api('POST', '/v1/channels', { channel_type: 'sms', name: 'bad', credentials: { auth_token: 'leaky-token-in-a-bad-request' }, bogus: 1 })).status).toBe(400);
+    expect(
+      (await api('POST', '/v1/channels', { channel_type: 'sms', name: 'bad', credentials: { auth_token: 'leaky-token-in-a-bad-request' }, bogus: 1 })).status,
+    ).toBe(400);
     expect((await api('GET', '/v1/messages/x', undefined, { authorization: 'Bearer tdk_000000000000_aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa' })).status).toBe(401);
     expect((await api('POST', `/v1/messages/${ok[0]}/replay`)).status).toBe(409);
     expect((await api('POST', `/v1/messages/${failing[0]}/replay`)).status).toBe(202);
@@ -214,7 +261,8 @@ describe('no credential or secret in any log line or API response of a full run'
       for (const [name, value] of Object.entries(secrets)) if (text.includes(value)) leaks.push(`log ${String(line.event)}: ${name}`);
     }
     for (const r of responses) {
-      const allowed = r.method === 'POST' && r.path === '/v1/channels' && r.status === 201 ? (JSON.parse(r.body) as { webhook_secret: string }).webhook_secret : undefined;
+      const allowed =
+        r.method === 'POST' && r.path === '/v1/channels' && r.status === 201 ? (JSON.parse(r.body) as { webhook_secret: string }).webhook_secret : undefined;
       for (const [name, value] of Object.entries(secrets)) {
         if (value !== allowed && r.body.includes(value)) leaks.push(`${r.method} ${r.path} ${r.status}: ${name}`);
       }

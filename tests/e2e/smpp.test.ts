@@ -148,7 +148,7 @@ describe('SMPP through Jasmin, through the whole engine (Temporal + Postgres + J
     expect(await handle(id).result()).toMatchObject({ status: 'delivered' });
   });
 
-  it('refuses forged DLRs (no token, wrong token, another message\'s token) and changes nothing', async () => {
+  it("refuses forged DLRs (no token, wrong token, another message's token) and changes nothing", async () => {
     const id = await send('+447700900004'); // the SMSC never sends a receipt for this number
     const sent = await stack.waitForStatus(id, 'sent');
     const form = new URLSearchParams({ id: sent.provider_message_id ?? '', level: '2', message_status: 'DELIVRD', connector: 'smsc1', err: '000' }).toString();
@@ -178,7 +178,14 @@ describe('SMPP through Jasmin, through the whole engine (Temporal + Postgres + J
       fetch(`${channel.webhook_url}?message_id=${id}&token=${callbackToken(channel.webhook_secret, id)}`, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ id: sent.provider_message_id ?? '', level: '2', message_status: stat, connector: 'smsc1', err: '000', donedate: 'ND' }).toString(),
+        body: new URLSearchParams({
+          id: sent.provider_message_id ?? '',
+          level: '2',
+          message_status: stat,
+          connector: 'smsc1',
+          err: '000',
+          donedate: 'ND',
+        }).toString(),
       });
 
     const unknown = await receipt('UNKNOWN');
@@ -221,7 +228,11 @@ describe('SMPP through Jasmin, through the whole engine (Temporal + Postgres + J
       await stack.waitForStatus(id, 'delivered');
       await new Promise((r) => setTimeout(r, 300));
       // The two receipts travel independently and may arrive in either order.
-      expect(dlrCallsFor(id).map((c) => [c.method, c.level, c.messageStatus, c.acked]).sort((a, b) => Number(a[1]) - Number(b[1]))).toEqual([
+      expect(
+        dlrCallsFor(id)
+          .map((c) => [c.method, c.level, c.messageStatus, c.acked])
+          .sort((a, b) => Number(a[1]) - Number(b[1])),
+      ).toEqual([
         ['GET', 1, 'ESME_ROK', true],
         ['GET', 2, 'DELIVRD', true],
       ]);

@@ -142,7 +142,14 @@ describe('SMS through the whole engine (Temporal + Postgres + Twilio simulator)'
       });
       expect(refused.statusCode).toBe(400);
       expect(refused.json()).toMatchObject({ field: 'webhook_signature' });
-      const sandbox = await stack.createChannel({ channel_type: 'sms', provider: 'twilio', name: 'sbx', credentials: creds, sandbox: true, webhook_signature: 'disabled' });
+      const sandbox = await stack.createChannel({
+        channel_type: 'sms',
+        provider: 'twilio',
+        name: 'sbx',
+        credentials: creds,
+        sandbox: true,
+        webhook_signature: 'disabled',
+      });
       const r = await stack.sendMessage({ channel_id: sandbox.id, to: '+15005550605', body: 'x' });
       const sent = await waitForStatus(r.body.id ?? '', 'sent');
       const cb = stack.twilio.requests.find((q) => (q.form.StatusCallback ?? '').includes(sent.id))?.form.StatusCallback ?? '';
@@ -151,7 +158,13 @@ describe('SMS through the whole engine (Temporal + Postgres + Twilio simulator)'
         method: 'POST',
         url: u.pathname + u.search,
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        payload: new URLSearchParams({ MessageSid: sent.provider_message_id ?? '', MessageStatus: 'delivered', AccountSid: stack.twilioAccount.sid, From: '+1', To: '+15005550605' }).toString(),
+        payload: new URLSearchParams({
+          MessageSid: sent.provider_message_id ?? '',
+          MessageStatus: 'delivered',
+          AccountSid: stack.twilioAccount.sid,
+          From: '+1',
+          To: '+15005550605',
+        }).toString(),
       });
       expect(unsigned.statusCode).toBe(204);
       await waitForStatus(sent.id, 'delivered');

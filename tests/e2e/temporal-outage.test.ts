@@ -61,10 +61,19 @@ describe('receipts while Temporal is down', () => {
         ...(await Promise.all(
           sent.slice(i, i + 25).map(async (m) => {
             const callbackUrl = requests.find((r) => (r.form.StatusCallback ?? '').includes(m.id))?.form.StatusCallback ?? '';
-            const params = { MessageSid: m.provider_message_id ?? '', MessageStatus: 'delivered', AccountSid: stack.twilioAccount.sid, From: '+15017122661', To: SILENT };
+            const params = {
+              MessageSid: m.provider_message_id ?? '',
+              MessageStatus: 'delivered',
+              AccountSid: stack.twilioAccount.sid,
+              From: '+15017122661',
+              To: SILENT,
+            };
             const res = await fetch(callbackUrl, {
               method: 'POST',
-              headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': twilioSignature(stack.twilioAccount.authToken, callbackUrl, params) },
+              headers: {
+                'content-type': 'application/x-www-form-urlencoded',
+                'x-twilio-signature': twilioSignature(stack.twilioAccount.authToken, callbackUrl, params),
+              },
               body: new URLSearchParams(params).toString(),
             });
             return res.status;
@@ -85,7 +94,11 @@ describe('receipts while Temporal is down', () => {
     // The outbox sweeper's run, as its schedule starts it, delivers the kept signals.
     await eventually(
       async () => {
-        await stack.temporal.workflow.execute('sweepOutboxWorkflow', { taskQueue: DISPATCH_TASK_QUEUE, workflowId: `sweep-${Date.now()}`, args: [{ olderThanSeconds: 30, limit: 500 }] });
+        await stack.temporal.workflow.execute('sweepOutboxWorkflow', {
+          taskQueue: DISPATCH_TASK_QUEUE,
+          workflowId: `sweep-${Date.now()}`,
+          args: [{ olderThanSeconds: 30, limit: 500 }],
+        });
         return (await pendingSignalCount(stack.database.db)) === 0 ? true : undefined;
       },
       120_000,

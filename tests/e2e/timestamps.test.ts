@@ -65,7 +65,17 @@ describe('timestamps with a coarse provider time (Temporal + Postgres + Twilio a
   const twilioDelivered = async (id: string, sent: MessageView, extra: Record<string, string>) => {
     const url = stack.twilio.requests.find((r) => (r.form.StatusCallback ?? '').includes(id))?.form.StatusCallback ?? '';
     const sid = sent.provider_message_id ?? '';
-    const params = { MessageSid: sid, SmsSid: sid, AccountSid: stack.twilioAccount.sid, From: '+15017122661', To: NO_CALLBACKS, MessageStatus: 'delivered', SmsStatus: 'delivered', ApiVersion: '2010-04-01', ...extra };
+    const params = {
+      MessageSid: sid,
+      SmsSid: sid,
+      AccountSid: stack.twilioAccount.sid,
+      From: '+15017122661',
+      To: NO_CALLBACKS,
+      MessageStatus: 'delivered',
+      SmsStatus: 'delivered',
+      ApiVersion: '2010-04-01',
+      ...extra,
+    };
     const u = new URL(url);
     const res = await stack.app.inject({
       method: 'POST',
@@ -152,7 +162,14 @@ describe('timestamps with a coarse provider time (Temporal + Postgres + Twilio a
     const dlr = await fetch(`${smpp.webhook_url}?message_id=${id}&token=${callbackToken(smpp.webhook_secret, id)}`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ id: sent.provider_message_id ?? '', level: '2', message_status: 'DELIVRD', connector: 'smsc1', err: '000', donedate: coarse.donedate }).toString(),
+      body: new URLSearchParams({
+        id: sent.provider_message_id ?? '',
+        level: '2',
+        message_status: 'DELIVRD',
+        connector: 'smsc1',
+        err: '000',
+        donedate: coarse.donedate,
+      }).toString(),
     });
     expect([dlr.status, await dlr.text()]).toEqual([200, 'ACK/Jasmin']);
 

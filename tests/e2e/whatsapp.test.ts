@@ -45,7 +45,9 @@ describe('WhatsApp through the whole engine (Temporal + Postgres + Graph simulat
     });
   /** What reached the simulator for one of our messages (biz_opaque_callback_data is our id). */
   const sendsFor = (id: string) =>
-    sim.requests.filter((r) => r.pathname.endsWith('/messages') && (r.body as { biz_opaque_callback_data?: string } | undefined)?.biz_opaque_callback_data === id);
+    sim.requests.filter(
+      (r) => r.pathname.endsWith('/messages') && (r.body as { biz_opaque_callback_data?: string } | undefined)?.biz_opaque_callback_data === id,
+    );
   /** The recipient writes first, so free-form text may follow (keeps these tests about one thing each). */
   const sendInWindow = async (to: string, body = 'Your order #1042 is on its way') => {
     expect((await sim.simulateInbound('whatsapp', to, 'Any news on my order?')).httpStatus).toBe(200);
@@ -87,7 +89,15 @@ describe('WhatsApp through the whole engine (Temporal + Postgres + Graph simulat
       template: {
         name: 'order_update',
         language: { code: 'en_US' },
-        components: [{ type: 'body', parameters: [{ type: 'text', text: 'Ada' }, { type: 'text', text: '#1042' }] }],
+        components: [
+          {
+            type: 'body',
+            parameters: [
+              { type: 'text', text: 'Ada' },
+              { type: 'text', text: '#1042' },
+            ],
+          },
+        ],
       },
     });
     // The workflow ends at delivered (or at read when both receipts reach it together); a later read goes to the row.
@@ -163,7 +173,15 @@ describe('WhatsApp through the whole engine (Temporal + Postgres + Graph simulat
                 value: {
                   messaging_product: 'whatsapp',
                   metadata: { display_phone_number: '15550100001', phone_number_id: phoneNumberId },
-                  statuses: [{ id: wamid, status: 'delivered', timestamp: String(Math.floor(Date.now() / 1000)), recipient_id: '15550001000', biz_opaque_callback_data: id }],
+                  statuses: [
+                    {
+                      id: wamid,
+                      status: 'delivered',
+                      timestamp: String(Math.floor(Date.now() / 1000)),
+                      recipient_id: '15550001000',
+                      biz_opaque_callback_data: id,
+                    },
+                  ],
                 },
               },
             ],
@@ -180,7 +198,10 @@ describe('WhatsApp through the whole engine (Temporal + Postgres + Graph simulat
       expect(unsigned.status).toBe(401);
       const forged = await fetch(channel.webhook_url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-hub-signature-256': `sha256=${createHmac('sha256', 'not-the-app-secret').update(body).digest('hex')}` },
+        headers: {
+          'content-type': 'application/json',
+          'x-hub-signature-256': `sha256=${createHmac('sha256', 'not-the-app-secret').update(body).digest('hex')}`,
+        },
         body,
       });
       expect(forged.status).toBe(401);
@@ -193,7 +214,7 @@ describe('WhatsApp through the whole engine (Temporal + Postgres + Graph simulat
       await waitForDelivered(id);
     });
 
-    it("a status signed with the app secret but for another phone number changes nothing on this channel (answered 200, as Meta expects)", async () => {
+    it('a status signed with the app secret but for another phone number changes nothing on this channel (answered 200, as Meta expects)', async () => {
       // One app secret signs the events of every number the app serves; our id in biz_opaque_callback_data does not make it ours.
       const id = await sendInWindow('+15550001000'); // the simulator sends no status webhooks for this number
       const sent = await stack.waitForStatus(id, 'sent');

@@ -22,9 +22,13 @@ const HOSTILE_HTML_RUNS = 24;
 const MAX_EVENT_LOOP_STALL_SECONDS = 1;
 const BIG = new Set(['POST /v1/messages', 'POST /v1/group-messages', 'POST /v1/channels', 'POST /v1/group-messages/:id/recipients']);
 const PROPERTIES: Array<{ name: string; weight: number; arb: Arb }> = [
-  ...V1_ROUTES.map((r) => ({ name: r.name, weight: BIG.has(r.name) ? 3 : 1, arb: ((f: Fixtures) => v1Request(r, f)) })),
+  ...V1_ROUTES.map((r) => ({ name: r.name, weight: BIG.has(r.name) ? 3 : 1, arb: (f: Fixtures) => v1Request(r, f) })),
   { name: 'unrouted paths', weight: 1, arb: (f) => strayRequest(f) },
-  ...WEBHOOK_TYPES.map((t) => ({ name: `signed ${t} webhook`, weight: t === 'whatsapp' || t === 'messenger' ? 3 : 2, arb: ((_f: Fixtures, k: WebhookKeys) => signedWebhook(t, k)) })),
+  ...WEBHOOK_TYPES.map((t) => ({
+    name: `signed ${t} webhook`,
+    weight: t === 'whatsapp' || t === 'messenger' ? 3 : 2,
+    arb: (_f: Fixtures, k: WebhookKeys) => signedWebhook(t, k),
+  })),
   { name: 'signed ses webhook', weight: 2, arb: (_f, k) => signedWebhook('ses', k) },
   { name: 'whatsapp handshake', weight: 1, arb: (_f, k) => handshake('whatsapp', k) },
   { name: 'messenger handshake', weight: 1, arb: (_f, k) => handshake('messenger', k) },
@@ -81,7 +85,8 @@ describe(`API fuzz: ${TOTAL_RUNS} generated requests, seed ${SEED}`, () => {
     }
     if (req.url.startsWith('/v1') && res.statusCode >= 400) {
       const body = res.json<{ error?: unknown; message?: unknown }>();
-      if (typeof body.error !== 'string' || typeof body.message !== 'string') throw new Error(`${res.statusCode} without {error, message}: ${res.body.slice(0, 200)}`);
+      if (typeof body.error !== 'string' || typeof body.message !== 'string')
+        throw new Error(`${res.statusCode} without {error, message}: ${res.body.slice(0, 200)}`);
     }
     if (res.statusCode < 300 && req.mutating) {
       baseline = await settle();
@@ -108,7 +113,13 @@ describe(`API fuzz: ${TOTAL_RUNS} generated requests, seed ${SEED}`, () => {
   afterAll(async () => {
     process.off('unhandledRejection', onCrash);
     process.off('uncaughtException', onCrash);
-    const lines = [...tally].map(([route, counts]) => `  ${route.padEnd(44)} ${[...counts].sort(([a], [b]) => a - b).map(([s, n]) => `${s}×${n}`).join(' ')}`);
+    const lines = [...tally].map(
+      ([route, counts]) =>
+        `  ${route.padEnd(44)} ${[...counts]
+          .sort(([a], [b]) => a - b)
+          .map(([s, n]) => `${s}×${n}`)
+          .join(' ')}`,
+    );
     process.stdout.write(`api fuzz responses by route:\n${lines.join('\n')}\n`);
     await stack?.close();
   });
@@ -121,41 +132,59 @@ describe(`API fuzz: ${TOTAL_RUNS} generated requests, seed ${SEED}`, () => {
     expect(probe.unscoped).toEqual([]);
   });
 
-  it('hostile email HTML: accepted, sent (and failed at the closed SMTP port) without stalling the worker', async () => {
-    const before = await stack.app.inject({ method: 'GET', url: '/ready' });
-    expect(before.statusCode).toBe(200);
-    await fc.assert(
-      fc.asyncProperty(hostileHtmlMessage(fixtures).map(summarised), async (req) => {
-        const res = await stack.app.inject({ method: req.method, url: req.url, headers: req.headers, payload: req.payload });
-        const counts = tally.get(req.route) ?? new Map<number, number>();
-        counts.set(res.statusCode, (counts.get(res.statusCode) ?? 0) + 1);
-        tally.set(req.route, counts);
-        expect(res.statusCode, res.body.slice(0, 300)).toBe(202);
-        baseline = await settle();
-        const row = await stack.database.pool.query<{ status: string; error_code: string | null }>('SELECT status, error_code FROM messages WHERE id = $1', [res.json<{ id: string }>().id]);
-        // The closed port is the only reason it fails: the conversion itself never does.
-        expect(row.rows[0]).toMatchObject({ status: 'failed' });
-        expect(row.rows[0]?.error_code).not.toMatch(/html|render|internal/i);
-      }),
-      { seed: SEED - 1, numRuns: HOSTILE_HTML_RUNS, endOnFailure: true },
-    );
-  }, HOSTILE_HTML_RUNS * 30_000);
+  it(
+    'hostile email HTML: accepted, sent (and failed at the closed SMTP port) without stalling the worker',
+    async () => {
+      const before = await stack.app.inject({ method: 'GET', url: '/ready' });
+      expect(before.statusCode).toBe(200);
+      await fc.assert(
+        fc.asyncProperty(hostileHtmlMessage(fixtures).map(summarised), async (req) => {
+          const res = await stack.app.inject({ method: req.method, url: req.url, headers: req.headers, payload: req.payload });
+          const counts = tally.get(req.route) ?? new Map<number, number>();
+          counts.set(res.statusCode, (counts.get(res.statusCode) ?? 0) + 1);
+          tally.set(req.route, counts);
+          expect(res.statusCode, res.body.slice(0, 300)).toBe(202);
+          baseline = await settle();
+          const row = await stack.database.pool.query<{ status: string; error_code: string | null }>('SELECT status, error_code FROM messages WHERE id = $1', [
+            res.json<{ id: string }>().id,
+          ]);
+          // The closed port is the only reason it fails: the conversion itself never does.
+          expect(row.rows[0]).toMatchObject({ status: 'failed' });
+          expect(row.rows[0]?.error_code).not.toMatch(/html|render|internal/i);
+        }),
+        { seed: SEED - 1, numRuns: HOSTILE_HTML_RUNS, endOnFailure: true },
+      );
+    },
+    HOSTILE_HTML_RUNS * 30_000,
+  );
 
   for (const [i, p] of PROPERTIES.entries()) {
-    it(`${p.name}: no 5xx, no state change without a 2xx`, async () => {
-      await fc.assert(
-        fc.asyncProperty(p.arb(fixtures, keys).map(summarised), fire),
-        { seed: SEED + i, numRuns: runsFor(p.weight), endOnFailure: false },
-      );
-    }, Math.max(120_000, runsFor(p.weight) * 2_000));
+    it(
+      `${p.name}: no 5xx, no state change without a 2xx`,
+      async () => {
+        await fc.assert(fc.asyncProperty(p.arb(fixtures, keys).map(summarised), fire), { seed: SEED + i, numRuns: runsFor(p.weight), endOnFailure: false });
+      },
+      Math.max(120_000, runsFor(p.weight) * 2_000),
+    );
   }
 
   it('got past auth and signatures into every handler, and is still up', async () => {
     const seen = (route: string, ok: (status: number) => boolean) => [...(tally.get(route) ?? new Map<number, number>()).keys()].some(ok);
-    for (const r of V1_ROUTES) expect(seen(r.name, (s) => s !== 401), `${r.name} answered only 401`).toBe(true);
+    for (const r of V1_ROUTES)
+      expect(
+        seen(r.name, (s) => s !== 401),
+        `${r.name} answered only 401`,
+      ).toBe(true);
     for (const t of [...WEBHOOK_TYPES, 'ses']) {
-      expect(seen(`signed ${t}`, (s) => s < 300), `signed ${t} webhooks never succeeded`).toBe(true);
-      if (t !== 'ses') expect(seen(`signed ${t}`, (s) => s === 400), `signed ${t} webhooks never reached a parser error`).toBe(true);
+      expect(
+        seen(`signed ${t}`, (s) => s < 300),
+        `signed ${t} webhooks never succeeded`,
+      ).toBe(true);
+      if (t !== 'ses')
+        expect(
+          seen(`signed ${t}`, (s) => s === 400),
+          `signed ${t} webhooks never reached a parser error`,
+        ).toBe(true);
     }
     const total = [...tally.values()].reduce((a, m) => a + [...m.values()].reduce((x, y) => x + y, 0), 0);
     expect(total).toBeGreaterThanOrEqual(TOTAL_RUNS);

@@ -52,9 +52,7 @@ const NASTY = [
   'ffffffff-ffff-7fff-bfff-ffffffffffff',
 ];
 
-export const hugeString = fc
-  .tuple(fc.integer({ min: 300, max: 70_000 }), fc.constantFrom('x', 'é', '𝕏', '\u0000', '9', ' '))
-  .map(([n, c]) => c.repeat(n));
+export const hugeString = fc.tuple(fc.integer({ min: 300, max: 70_000 }), fc.constantFrom('x', 'é', '𝕏', '\u0000', '9', ' ')).map(([n, c]) => c.repeat(n));
 
 /** The characters that databases and encoders choke on, spliced into ordinary text. */
 const poisoned = fc
@@ -72,7 +70,9 @@ export const hostileString: fc.Arbitrary<string> = fc.oneof(
 
 /** Percent-encodes the UTF-8 bytes (a lone surrogate becomes U+FFFD, as on the wire; encodeURIComponent throws). */
 export function pct(s: string): string {
-  return [...Buffer.from(s, 'utf8')].map((b) => (/[\w.~-]/.test(String.fromCharCode(b)) && b < 0x80 ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`)).join('');
+  return [...Buffer.from(s, 'utf8')]
+    .map((b) => (/[\w.~-]/.test(String.fromCharCode(b)) && b < 0x80 ? String.fromCharCode(b) : `%${b.toString(16).toUpperCase().padStart(2, '0')}`))
+    .join('');
 }
 
 /**
@@ -199,7 +199,21 @@ export const queryString: fc.Arbitrary<string> = fc.oneof(
       .array(
         fc.tuple(
           fc.oneof(
-            fc.constantFrom('status', 'channel_id', 'since', 'until', 'limit', 'cursor', 'message_id', 'token', 'hub.mode', 'hub.challenge', 'a[b]', '__proto__', 'constructor[prototype]'),
+            fc.constantFrom(
+              'status',
+              'channel_id',
+              'since',
+              'until',
+              'limit',
+              'cursor',
+              'message_id',
+              'token',
+              'hub.mode',
+              'hub.challenge',
+              'a[b]',
+              '__proto__',
+              'constructor[prototype]',
+            ),
             hostileString,
           ),
           fc.oneof(hostileString, fc.constantFrom('-1', '0', '1001', '1e3', 'delivered', 'failed', 'subscribe', '2026-01-01T00:00:00Z')),
@@ -226,7 +240,10 @@ export function idSegment(real: readonly string[]): fc.Arbitrary<string> {
 /** Raw bytes: random, broken UTF-8, a BOM, or a body far over the limit. */
 export const rawBytes: fc.Arbitrary<Buffer> = fc.oneof(
   { arbitrary: fc.uint8Array({ maxLength: 256 }).map((a) => Buffer.from(a)), weight: 6 },
-  { arbitrary: fc.constantFrom(Buffer.from([0xef, 0xbb, 0xbf, 0x7b, 0x7d]), Buffer.from([0xc3, 0x28]), Buffer.from([0xff, 0xfe, 0x7b, 0x00, 0x7d, 0x00])), weight: 2 },
+  {
+    arbitrary: fc.constantFrom(Buffer.from([0xef, 0xbb, 0xbf, 0x7b, 0x7d]), Buffer.from([0xc3, 0x28]), Buffer.from([0xff, 0xfe, 0x7b, 0x00, 0x7d, 0x00])),
+    weight: 2,
+  },
   { arbitrary: fc.integer({ min: 1_048_577, max: 1_200_000 }).map((n) => Buffer.alloc(n, 0x61)), weight: 1 },
 );
 

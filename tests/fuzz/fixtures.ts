@@ -16,7 +16,14 @@ const SNS_TOPIC = 'arn:aws:sns:us-east-1:123456789012:fuzz';
  */
 export async function createFixtures(stack: TestStack): Promise<{ fixtures: Fixtures; keys: WebhookKeys }> {
   const t = stack.twilioAccount;
-  const smsCredentials = { account_sid: t.sid, api_key: t.apiKey, api_secret: t.apiSecret, auth_token: t.authToken, from: '+15017122661', base_url: stack.twilio.url };
+  const smsCredentials = {
+    account_sid: t.sid,
+    api_key: t.apiKey,
+    api_secret: t.apiSecret,
+    auth_token: t.authToken,
+    from: '+15017122661',
+    base_url: stack.twilio.url,
+  };
   const sms = await stack.createChannel({ channel_type: 'sms', provider: 'twilio', name: 'fuzz sms', credentials: smsCredentials });
   const whatsapp = await stack.createChannel({
     channel_type: 'whatsapp',
@@ -41,7 +48,12 @@ export async function createFixtures(stack: TestStack): Promise<{ fixtures: Fixt
     name: 'fuzz ses',
     credentials: { ...smtp, events_provider: 'ses', sns_signing_cert_pem: awsCert.cert, sns_topic_arn: SNS_TOPIC },
   });
-  const smpp = await stack.createChannel({ channel_type: 'smpp', provider: 'jasmin', name: 'fuzz smpp', credentials: { base_url: DEAD, username: 'u', password: 'p' } });
+  const smpp = await stack.createChannel({
+    channel_type: 'smpp',
+    provider: 'jasmin',
+    name: 'fuzz smpp',
+    credentials: { base_url: DEAD, username: 'u', password: 'p' },
+  });
 
   const other = await stack.newAccount('fuzz other account');
   const otherChannelId = await stack.createSmsChannel({ apiKey: other.apiKey });
@@ -98,7 +110,13 @@ export async function createFixtures(stack: TestStack): Promise<{ fixtures: Fixt
     publicBaseUrl: stack.config.publicBaseUrl,
     channels,
     sesChannelId: ses.id,
-    webhookSecrets: { sms: sms.webhook_secret, whatsapp: whatsapp.webhook_secret, messenger: messenger.webhook_secret, email: email.webhook_secret, smpp: smpp.webhook_secret },
+    webhookSecrets: {
+      sms: sms.webhook_secret,
+      whatsapp: whatsapp.webhook_secret,
+      messenger: messenger.webhook_secret,
+      email: email.webhook_secret,
+      smpp: smpp.webhook_secret,
+    },
     twilioAuthToken: t.authToken,
     metaAppSecret: META_SECRET,
     sendgridKey: sendgrid.privateKey,

@@ -79,7 +79,13 @@ export const V1_ROUTES: readonly RouteSpec[] = [
     path: '/v1/channels/:id',
     ids: adminChannelIds,
     mutating: true,
-    template: (f) => ({ name: 'fuzz renamed', rate_limit_per_second: 5, daily_limit: 1000, enabled: true, credentials: { from: f.smsCredentials.from ?? '+15017122661' } }),
+    template: (f) => ({
+      name: 'fuzz renamed',
+      rate_limit_per_second: 5,
+      daily_limit: 1000,
+      enabled: true,
+      credentials: { from: f.smsCredentials.from ?? '+15017122661' },
+    }),
     hostile: () =>
       fc.record(
         {
@@ -87,7 +93,15 @@ export const V1_ROUTES: readonly RouteSpec[] = [
           rate_limit_per_second: fc.oneof(fc.integer({ min: 1, max: 100_000 }), fc.constant(null)),
           daily_limit: fc.oneof(fc.integer({ min: 1, max: 100_000_000 }), fc.constant(null)),
           enabled: fc.boolean(),
-          credentials: fc.dictionary(fc.constantFrom('base_url', 'from', 'auth_token', 'timeout_ms', 'x'), fc.oneof(text(200), fc.constant(null), fc.constantFrom('http://10.0.0.1', 'http://169.254.169.254/latest', 'http://127.0.0.2:9', 'file:///etc/passwd')), { maxKeys: 2 }),
+          credentials: fc.dictionary(
+            fc.constantFrom('base_url', 'from', 'auth_token', 'timeout_ms', 'x'),
+            fc.oneof(
+              text(200),
+              fc.constant(null),
+              fc.constantFrom('http://10.0.0.1', 'http://169.254.169.254/latest', 'http://127.0.0.2:9', 'file:///etc/passwd'),
+            ),
+            { maxKeys: 2 },
+          ),
         },
         { requiredKeys: [] },
       ),
@@ -101,7 +115,14 @@ export const V1_ROUTES: readonly RouteSpec[] = [
     template: () => ({ overlap_seconds: 60 }),
   },
   { name: 'GET /v1/api-keys', method: 'GET', path: '/v1/api-keys', mutating: false },
-  { name: 'POST /v1/api-keys', method: 'POST', path: '/v1/api-keys', mutating: true, template: () => ({ name: 'fuzz key' }), hostile: () => fc.record({ name: text(200) }) },
+  {
+    name: 'POST /v1/api-keys',
+    method: 'POST',
+    path: '/v1/api-keys',
+    mutating: true,
+    template: () => ({ name: 'fuzz key' }),
+    hostile: () => fc.record({ name: text(200) }),
+  },
   { name: 'DELETE /v1/api-keys/:id', method: 'DELETE', path: '/v1/api-keys/:id', ids: (f) => f.spareApiKeyIds, mutating: true },
   {
     name: 'POST /v1/messages',
@@ -111,7 +132,13 @@ export const V1_ROUTES: readonly RouteSpec[] = [
     template: (f) => ({ channel_id: f.channels.sms, to: '+15551230000', body: 'fuzz', metadata: { order: 42 } }),
     hostile: (f) =>
       fc.record(
-        { channel_id: fc.constant(f.channels.sms), to: fc.constantFrom('+15551230010', '+4915112345678'), body: text(65_536), subject: text(998), metadata: fc.dictionary(text(40), anyJson, { maxKeys: 3 }) },
+        {
+          channel_id: fc.constant(f.channels.sms),
+          to: fc.constantFrom('+15551230010', '+4915112345678'),
+          body: text(65_536),
+          subject: text(998),
+          metadata: fc.dictionary(text(40), anyJson, { maxKeys: 3 }),
+        },
         { requiredKeys: ['channel_id', 'to', 'body'] },
       ),
   },
@@ -139,7 +166,10 @@ export const V1_ROUTES: readonly RouteSpec[] = [
         channel_id: fc.constant(f.channels.sms),
         body: text(65_536),
         draft: fc.constant(true),
-        recipients: fc.array(fc.record({ to: fc.constant('+15551230011'), variables: fc.dictionary(fc.constantFrom('a', 'b_1', 'c.d'), text(1024), { maxKeys: 2 }) }), { maxLength: 3 }),
+        recipients: fc.array(
+          fc.record({ to: fc.constant('+15551230011'), variables: fc.dictionary(fc.constantFrom('a', 'b_1', 'c.d'), text(1024), { maxKeys: 2 }) }),
+          { maxLength: 3 },
+        ),
         metadata: fc.dictionary(text(40), anyJson, { maxKeys: 2 }),
       }),
   },
@@ -160,7 +190,14 @@ export const V1_ROUTES: readonly RouteSpec[] = [
 ];
 
 const csvBody = fc.oneof(
-  fc.constantFrom('to,name\n+15551230003,Ada\n', 'to\n', 'to,name,name\n+1555,x\n', '"to\n+1', 'to,name\r\n"+15551230004","a ""q"" b"\r\n', '\ufeffto\n+15551230005\n'),
+  fc.constantFrom(
+    'to,name\n+15551230003,Ada\n',
+    'to\n',
+    'to,name,name\n+1555,x\n',
+    '"to\n+1',
+    'to,name\r\n"+15551230004","a ""q"" b"\r\n',
+    '\ufeffto\n+15551230005\n',
+  ),
   fc.array(fc.tuple(hostileString, hostileString), { maxLength: 5 }).map((rows) => ['to,name', ...rows.map(([a, b]) => `${a},${b}`)].join('\n')),
   hostileString,
 );
@@ -174,7 +211,16 @@ export function v1Request(route: RouteSpec, f: Fixtures): fc.Arbitrary<FuzzReque
     ...(route.template ? [{ arbitrary: nearValid(route.template(f)).map(jsonText), weight: 6 }] : []),
     ...(route.hostile ? [{ arbitrary: route.hostile(f).map(jsonText), weight: 2 }] : []),
     // A valid body whose free-form metadata nests far deeper than anyone needs.
-    ...(route.hostile ? [{ arbitrary: fc.tuple(route.hostile(f), deepJsonText).map(([b, deep]) => `${jsonText({ ...b, metadata: undefined }).slice(0, -1)},"metadata":{"x":${deep}}}`), weight: 1 }] : []),
+    ...(route.hostile
+      ? [
+          {
+            arbitrary: fc
+              .tuple(route.hostile(f), deepJsonText)
+              .map(([b, deep]) => `${jsonText({ ...b, metadata: undefined }).slice(0, -1)},"metadata":{"x":${deep}}}`),
+            weight: 1,
+          },
+        ]
+      : []),
     { arbitrary: anyBody, weight: 3 },
   );
   const body = route.csv
@@ -188,7 +234,10 @@ export function v1Request(route: RouteSpec, f: Fixtures): fc.Arbitrary<FuzzReque
       contentType: fc.oneof({ arbitrary: fc.constant('application/json'), weight: 3 }, { arbitrary: contentType, weight: 2 }),
       auth: authorization({ valid: f.apiKey, other: f.otherApiKey }),
       noise: noiseHeaders,
-      method: fc.oneof({ arbitrary: fc.constant(route.method), weight: 12 }, { arbitrary: fc.constantFrom('PUT', 'PATCH', 'DELETE', route.method === 'GET' ? 'POST' : 'GET'), weight: 1 }),
+      method: fc.oneof(
+        { arbitrary: fc.constant(route.method), weight: 12 },
+        { arbitrary: fc.constantFrom('PUT', 'PATCH', 'DELETE', route.method === 'GET' ? 'POST' : 'GET'), weight: 1 },
+      ),
     })
     .map(({ id, query, body: { b, csv }, contentType: ct, auth, noise, method }) => {
       const headers: Record<string, string> = { ...noise };
@@ -213,7 +262,27 @@ export function v1Request(route: RouteSpec, f: Fixtures): fc.Arbitrary<FuzzReque
  */
 const hostileMarkup = fc
   .record({
-    unit: fc.constantFrom('<a href="', '<a href=', ' ', ' \t', '<div>', '<b><i>', '<!--', '<', '&#', '&#x', '&amp', '<td>', '<table><tr><td>', '<img src="', '<p class="', '<![CDATA[', '<?', '<a ', '="'),
+    unit: fc.constantFrom(
+      '<a href="',
+      '<a href=',
+      ' ',
+      ' \t',
+      '<div>',
+      '<b><i>',
+      '<!--',
+      '<',
+      '&#',
+      '&#x',
+      '&amp',
+      '<td>',
+      '<table><tr><td>',
+      '<img src="',
+      '<p class="',
+      '<![CDATA[',
+      '<?',
+      '<a ',
+      '="',
+    ),
     tail: fc.constantFrom('', '\n', '>', '"', '</a>', '-->'),
     size: fc.integer({ min: 1_000, max: 1_000_000 }),
     wrap: fc.boolean(),
@@ -246,7 +315,19 @@ export function strayRequest(f: Fixtures): fc.Arbitrary<FuzzRequest> {
   return fc
     .record({
       path: fc.oneof(
-        fc.constantFrom('/v1', '/v1/', '/v1/channels/', '/v1//messages', '/v1/messages/../channels', '/v2/messages', '/v1/accounts', '/health', '/ready', '/metrics', '/%2e%2e/'),
+        fc.constantFrom(
+          '/v1',
+          '/v1/',
+          '/v1/channels/',
+          '/v1//messages',
+          '/v1/messages/../channels',
+          '/v2/messages',
+          '/v1/accounts',
+          '/health',
+          '/ready',
+          '/metrics',
+          '/%2e%2e/',
+        ),
         hostileString.map((s) => `/v1/${pct(s.slice(0, 100))}`),
       ),
       query: queryString,

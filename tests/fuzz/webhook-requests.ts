@@ -36,7 +36,10 @@ const epochSeconds = fc.oneof(
   fc.constantFrom('0', '-1', '99999999999999999999', '1e3', '8640000000001', '253402300800', '', 'soon'),
   fc.constantFrom(1e20, 8.64e12 + 1, 253_402_300_800, -5, 1.5, Number.MAX_SAFE_INTEGER),
 );
-const epochMillis = fc.oneof(fc.integer({ min: 1_600_000_000_000, max: 1_900_000_000_000 }), fc.constantFrom(1e20, 8.64e15 + 1, 253_402_300_800_000, -1, '1700000000000', 'x'));
+const epochMillis = fc.oneof(
+  fc.integer({ min: 1_600_000_000_000, max: 1_900_000_000_000 }),
+  fc.constantFrom(1e20, 8.64e15 + 1, 253_402_300_800_000, -1, '1700000000000', 'x'),
+);
 
 function ourIds(k: WebhookKeys): fc.Arbitrary<string> {
   return fc.oneof(fc.constantFrom(...k.messageIds), fc.uuid({ version: 7 }), hostileString);
@@ -50,7 +53,16 @@ function whatsappBody(k: WebhookKeys): fc.Arbitrary<unknown> {
       timestamp: leaf(epochSeconds),
       recipient_id: leaf(fc.constantFrom('15551234567', '')),
       biz_opaque_callback_data: leaf(ourIds(k)),
-      errors: leaf(fc.array(fc.record({ code: leaf(fc.constantFrom(131026, 130429, 131047)), title: leaf(hostileString), error_data: leaf(fc.record({ details: leaf(hostileString) })) }), { maxLength: 2 })),
+      errors: leaf(
+        fc.array(
+          fc.record({
+            code: leaf(fc.constantFrom(131026, 130429, 131047)),
+            title: leaf(hostileString),
+            error_data: leaf(fc.record({ details: leaf(hostileString) })),
+          }),
+          { maxLength: 2 },
+        ),
+      ),
     },
     { requiredKeys: ['id', 'status'] },
   );
@@ -112,9 +124,19 @@ function sendgridBody(k: WebhookKeys): fc.Arbitrary<unknown> {
   const event = fc.record(
     {
       email: leaf(fc.constant('ada@example.test')),
-      timestamp: leaf(fc.oneof(fc.integer({ min: 1_600_000_000, max: 1_900_000_000 }), fc.constantFrom(1e20, -1, -1e12, 253_402_300_800, 'yesterday', '+010000-01-01T00:00:00Z'))),
+      timestamp: leaf(
+        fc.oneof(
+          fc.integer({ min: 1_600_000_000, max: 1_900_000_000 }),
+          fc.constantFrom(1e20, -1, -1e12, 253_402_300_800, 'yesterday', '+010000-01-01T00:00:00Z'),
+        ),
+      ),
       event: leaf(fc.constantFrom('delivered', 'bounce', 'dropped', 'open', 'click', 'processed', 'deferred', 'spamreport', ...PROTO_KEYS)),
-      'smtp-id': leaf(fc.oneof(fc.constantFrom(...k.messageIds).map((id) => `<${id}@turumba.test>`), hostileString)),
+      'smtp-id': leaf(
+        fc.oneof(
+          fc.constantFrom(...k.messageIds).map((id) => `<${id}@turumba.test>`),
+          hostileString,
+        ),
+      ),
       sg_message_id: leaf(hostileString),
       turumba_message_id: leaf(ourIds(k)),
       type: leaf(fc.constantFrom('bounce', 'blocked')),
@@ -139,7 +161,13 @@ function sesMessage(k: WebhookKeys): fc.Arbitrary<unknown> {
       eventType: leaf(fc.constantFrom('Delivery', 'Bounce', 'Reject', 'Open', 'Click', 'Complaint', 'Send')),
       notificationType: leaf(fc.constantFrom('Delivery', 'Bounce')),
       mail: leaf(mail),
-      bounce: leaf(fc.record({ bounceType: leaf(fc.constantFrom('Permanent', 'Transient')), bounceSubType: leaf(hostileString), bouncedRecipients: leaf(fc.array(fc.record({ diagnosticCode: leaf(hostileString) }), { maxLength: 1 })) })),
+      bounce: leaf(
+        fc.record({
+          bounceType: leaf(fc.constantFrom('Permanent', 'Transient')),
+          bounceSubType: leaf(hostileString),
+          bouncedRecipients: leaf(fc.array(fc.record({ diagnosticCode: leaf(hostileString) }), { maxLength: 1 })),
+        }),
+      ),
       delivery: leaf(fc.record({ timestamp: leaf(fc.constantFrom('2026-01-01T00:00:00.000Z', '+200000-01-01T00:00:00Z', 'garbage')) })),
       reject: leaf(fc.record({ reason: leaf(hostileString) })),
     },
@@ -149,36 +177,44 @@ function sesMessage(k: WebhookKeys): fc.Arbitrary<unknown> {
 
 function twilioForm(): fc.Arbitrary<Record<string, string>> {
   const str = (valid: fc.Arbitrary<string>) => fc.oneof({ arbitrary: valid, weight: 4 }, { arbitrary: hostileString, weight: 1 });
-  return fc.record(
-    {
-      MessageSid: str(fc.constantFrom('SM00000000000000000000000000000001', 'SMx')),
-      SmsSid: str(fc.constant('SM00000000000000000000000000000002')),
-      MessageStatus: str(fc.constantFrom('queued', 'sent', 'delivered', 'undelivered', 'failed', 'read', 'received', 'canceled', 'partially_delivered', ...PROTO_KEYS)),
-      SmsStatus: str(fc.constantFrom('received', 'sent')),
-      From: str(fc.constantFrom('+15551234567')),
-      To: str(fc.constantFrom('+15017122661')),
-      Body: hostileString,
-      ErrorCode: str(fc.constantFrom('30003', '30008')),
-      ErrorMessage: hostileString,
-      RawDlrDoneDate: str(fc.constantFrom('2601011200', '9913329999', '0000000000')),
-      AccountSid: str(fc.constant(`AC${'1'.repeat(32)}`)),
-    },
-    { requiredKeys: [] },
-  ).chain((form) => fc.dictionary(hostileString, hostileString, { maxKeys: 2 }).map((extra) => ({ ...extra, ...form })));
+  return fc
+    .record(
+      {
+        MessageSid: str(fc.constantFrom('SM00000000000000000000000000000001', 'SMx')),
+        SmsSid: str(fc.constant('SM00000000000000000000000000000002')),
+        MessageStatus: str(
+          fc.constantFrom('queued', 'sent', 'delivered', 'undelivered', 'failed', 'read', 'received', 'canceled', 'partially_delivered', ...PROTO_KEYS),
+        ),
+        SmsStatus: str(fc.constantFrom('received', 'sent')),
+        From: str(fc.constantFrom('+15551234567')),
+        To: str(fc.constantFrom('+15017122661')),
+        Body: hostileString,
+        ErrorCode: str(fc.constantFrom('30003', '30008')),
+        ErrorMessage: hostileString,
+        RawDlrDoneDate: str(fc.constantFrom('2601011200', '9913329999', '0000000000')),
+        AccountSid: str(fc.constant(`AC${'1'.repeat(32)}`)),
+      },
+      { requiredKeys: [] },
+    )
+    .chain((form) => fc.dictionary(hostileString, hostileString, { maxKeys: 2 }).map((extra) => ({ ...extra, ...form })));
 }
 
-const jasminFields = fc.record(
-  {
-    id: leaf(fc.constantFrom('7a0d5a1c-0000-4000-8000-000000000001', 'abc')),
-    message_status: leaf(fc.constantFrom('DELIVRD', 'UNDELIV', 'REJECTD', 'EXPIRED', 'ACCEPTD', 'ESME_ROK', 'ESME_RTHROTTLED', 'ESME_RINVDSTADR', 'WHATEVER', ...PROTO_KEYS)),
-    level: leaf(fc.constantFrom('1', '2', '3')),
-    donedate: leaf(fc.constantFrom('2601011200', '260101120059', '9999999999', 'ND')),
-    err: leaf(fc.constantFrom('000', 'ND', '001')),
-    subdate: leaf(fc.constant('2601011159')),
-    connector: leaf(fc.constant('smppcc')),
-  },
-  { requiredKeys: [] },
-).map((f) => Object.fromEntries(Object.entries(f).map(([key, v]) => [key, typeof v === 'string' ? v : jsonText(v)])));
+const jasminFields = fc
+  .record(
+    {
+      id: leaf(fc.constantFrom('7a0d5a1c-0000-4000-8000-000000000001', 'abc')),
+      message_status: leaf(
+        fc.constantFrom('DELIVRD', 'UNDELIV', 'REJECTD', 'EXPIRED', 'ACCEPTD', 'ESME_ROK', 'ESME_RTHROTTLED', 'ESME_RINVDSTADR', 'WHATEVER', ...PROTO_KEYS),
+      ),
+      level: leaf(fc.constantFrom('1', '2', '3')),
+      donedate: leaf(fc.constantFrom('2601011200', '260101120059', '9999999999', 'ND')),
+      err: leaf(fc.constantFrom('000', 'ND', '001')),
+      subdate: leaf(fc.constant('2601011159')),
+      connector: leaf(fc.constant('smppcc')),
+    },
+    { requiredKeys: [] },
+  )
+  .map((f) => Object.fromEntries(Object.entries(f).map(([key, v]) => [key, typeof v === 'string' ? v : jsonText(v)])));
 
 const path = (type: string, id: string, query = '') => `/webhooks/${type}/${id}${query ? `?${query}` : ''}`;
 
@@ -188,11 +224,23 @@ export function signedWebhook(type: WebhookType | 'ses', k: WebhookKeys): fc.Arb
   const base = { route, method: 'POST' as const, mutating: true };
   const metaSigned = (body: fc.Arbitrary<unknown>, id: string) =>
     fc
-      .tuple(fc.oneof({ arbitrary: body.map(jsonText), weight: 5 }, { arbitrary: body.chain((b) => nearValid({ b })).map((w) => jsonText(w.b)), weight: 2 }, { arbitrary: anyBody.map((b) => b ?? ''), weight: 1 }), noiseHeaders)
+      .tuple(
+        fc.oneof(
+          { arbitrary: body.map(jsonText), weight: 5 },
+          { arbitrary: body.chain((b) => nearValid({ b })).map((w) => jsonText(w.b)), weight: 2 },
+          { arbitrary: anyBody.map((b) => b ?? ''), weight: 1 },
+        ),
+        noiseHeaders,
+      )
       .map(([raw, noise]): FuzzRequest => {
         const bytes = typeof raw === 'string' ? Buffer.from(raw, 'utf8') : raw;
         const sig = createHmac('sha256', k.metaAppSecret).update(bytes).digest('hex');
-        return { ...base, url: path(type, id), headers: { ...noise, 'content-type': 'application/json', 'x-hub-signature-256': `sha256=${sig}` }, payload: bytes };
+        return {
+          ...base,
+          url: path(type, id),
+          headers: { ...noise, 'content-type': 'application/json', 'x-hub-signature-256': `sha256=${sig}` },
+          payload: bytes,
+        };
       });
   switch (type) {
     case 'whatsapp':
@@ -204,7 +252,10 @@ export function signedWebhook(type: WebhookType | 'ses', k: WebhookKeys): fc.Arb
         .tuple(
           fc.oneof({ arbitrary: sendgridBody(k).map(jsonText), weight: 5 }, { arbitrary: anyBody.map((b) => b ?? ''), weight: 1 }),
           // Mostly signed now (the route refuses timestamps over 10 minutes old), sometimes any time at all.
-          fc.oneof({ arbitrary: fc.integer({ min: -9 * 60, max: 4 * 60 }).map((offset) => ({ offset })), weight: 4 }, { arbitrary: fc.integer({ min: 0, max: 1e12 }).map((at) => ({ at })), weight: 1 }),
+          fc.oneof(
+            { arbitrary: fc.integer({ min: -9 * 60, max: 4 * 60 }).map((offset) => ({ offset })), weight: 4 },
+            { arbitrary: fc.integer({ min: 0, max: 1e12 }).map((at) => ({ at })), weight: 1 },
+          ),
         )
         .map(([raw, when]): FuzzRequest => {
           const ts = 'at' in when ? when.at : Math.floor(Date.now() / 1000) + when.offset;
@@ -213,38 +264,50 @@ export function signedWebhook(type: WebhookType | 'ses', k: WebhookKeys): fc.Arb
           return {
             ...base,
             url: path('email', k.channels.email),
-            headers: { 'content-type': 'application/json', 'x-twilio-email-event-webhook-signature': signature, 'x-twilio-email-event-webhook-timestamp': String(ts) },
+            headers: {
+              'content-type': 'application/json',
+              'x-twilio-email-event-webhook-signature': signature,
+              'x-twilio-email-event-webhook-timestamp': String(ts),
+            },
             payload: bytes,
           };
         });
     case 'ses':
       return fc.oneof(sesMessage(k), anyJson.map(jsonText), hostileString).map((message): FuzzRequest => {
         const envelope = snsNotification(k.sns, message);
-        return { ...base, url: path('email', k.sesChannelId), headers: { 'content-type': 'text/plain; charset=UTF-8', 'x-amz-sns-message-type': 'Notification' }, payload: jsonText(envelope) };
+        return {
+          ...base,
+          url: path('email', k.sesChannelId),
+          headers: { 'content-type': 'text/plain; charset=UTF-8', 'x-amz-sns-message-type': 'Notification' },
+          payload: jsonText(envelope),
+        };
       });
     case 'sms':
-      return fc
-        .tuple(twilioForm(), fc.option(ourIds(k), { nil: undefined }), noiseHeaders)
-        .map(([form, messageId, noise]): FuzzRequest => {
-          const query = messageId === undefined ? '' : new URLSearchParams({ message_id: messageId, token: 'x' }).toString();
-          const body = new URLSearchParams(form).toString();
-          const url = path('sms', k.channels.sms, query);
-          // Sign what the server will read back from the bytes (lone surrogates become U+FFFD).
-          const params = Object.fromEntries(new URLSearchParams(body));
-          return {
-            ...base,
-            url,
-            headers: { ...noise, 'content-type': 'application/x-www-form-urlencoded', 'x-twilio-signature': twilioSignature(k.twilioAuthToken, `${k.publicBaseUrl}${url}`, params) },
-            payload: body,
-          };
-        });
+      return fc.tuple(twilioForm(), fc.option(ourIds(k), { nil: undefined }), noiseHeaders).map(([form, messageId, noise]): FuzzRequest => {
+        const query = messageId === undefined ? '' : new URLSearchParams({ message_id: messageId, token: 'x' }).toString();
+        const body = new URLSearchParams(form).toString();
+        const url = path('sms', k.channels.sms, query);
+        // Sign what the server will read back from the bytes (lone surrogates become U+FFFD).
+        const params = Object.fromEntries(new URLSearchParams(body));
+        return {
+          ...base,
+          url,
+          headers: {
+            ...noise,
+            'content-type': 'application/x-www-form-urlencoded',
+            'x-twilio-signature': twilioSignature(k.twilioAuthToken, `${k.publicBaseUrl}${url}`, params),
+          },
+          payload: body,
+        };
+      });
     case 'smpp':
       return fc
         .tuple(fc.oneof(fc.constantFrom(...k.messageIds), fc.uuid({ version: 7 }), hostileString), jasminFields, fc.boolean())
         .map(([messageId, fields, get]): FuzzRequest => {
           const token = createHmac('sha256', k.webhookSecrets.smpp).update(messageId).digest('base64url');
           const ours = new URLSearchParams({ message_id: messageId, token });
-          if (get) return { ...base, method: 'GET', url: path('smpp', k.channels.smpp, `${ours.toString()}&${new URLSearchParams(fields).toString()}`), headers: {} };
+          if (get)
+            return { ...base, method: 'GET', url: path('smpp', k.channels.smpp, `${ours.toString()}&${new URLSearchParams(fields).toString()}`), headers: {} };
           return {
             ...base,
             url: path('smpp', k.channels.smpp, ours.toString()),
@@ -278,11 +341,20 @@ export function junkWebhook(k: WebhookKeys): fc.Arbitrary<FuzzRequest> {
   const target = fc.oneof(
     { arbitrary: fc.tuple(fc.constantFrom(...WEBHOOK_TYPES), fc.constantFrom(...ids)), weight: 6 },
     { arbitrary: fc.tuple(fc.constantFrom(...WEBHOOK_TYPES, 'telegram', 'SMS', ''), fc.oneof(fc.uuid({ version: 7 }), fc.uuid())), weight: 2 },
-    { arbitrary: fc.tuple(hostileString.map((s) => pct(s.slice(0, 40))), hostileString.map((s) => pct(s.slice(0, 80)))), weight: 2 },
+    {
+      arbitrary: fc.tuple(
+        hostileString.map((s) => pct(s.slice(0, 40))),
+        hostileString.map((s) => pct(s.slice(0, 80))),
+      ),
+      weight: 2,
+    },
   );
   const signatureHeaders = fc.record(
     {
-      'x-twilio-signature': fc.oneof(fc.constant('AAAA'), hostileString.map((s) => Buffer.from(s).toString('base64'))),
+      'x-twilio-signature': fc.oneof(
+        fc.constant('AAAA'),
+        hostileString.map((s) => Buffer.from(s).toString('base64')),
+      ),
       'x-hub-signature-256': fc.oneof(fc.constant(`sha256=${'0'.repeat(64)}`), fc.constant('sha1=abc'), fc.constant('sha256=zz')),
       'x-twilio-email-event-webhook-signature': fc.constant('MEUCIQ=='),
       'x-twilio-email-event-webhook-timestamp': fc.constantFrom('1700000000', '-1', '1'.repeat(20)),
@@ -290,7 +362,15 @@ export function junkWebhook(k: WebhookKeys): fc.Arbitrary<FuzzRequest> {
     { requiredKeys: [] },
   );
   return fc
-    .record({ target, method: fc.constantFrom('GET', 'POST', 'POST', 'POST', 'PUT', 'DELETE'), query: queryString, body: fc.oneof(anyBody, rawBytes), ct: contentType, sigs: signatureHeaders, noise: noiseHeaders })
+    .record({
+      target,
+      method: fc.constantFrom('GET', 'POST', 'POST', 'POST', 'PUT', 'DELETE'),
+      query: queryString,
+      body: fc.oneof(anyBody, rawBytes),
+      ct: contentType,
+      sigs: signatureHeaders,
+      noise: noiseHeaders,
+    })
     .map(({ target: [type, id], method, query, body, ct, sigs, noise }) => ({
       route: 'junk webhook',
       method: method,

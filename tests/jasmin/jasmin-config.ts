@@ -56,6 +56,11 @@ export function jasminConfig(c: JasminConfigInput): string {
   for (const name of Object.keys(sections)) sections[name] = { log_level: c.logLevel, ...sections[name] };
   for (const [name, values] of Object.entries(c.overrides)) sections[name] = { ...sections[name], ...values };
   return Object.entries(sections)
-    .map(([name, values]) => `[${name}]\n${Object.entries(values).map(([k, v]) => `${k} = ${v}`).join('\n')}\n`)
+    .map(
+      ([name, values]) =>
+        `[${name}]\n${Object.entries(values)
+          .map(([k, v]) => `${k} = ${v}`)
+          .join('\n')}\n`,
+    )
     .join('\n');
 }

@@ -31,7 +31,12 @@ describe.skipIf(!availability.ok)('Jasmin HTTP API: the simulator answers like t
     [rig, sim, sink] = await Promise.all([
       // SMSC ids with a leading zero, which Jasmin strips when it keys and reports receipts.
       startJasminRig({ messageId: () => `0${randomBytes(7).toString('hex')}` }),
-      startJasminSimulator({ users: [user], dlrDelayMs: 20, dlrRetryDelayMs: 1000, connectors: [{ cid: CONNECTOR_ID, status: 'started', session: 'BOUND_TRX' }] }),
+      startJasminSimulator({
+        users: [user],
+        dlrDelayMs: 20,
+        dlrRetryDelayMs: 1000,
+        connectors: [{ cid: CONNECTOR_ID, status: 'started', session: 'BOUND_TRX' }],
+      }),
       startDlrSink(),
     ]);
     // The peer reports every part of a long message to 15550100021, as the simulator does for 447700900008.

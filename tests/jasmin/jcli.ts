@@ -43,8 +43,13 @@ export function cleanTerminal(raw: Buffer): string {
     }
     bytes.push(b);
   }
-  // eslint-disable-next-line no-control-regex
-  return Buffer.from(bytes).toString('utf8').replace(/\x1b(\[[0-9;?]*[A-Za-z]|[A-Za-z])/g, '').replace(/\r/g, '');
+  return (
+    Buffer.from(bytes)
+      .toString('utf8')
+      // eslint-disable-next-line no-control-regex
+      .replace(/\x1b(\[[0-9;?]*[A-Za-z]|[A-Za-z])/g, '')
+      .replace(/\r/g, '')
+  );
 }
 
 export class JCli {

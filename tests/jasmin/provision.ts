@@ -59,7 +59,15 @@ export async function provision(jcli: JCli, spec: ProvisionSpec, boundWithinMs =
     /Successfully added connector/,
   );
   await startConnector(jcli, c.cid);
-  await jcli.dialogue('mtrouter -a', [['type', 'DefaultRoute'], ['connector', `smppc(${c.cid})`], ['rate', '0.00']], /Successfully added MTRoute/);
+  await jcli.dialogue(
+    'mtrouter -a',
+    [
+      ['type', 'DefaultRoute'],
+      ['connector', `smppc(${c.cid})`],
+      ['rate', '0.00'],
+    ],
+    /Successfully added MTRoute/,
+  );
   await waitForSession(jcli, c.cid, 'BOUND_TRX', boundWithinMs);
 }
 

@@ -28,7 +28,11 @@ export async function startInfra(opts: { name?: string; temporalOnDisk?: boolean
 
   let temporal: TemporalDevServer | undefined;
   try {
-    temporal = await startTemporalDevServer({ headless: true, logFile: join(dir, 'temporal.log'), dbFile: opts.temporalOnDisk ? join(dir, 'temporal.sqlite') : undefined });
+    temporal = await startTemporalDevServer({
+      headless: true,
+      logFile: join(dir, 'temporal.log'),
+      dbFile: opts.temporalOnDisk ? join(dir, 'temporal.sqlite') : undefined,
+    });
     const [workflowBundlePath] = await Promise.all([writeWorkflowBundle(dir), migrate(database.url)]);
     const server = temporal;
     return {

@@ -138,20 +138,23 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
   const connection = await Connection.connect({ address: config.temporalAddress });
   const temporal = new Client({ connection, namespace: config.temporalNamespace });
   const nativeConnection = await NativeConnection.connect({ address: config.temporalAddress });
-  const workers: Worker[] = opts.inProcessWorker === false ? [] : await createWorkers({
-    connection: nativeConnection,
-    namespace: config.temporalNamespace,
-    workflowBundlePath: infra.workflowBundlePath,
-    db: database.db,
-    adapters,
-    logger: logger.child({ name: 'worker' }),
-    metrics: workerMetrics,
-    publicBaseUrl: config.publicBaseUrl,
-    temporal,
-    dispatch: config,
-    sendsPerChannelType: config.sendsPerChannelType,
-    retention: config.retention,
-  });
+  const workers: Worker[] =
+    opts.inProcessWorker === false
+      ? []
+      : await createWorkers({
+          connection: nativeConnection,
+          namespace: config.temporalNamespace,
+          workflowBundlePath: infra.workflowBundlePath,
+          db: database.db,
+          adapters,
+          logger: logger.child({ name: 'worker' }),
+          metrics: workerMetrics,
+          publicBaseUrl: config.publicBaseUrl,
+          temporal,
+          dispatch: config,
+          sendsPerChannelType: config.sendsPerChannelType,
+          retention: config.retention,
+        });
   const running = workers.map((w) => w.run());
 
   const app = await buildApp({ config, database, temporal, adapters, logger: logger.child({ name: 'api' }), metrics: apiMetrics });

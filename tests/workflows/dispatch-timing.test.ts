@@ -42,7 +42,12 @@ describe('message workflow timing in virtual time', () => {
   const now = () => env.currentTimeMs();
 
   /** Runs one dispatchMessage to its end on a worker with `activities`; returns its result or failure, and its history. */
-  async function run(activities: Partial<MessageActivities>, config: ReturnType<typeof loadConfig>, m = message(), during?: (workflowId: string) => Promise<void>) {
+  async function run(
+    activities: Partial<MessageActivities>,
+    config: ReturnType<typeof loadConfig>,
+    m = message(),
+    during?: (workflowId: string) => Promise<void>,
+  ) {
     const taskQueue = `timing-${randomUUID()}`;
     const worker = await Worker.create({
       connection: env.nativeConnection,

@@ -60,7 +60,10 @@ async function main(): Promise<void> {
       await handle.result().catch(() => undefined);
       // The CLI's JSON is the format Temporal's replayers read (historyFromJSON).
       const { runId } = await handle.describe();
-      const json = execFileSync(cli, ['workflow', 'show', '--address', stack.temporal_address, '-w', handle.workflowId, '-r', runId, '-o', 'json'], { encoding: 'utf8', maxBuffer: 64 << 20 });
+      const json = execFileSync(cli, ['workflow', 'show', '--address', stack.temporal_address, '-w', handle.workflowId, '-r', runId, '-o', 'json'], {
+        encoding: 'utf8',
+        maxBuffer: 64 << 20,
+      });
       const history = JSON.parse(json) as { events: unknown[] };
       writeFileSync(join(OUT, `${name}.json`), `${JSON.stringify(history, null, 1)}\n`);
       process.stdout.write(`${name}: ${history.events.length} events\n`);
@@ -71,7 +74,12 @@ async function main(): Promise<void> {
       await write(name, client.workflow.getHandle(String(sent.workflow_id)));
     };
     const groupCase = async (name: string, mode: string) => {
-      const group = await api('POST', '/group-messages', { channel_id: stack.channels.sms, mode, body: `history: ${name}`, recipients: [{ to: '+15551230101' }, { to: '+15551230102' }, { to: '+15551230103' }] });
+      const group = await api('POST', '/group-messages', {
+        channel_id: stack.channels.sms,
+        mode,
+        body: `history: ${name}`,
+        recipients: [{ to: '+15551230101' }, { to: '+15551230102' }, { to: '+15551230103' }],
+      });
       await write(name, client.workflow.getHandle(String(group.workflow_id)));
     };
     const scheduleCase = async (name: string, scheduleId: string) => {
@@ -90,7 +98,11 @@ async function main(): Promise<void> {
     await messageCase('dispatchMessage-failed', '+15005550001', 'failed');
     await groupCase('groupFanout-per-message', 'per_message');
     await groupCase('groupFanout-batched', 'batched');
-    const replay = await api('POST', '/replays', { status: 'failed', from: new Date(Date.now() - 3_600_000).toISOString(), to: new Date(Date.now() + 60_000).toISOString() });
+    const replay = await api('POST', '/replays', {
+      status: 'failed',
+      from: new Date(Date.now() - 3_600_000).toISOString(),
+      to: new Date(Date.now() + 60_000).toISOString(),
+    });
     await write('replayMessages', client.workflow.getHandle(String(replay.workflow_id)));
     await scheduleCase('sweepOutboxWorkflow', OUTBOX_SCHEDULE_ID);
     await scheduleCase('partitionMaintenance', PARTITION_SCHEDULE_ID);

