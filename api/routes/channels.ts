@@ -17,6 +17,7 @@ import type { ChannelRow } from '../../db/schema';
 import { isUuid } from '../../db/uuidv7';
 import { checkChannelTargets } from '../channel-targets';
 import { ApiError, badRequest, notFound } from '../errors';
+import { pageLimit, pageQueryProperties, type PageQuery } from '../paging';
 import { CREATE_CHANNEL_EXAMPLES } from '../openapi-examples';
 
 interface CreateChannelBody {
@@ -109,11 +110,11 @@ export function checkChannelCredentials(adapter: ChannelAdapter, channelType: Ch
   if (problem) throw badRequest(`credentials.${problem.field}`, problem.reason);
 }
 
-interface ListQuery {
+interface ListQuery extends PageQuery {
   channel_type?: ChannelType;
-  limit?: string;
-  cursor?: string;
 }
+
+const MAX_CHANNELS_PAGE = 200;
 
 const listSchema = {
   querystring: {
@@ -121,9 +122,7 @@ const listSchema = {
     additionalProperties: false,
     properties: {
       channel_type: { type: 'string', enum: [...CHANNEL_TYPES] },
-      // Query strings are not coerced (bodies must not be): the number is checked in the handler.
-      limit: { type: 'string', pattern: '^[0-9]{1,3}$', description: '1 to 200, default 50' },
-      cursor: { type: 'string', maxLength: 128, description: 'next_cursor of the previous page' },
+      ...pageQueryProperties(MAX_CHANNELS_PAGE),
     },
   },
 } as const;
@@ -192,8 +191,7 @@ export const channelRoutes: FastifyPluginAsync = async (app) => {
 
   app.get<{ Querystring: ListQuery }>('/', { schema: listSchema }, async (req) => {
     const q = req.query;
-    const limit = q.limit === undefined ? 50 : Number(q.limit);
-    if (limit < 1 || limit > 200) throw badRequest('limit', 'must be from 1 to 200');
+    const limit = pageLimit(q, MAX_CHANNELS_PAGE);
     const after = q.cursor === undefined ? undefined : Buffer.from(q.cursor, 'base64url').toString('utf8');
     if (after !== undefined && !isUuid(after)) throw badRequest('cursor', 'is not a cursor this API returned');
     const page = await listChannels(db, { accountId: req.accountId, channelType: q.channel_type, after, limit });

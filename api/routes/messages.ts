@@ -14,6 +14,7 @@ import { idempotencyKey, withIdempotency } from '../idempotency';
 import { startDispatch } from '../../dispatch/start';
 import { checkContent, sendableChannel } from '../sendable';
 import { traceIdFrom } from '../trace';
+import { pageLimit, pageQueryProperties, type PageQuery } from '../paging';
 import { quoted, uiLinks, type UiLinks } from '../links';
 import { groupWorkflowId } from '../../workflows/definitions';
 
@@ -42,16 +43,16 @@ const sendSchema = {
   },
 } as const;
 
-interface ListQuery {
+interface ListQuery extends PageQuery {
   status?: string;
   channel_id?: string;
   group_message_id?: string;
   direction?: 'outbound' | 'inbound';
   since?: string;
   until?: string;
-  limit?: string;
-  cursor?: string;
 }
+
+const MAX_MESSAGES_PAGE = 1000;
 
 const listSchema = {
   querystring: {
@@ -64,9 +65,7 @@ const listSchema = {
       direction: { type: 'string', enum: ['outbound', 'inbound'] },
       since: { type: 'string', format: 'date-time' },
       until: { type: 'string', format: 'date-time' },
-      // Query strings are not coerced (bodies must not be): the number is checked below.
-      limit: { type: 'string', pattern: '^[0-9]{1,4}$' },
-      cursor: { type: 'string', maxLength: 256 },
+      ...pageQueryProperties(MAX_MESSAGES_PAGE),
     },
   },
 } as const;
@@ -185,8 +184,7 @@ export const messageRoutes: FastifyPluginAsync = async (app) => {
     if (since && until && until <= since) throw badRequest('until', 'must be after since');
     if (q.channel_id && !isUuid(q.channel_id)) throw badRequest('channel_id', 'is not a channel id');
     if (q.group_message_id && !isUuid(q.group_message_id)) throw badRequest('group_message_id', 'is not a group message id');
-    const limit = q.limit === undefined ? 50 : Number(q.limit);
-    if (limit < 1 || limit > 1000) throw badRequest('limit', 'must be from 1 to 1000');
+    const limit = pageLimit(q, MAX_MESSAGES_PAGE);
     try {
       const page = await listMessages(db, {
         accountId: req.accountId,

@@ -262,12 +262,7 @@ describe('API keys and channel secrets: list, revoke, change, rotate (API + Post
 
     beforeAll(async () => {
       jasmin = await startJasminSimulator({ users: [USER], dlrDelayMs: 30, dlrRetryDelayMs: 300 });
-      smpp = await stack.createChannel({
-        channel_type: 'smpp',
-        provider: 'jasmin',
-        name: 'rotating smpp',
-        credentials: { base_url: jasmin.url, username: USER.username, password: USER.password, from: 'TURUMBA' },
-      });
+      smpp = await stack.createSmppChannel(jasmin.url, USER, 'rotating smpp');
     });
     afterAll(async () => {
       await jasmin?.close();

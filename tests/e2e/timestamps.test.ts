@@ -37,12 +37,7 @@ describe('timestamps with a coarse provider time (Temporal + Postgres + Twilio a
     stack = await startStack();
     smsChannel = await stack.createSmsChannel();
     jasmin = await startJasminSimulator({ users: [JASMIN_USER], dlrDelayMs: 30 });
-    smpp = await stack.createChannel({
-      channel_type: 'smpp',
-      provider: 'jasmin',
-      name: 'sandbox smpp',
-      credentials: { base_url: jasmin.url, username: JASMIN_USER.username, password: JASMIN_USER.password, from: 'TURUMBA' },
-    });
+    smpp = await stack.createSmppChannel(jasmin.url, JASMIN_USER);
   });
   afterAll(async () => {
     await jasmin?.close();

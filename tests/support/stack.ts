@@ -42,6 +42,12 @@ export interface TestStack {
   waitForStatus(id: string, status: string, timeoutMs?: number): Promise<MessageView>;
   /** POST /v1/channels for a sandbox Twilio channel; returns its id. */
   createSmsChannel(opts?: { apiKey?: string; credentials?: Record<string, string> }): Promise<string>;
+  /** POST /v1/channels for an SMPP channel on a Jasmin simulator, as `user`. */
+  createSmppChannel(
+    jasminUrl: string,
+    user: { username: string; password: string },
+    name?: string,
+  ): Promise<{ id: string; webhook_url: string; webhook_secret: string }>;
   newAccount(name?: string): Promise<{ accountId: string; apiKey: string }>;
   close(): Promise<void>;
 }
@@ -222,6 +228,13 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
       );
       return channel.id;
     },
+    createSmppChannel: (jasminUrl, user, name = 'sandbox smpp') =>
+      createChannel({
+        channel_type: 'smpp',
+        provider: 'jasmin',
+        name,
+        credentials: { base_url: jasminUrl, username: user.username, password: user.password, from: 'TURUMBA' },
+      }),
     async close() {
       await app.close();
       metricsServer.close();
