@@ -1,21 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
-import { connect, type Database } from './client';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useSpecDatabase } from '../tests/support/spec-database';
 import { createAccount } from './accounts';
 import { cachedChannelLookup, createChannel } from './channels';
 
 describe('channels (real PostgreSQL)', () => {
-  let database: Database;
+  const database = useSpecDatabase(2);
   let accountId: string;
   let channelId: string;
 
   beforeAll(async () => {
-    database = connect(inject('databaseUrl'), { max: 2 });
     accountId = (await createAccount(database.db, 'channels-spec')).id;
     channelId = (await createChannel(database.db, { accountId, channelType: 'sms', provider: 'twilio', name: 'c', credentials: {} })).id;
-  });
-  afterAll(async () => {
-    await database.close();
   });
 
   it('cached channel lookup answers from memory within its ttl, then reads again', async () => {

@@ -1,5 +1,5 @@
-import { Pool } from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useSpecDatabase } from '../tests/support/spec-database';
 import { CHANNEL_TYPES, MESSAGE_STATUSES, STATUS_RANK, type MessageStatus } from '../lifecycle';
 
 // The migrations spell the lifecycle a second time, in SQL: message_status_rank() orders
@@ -10,17 +10,10 @@ type Order = 'before' | 'same' | 'after';
 const order = (a: number, b: number): Order => (a < b ? 'before' : a === b ? 'same' : 'after');
 
 describe('the SQL lifecycle agrees with lifecycle/ (real PostgreSQL)', () => {
-  let pool: Pool;
-
-  beforeAll(() => {
-    pool = new Pool({ connectionString: inject('databaseUrl'), max: 1 });
-  });
-  afterAll(async () => {
-    await pool.end();
-  });
+  const database = useSpecDatabase(1);
 
   it('message_status_rank() orders every pair of statuses as STATUS_RANK does', async () => {
-    const { rows } = await pool.query<{ a: MessageStatus; b: MessageStatus; ra: number | null; rb: number | null }>(
+    const { rows } = await database.pool.query<{ a: MessageStatus; b: MessageStatus; ra: number | null; rb: number | null }>(
       `SELECT a, b, message_status_rank(a) AS ra, message_status_rank(b) AS rb
        FROM unnest($1::text[]) WITH ORDINALITY AS x(a, i), unnest($1::text[]) WITH ORDINALITY AS y(b, j)
        ORDER BY i, j`,
@@ -34,7 +27,7 @@ describe('the SQL lifecycle agrees with lifecycle/ (real PostgreSQL)', () => {
 
   it('the CHECK constraints list exactly the statuses and the channel types', async () => {
     const quoted = async (table: string, column: string): Promise<string[]> => {
-      const { rows } = await pool.query<{ def: string }>(
+      const { rows } = await database.pool.query<{ def: string }>(
         `SELECT pg_get_constraintdef(c.oid) AS def FROM pg_constraint c
          WHERE c.conrelid = $1::regclass AND c.contype = 'c' AND c.conkey = ARRAY[
            (SELECT attnum FROM pg_attribute WHERE attrelid = $1::regclass AND attname = $2)]`,

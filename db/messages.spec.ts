@@ -1,23 +1,18 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { inject } from 'vitest';
-import { connect, type Database } from './client';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useSpecDatabase } from '../tests/support/spec-database';
 import { createAccount } from './accounts';
 import { createChannel } from './channels';
 import { advanceStatus, applyReceipt, getMessage, insertMessage, listMessageEvents, recordSent } from './messages';
 import { storePendingStatus, takePendingStatuses } from './pending-receipts';
 
 describe('messages on the partitioned messages table (real PostgreSQL)', () => {
-  let database: Database;
+  const database = useSpecDatabase(2);
   let accountId: string;
   let channelId: string;
 
   beforeAll(async () => {
-    database = connect(inject('databaseUrl'), { max: 2 });
     accountId = (await createAccount(database.db, 'messages-spec')).id;
     channelId = (await createChannel(database.db, { accountId, channelType: 'sms', provider: 'twilio', name: 'c', credentials: {} })).id;
-  });
-  afterAll(async () => {
-    await database.close();
   });
 
   it('moves status forward only', async () => {

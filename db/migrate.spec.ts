@@ -1,17 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { useSpecDatabase } from '../tests/support/spec-database';
 import { inject } from 'vitest';
-import { connect, type Database } from './client';
 import { migrate } from './migrate';
 
 describe('migrate (real PostgreSQL)', () => {
-  let database: Database;
-
-  beforeAll(() => {
-    database = connect(inject('databaseUrl'), { max: 2 });
-  });
-  afterAll(async () => {
-    await database.close();
-  });
+  const database = useSpecDatabase(2);
 
   it('migrate is idempotent and keeps current month + 3 partitions', async () => {
     const again = await migrate(inject('databaseUrl'));

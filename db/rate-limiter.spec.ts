@@ -1,16 +1,10 @@
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { connect, type Database } from './client';
+import { describe, expect, it } from 'vitest';
+import { useSpecDatabase } from '../tests/support/spec-database';
 import { reserveSlot } from './rate-limiter';
 import { uuidv7 } from './uuidv7';
 
 describe('shared rate limiter (real PostgreSQL)', () => {
-  let database: Database;
-  beforeAll(() => {
-    database = connect(inject('databaseUrl'), { max: 4 });
-  });
-  afterAll(async () => {
-    await database.close();
-  });
+  const database = useSpecDatabase(4);
 
   it('spaces a burst into consecutive reserved slots of 1/rate', async () => {
     const channelId = uuidv7();
