@@ -71,6 +71,7 @@ export const V1_ROUTES: readonly RouteSpec[] = [
         credentials: fc.dictionary(text(40), text(200), { maxKeys: 3 }).map((extra) => ({ ...extra, ...f.smsCredentials })),
       }),
   },
+  { name: 'GET /v1/channels', method: 'GET', path: '/v1/channels', mutating: false },
   { name: 'GET /v1/channels/:id', method: 'GET', path: '/v1/channels/:id', ids: channelIds, mutating: false },
   { name: 'POST /v1/channels/:id/verify', method: 'POST', path: '/v1/channels/:id/verify', ids: channelIds, mutating: false },
   {
