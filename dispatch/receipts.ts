@@ -193,14 +193,7 @@ export function createReceipts(deps: ReceiptDeps) {
     if (update.messageId) return [{ outcome: 'unmatched' }];
     if (!update.providerMessageId) return [{ outcome: 'unmatched' }];
     // The provider called back before our send recorded its id: keep it for the send to apply.
-    await storePendingStatus(db, channel.id, {
-      providerMessageId: update.providerMessageId,
-      status: update.status,
-      at: new Date(),
-      providerTime: update.occurredAt,
-      errorCode: update.errorCode,
-      errorMessage: update.errorMessage,
-    });
+    await storePendingStatus(db, channel.id, { ...change(update), providerMessageId: update.providerMessageId });
     return [{ outcome: 'pending' }];
   };
 
