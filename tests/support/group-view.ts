@@ -1,20 +1,8 @@
-/** GET /v1/group-messages/:id as the tests read it. */
-export interface GroupView {
-  id: string;
-  status: string;
-  mode: string;
-  total: number;
-  queued: number;
-  sending: number;
-  sent: number;
-  delivered: number;
-  read: number;
-  failed: number;
-  undelivered: number;
-  remaining: number;
+import type { GroupView as ApiGroupView } from '../../cli/group-commands';
+
+/** GET /v1/group-messages/:id as the tests read it: the CLI's view of it, and what only tests look at. */
+export interface GroupView extends ApiGroupView {
   workflow_id: string;
   progress: { materialized: number; started: number };
-  send_rate_per_second: number;
-  eta_seconds: number | null;
   [key: string]: unknown;
 }
