@@ -7,12 +7,11 @@ import { addAttempts, batchPage, unsentPage, type BatchRecipient } from '../db/g
 import { getGroup, groupContent, insertGroupMessages, recipientMessageIds, type GroupContent } from '../db/groups';
 import { reserveSlot } from '../db/rate-limiter';
 import { cachedChannelLookup } from '../db/channels';
-import { advanceStatus, recordSent } from '../db/messages';
-import { takePendingStatuses } from '../db/pending-receipts';
+import { advanceStatus } from '../db/messages';
 import { lastInboundAt } from '../db/inbound';
 import type { ChannelRow, GroupMessageRow } from '../db/schema';
 import { renderContent } from '../dispatch/group-content';
-import { applyEarlyReceipts, type ActivityDeps } from './index';
+import { recordAccepted, type ActivityDeps } from './index';
 import type { BatchRequest, BatchResult } from '../workflows/definitions';
 import { sql } from 'drizzle-orm';
 
@@ -152,6 +151,7 @@ export function createBatchActivities(deps: ActivityDeps): SendBatchActivities {
           await pace();
           const started = process.hrtime.bigint();
           const elapsed = () => Number(process.hrtime.bigint() - started) / 1e9;
+          let accepted: string;
           try {
             const sent = await adapter.send(payload, ch.credentials, {
               traceId,
@@ -161,12 +161,7 @@ export function createBatchActivities(deps: ActivityDeps): SendBatchActivities {
             });
             metrics.dispatchDuration.observe({ channel_type: channelType }, elapsed());
             metrics.recordSendAttempt(channelType, 'ok');
-            const recorded = await recordSent(db, messageId, new Date(), sent.providerMessageId);
-            if (recorded?.applied) metrics.messagesDispatched.inc({ channel_type: channelType, status: 'sent' });
-            const early = await takePendingStatuses(db, ch.id, sent.providerMessageId);
-            if (early.length > 0) await applyEarlyReceipts(deps, messageId, channelType, recorded?.status ?? 'sent', early);
-            result.sent++;
-            return { result: 'sent', tries };
+            accepted = sent.providerMessageId;
           } catch (err) {
             metrics.dispatchDuration.observe({ channel_type: channelType }, elapsed());
             const e = err instanceof SendError ? err : undefined;
@@ -190,7 +185,12 @@ export function createBatchActivities(deps: ActivityDeps): SendBatchActivities {
               return { result: 'deferred', tries, retryAfterMs: retryClass === 'rate_limited' ? backoff : 0 };
             }
             await pause(backoff);
+            continue;
           }
+          // The provider has it: from here on a failure is the row's write, tried again on its own, never the send.
+          await recordAccepted(deps, { messageId, channelId: ch.id, channelType, providerMessageId: accepted }, log, pause);
+          result.sent++;
+          return { result: 'sent', tries };
         }
       };
 
@@ -212,7 +212,20 @@ export function createBatchActivities(deps: ActivityDeps): SendBatchActivities {
           ctx.heartbeat({ done: nextIndex });
         }
       };
-      await Promise.all(Array.from({ length: Math.min(Math.max(1, req.concurrency), Math.max(1, todo.length)) }, lane));
+      // A lane that fails stops the others before the attempt fails: its retry must not overlap it.
+      const lanes = await Promise.allSettled(
+        Array.from({ length: Math.min(Math.max(1, req.concurrency), Math.max(1, todo.length)) }, () =>
+          lane().catch((err: unknown) => {
+            nextIndex = todo.length;
+            throw err;
+          }),
+        ),
+      );
+      const failedLane = lanes.find((l) => l.status === 'rejected');
+      if (failedLane) {
+        await addAttempts(db, group.id, attempts);
+        throw failedLane.reason;
+      }
       return finish(db, group, req, result, attempts, log);
     },
   };

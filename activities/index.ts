@@ -54,6 +54,47 @@ export async function applyEarlyReceipts(
   return now;
 }
 
+/** Writes of an accepted send tried before the attempt fails (≈ 6 s in all, backing off). */
+export const RECORD_ACCEPTED_TRIES = 6;
+
+/**
+ * Records what the provider accepted: the row moves to `sent` with the provider id, and the
+ * receipts that came first are applied. Once the provider has the message the send is never
+ * made again in this attempt, so a failing write (a PostgreSQL restart, a lock, a lost
+ * connection) is tried again on its own, with the provider id kept; only when it keeps failing
+ * does the attempt fail, and its retry may send again. Returns the row's status and whether
+ * this write moved it to `sent`.
+ */
+export async function recordAccepted(
+  deps: Pick<ActivityDeps, 'db' | 'metrics'>,
+  accepted: { messageId: string; channelId: string; channelType: ChannelType; providerMessageId: string },
+  log: Logger,
+  wait: (ms: number) => Promise<void> = (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+): Promise<{ status: MessageStatus; applied: boolean }> {
+  const { messageId, channelId, channelType, providerMessageId } = accepted;
+  for (let tries = 1; ; tries++) {
+    try {
+      const recorded = await recordSent(deps.db, messageId, new Date(), providerMessageId);
+      if (recorded?.applied) deps.metrics.messagesDispatched.inc({ channel_type: channelType, status: 'sent' });
+      // After the provider id is on the row: a receipt kept before then is taken here, one after it finds the row.
+      const early = await takePendingStatuses(deps.db, channelId, providerMessageId);
+      const status = await applyEarlyReceipts(deps, messageId, channelType, recorded?.status ?? 'sent', early);
+      return { status, applied: recorded?.applied ?? false };
+    } catch (err) {
+      log.warn({
+        event: 'record_sent_failed',
+        message_id: messageId,
+        provider_message_id: providerMessageId,
+        tries,
+        // The database's own words, not the query the driver wraps them in.
+        err: err instanceof Error ? (err.cause instanceof Error ? err.cause.message : err.message) : String(err),
+      });
+      if (tries >= RECORD_ACCEPTED_TRIES) throw err;
+      await wait(Math.min(3_000, 100 * 2 ** tries));
+    }
+  }
+}
+
 /** Activities are built over narrow dependencies; workflows only see their types. */
 export function createActivities(deps: ActivityDeps) {
   const { db, adapters, metrics } = deps;
@@ -175,6 +216,7 @@ export function createActivities(deps: ActivityDeps) {
       await sendGate(channel, adapter.defaultRateLimitPerSecond, log);
       const started = process.hrtime.bigint();
       const elapsed = () => Number(process.hrtime.bigint() - started) / 1e9;
+      let accepted: string;
       try {
         const result = await adapter.send(
           {
@@ -195,13 +237,8 @@ export function createActivities(deps: ActivityDeps) {
         const seconds = elapsed();
         metrics.dispatchDuration.observe({ channel_type: channelType }, seconds);
         metrics.recordSendAttempt(channelType, 'ok');
-        const recorded = await recordSent(db, messageId, new Date(), result.providerMessageId);
-        // After the provider id is on the row: a receipt kept before then is taken here, one after it finds the row.
-        const early = await takePendingStatuses(db, channel.id, result.providerMessageId);
-        if (recorded?.applied) metrics.messagesDispatched.inc({ channel_type: channelType, status: 'sent' });
         log.info({ event: 'message_dispatched', provider_message_id: result.providerMessageId, duration_ms: Math.round(seconds * 1000) });
-        const status = await applyEarly(messageId, channelType, recorded?.status ?? 'sent', early);
-        return { providerMessageId: result.providerMessageId, status };
+        accepted = result.providerMessageId;
       } catch (err) {
         metrics.dispatchDuration.observe({ channel_type: channelType }, elapsed());
         if (!(err instanceof SendError)) {
@@ -225,6 +262,8 @@ export function createActivities(deps: ActivityDeps) {
         });
         throw toFailure(err);
       }
+      const { status } = await recordAccepted(deps, { messageId, channelId: channel.id, channelType, providerMessageId: accepted }, log);
+      return { providerMessageId: accepted, status };
     },
 
     /** Applies a status the workflow decided (the delivery timeout) and returns the row's status after it. */
