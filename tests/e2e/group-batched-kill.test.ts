@@ -1,10 +1,11 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { eventually, startStack, type StackInfra, type TestStack } from '../support/stack';
 import { startWorkerProcess, type WorkerProcess } from '../support/worker-process';
 
 // A batched group survives its worker being SIGKILLed twice mid-batch: every recipient ends
 // terminal, none is lost, and every recipient the provider saw twice is one whose acceptance
-// the dead worker had not yet written to its row.
+// the dead worker had not yet written to its row, or whose earlier call got no answer.
 
 const TOTAL = Number(process.env.GROUP_KILL_TEST_RECIPIENTS ?? 5000);
 /**
@@ -18,6 +19,7 @@ describe('batched group under worker kills', () => {
   let stack: TestStack;
   let infra: StackInfra;
   let worker: WorkerProcess | undefined;
+  const warnings: Array<Record<string, unknown>> = [];
 
   beforeAll(async () => {
     stack = await startStack({ inProcessWorker: false, logLevel: 'warn', env: DELIVERY });
@@ -48,11 +50,14 @@ describe('batched group under worker kills', () => {
     const id = ((await res.json()) as { id: string }).id;
     const requests = () => stack.twilio.requests.filter((r) => r.form.Body === body);
 
+    const simulatorLag = monitorEventLoopDelay({ resolution: 10 });
+    simulatorLag.enable();
     const kills: number[] = [];
     for (const share of [0.25, 0.6]) {
       await eventually(async () => (requests().length >= TOTAL * share ? true : undefined), 180_000, 50);
       kills.push(Date.now());
       await worker.stop('SIGKILL');
+      warnings.push(...worker.warnings);
       worker = await startWorkerProcess(infra, stack.config.publicBaseUrl, DELIVERY);
     }
 
@@ -87,6 +92,7 @@ describe('batched group under worker kills', () => {
         { cause: err },
       );
     });
+    simulatorLag.disable();
     // Delivered, but for receipts the simulator could not hand over: those time out, and nothing fails.
     const timedOut = await stack.database.pool.query<{ error_code: string | null }>(
       "SELECT error_code FROM messages WHERE group_message_id = $1 AND status = 'undelivered'",
@@ -109,14 +115,36 @@ describe('batched group under worker kills', () => {
       byMessage.set(mid, [...(byMessage.get(mid) ?? []), r.at]);
     }
     expect(new Set(byMessage.keys())).toEqual(new Set(rows.rows.map((r) => r.id)));
-    // A double send is explained when a kill fell between its first call and the next: the
-    // provider accepted it, and the worker died before the row said so.
-    const doubles = [...byMessage.entries()].filter(([, at]) => at.length > 1);
-    const unexplained = doubles.filter(([, at]) => !kills.some((k) => (at[0] ?? 0) <= k && k <= (at[1] ?? 0)));
-    process.stdout.write(
-      `batched group under 2 SIGKILLs: ${TOTAL} recipients, all delivered; ${doubles.length} sent twice (unexplained: ${unexplained.length})\n`,
+    // A double send is explained when a kill fell between its first call and the next (the
+    // provider accepted it, and the worker died before the row said so; a call the dead worker
+    // wrote may be read by the simulator up to its event loop's longest stall after the kill),
+    // or when the worker's call before it ended without an answer (a timeout or a lost
+    // connection: the provider may have accepted it). Nothing else may send twice.
+    warnings.push(...worker.warnings);
+    const lagMs = simulatorLag.max / 1e6;
+    const ambiguous = new Set(
+      warnings.filter((w) => w.event === 'send_attempt_failed' && (w.error_code === 'timeout' || w.error_code === 'network')).map((w) => String(w.message_id)),
     );
-    expect(unexplained).toEqual([]);
+    const doubles = [...byMessage.entries()].filter(([, at]) => at.length > 1);
+    const unexplained = doubles.filter(([mid, at]) => !ambiguous.has(mid) && !kills.some((k) => (at[0] ?? 0) - lagMs <= k && k <= (at[1] ?? 0)));
+    process.stdout.write(
+      `batched group under 2 SIGKILLs: ${TOTAL} recipients, all delivered; ${doubles.length} sent twice (after a call without an answer: ${doubles.filter(([mid]) => ambiguous.has(mid)).length}; unexplained: ${unexplained.length}; simulator stall ${lagMs.toFixed(0)} ms)\n`,
+    );
+    if (unexplained.length > 0) {
+      // What the run did, for the failure message: the kills, the workers' warnings and the group's activity attempts.
+      const history = await stack.temporal.workflow.getHandle(`group-${id}`).fetchHistory();
+      const attempts = (history.events ?? []).flatMap((e) => {
+        const timedOut = e.activityTaskTimedOutEventAttributes?.failure?.timeoutFailureInfo?.timeoutType;
+        if (timedOut !== undefined && timedOut !== null) return [`timed out (${String(timedOut)})`];
+        const failed = e.activityTaskFailedEventAttributes?.failure?.message;
+        return failed ? [`failed: ${failed}`] : [];
+      });
+      const codes = [...new Set(warnings.map((w) => `${String(w.event)}/${String(w.error_code)}`))];
+      const first = unexplained.slice(0, 5).map(([mid, at]) => ({ mid, at, said: warnings.filter((w) => w.message_id === mid).map((w) => w.err) }));
+      expect.fail(
+        `${unexplained.length} unexplained double sends; kills at ${JSON.stringify(kills)}; warnings ${JSON.stringify(codes)}; attempts ended ${JSON.stringify(attempts)}; first ${JSON.stringify(first)}`,
+      );
+    }
     // Each kill can only double what was in flight at that moment (a batch's concurrency, times the batches in flight).
     expect(doubles.length).toBeLessThanOrEqual(2 * 3 * 32);
   }, 480_000);

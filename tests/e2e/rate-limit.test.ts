@@ -13,8 +13,9 @@ const MESSAGES = 400;
 /**
  * The simulator timestamps requests when its event loop gets to them, in a process shared with
  * the API, and a worker's send leaves when its event loop gets to it: a stall of L ms in either
- * bunches up to RATE × L / 1000 sends into a later window. The tolerance is two sends plus what
- * the largest stall measured during the run (simulator or worker) explains.
+ * bunches up to RATE × L / 1000 sends into a later window, and a send held by both adds both.
+ * The tolerance is two sends plus what the simulator's largest stall and the workers' largest,
+ * together, explain.
  */
 const BASE_TOLERANCE = 2;
 
@@ -73,8 +74,8 @@ describe('shared rate limit across two worker processes', () => {
     // maximum on every scrape and nothing else scrapes these workers): a send held up there
     // leaves late and lands in a later window, just as one held up in the simulator is stamped late.
     const workerMetrics = await Promise.all(workers.map(async (w) => (await fetch(w.metricsUrl)).text()));
-    const stalls = [lag.max / 1e6, ...workerMetrics.map((t) => Number(/^nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(t)?.[1] ?? 0) * 1000)];
-    const maxStallMs = Math.max(...stalls);
+    const workerStalls = workerMetrics.map((t) => Number(/^nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(t)?.[1] ?? 0) * 1000);
+    const maxStallMs = lag.max / 1e6 + Math.max(0, ...workerStalls);
     const tolerance = BASE_TOLERANCE + Math.ceil((RATE * maxStallMs) / 1000);
 
     const idSet = new Set(ids);
@@ -89,9 +90,9 @@ describe('shared rate limit across two worker processes', () => {
       maxInWindow = Math.max(maxInWindow, i - j + 1);
     }
     process.stdout.write(
-      `rate limit ${RATE}/s, ${MESSAGES} messages: at most ${maxInWindow} in any 1-s window (allowed ${RATE + tolerance}: largest stall ${maxStallMs.toFixed(0)} ms; simulator, workers: ${stalls.map((x) => x.toFixed(0)).join(', ')} ms), ${(((times.at(-1) ?? 0) - (times[0] ?? 0)) / 1000).toFixed(1)} s first to last\n`,
+      `rate limit ${RATE}/s, ${MESSAGES} messages: at most ${maxInWindow} in any 1-s window (allowed ${RATE + tolerance}: stalls ${maxStallMs.toFixed(0)} ms: simulator ${(lag.max / 1e6).toFixed(0)}, workers ${workerStalls.map((x) => x.toFixed(0)).join(', ')} ms), ${(((times.at(-1) ?? 0) - (times[0] ?? 0)) / 1000).toFixed(1)} s first to last\n`,
     );
-    expect(maxInWindow, `largest event-loop stall ${maxStallMs.toFixed(0)} ms`).toBeLessThanOrEqual(RATE + tolerance);
+    expect(maxInWindow, `event-loop stalls ${maxStallMs.toFixed(0)} ms`).toBeLessThanOrEqual(RATE + tolerance);
     // 400 sends at 20/s cannot take much less than 20 s.
     expect((times.at(-1) ?? 0) - (times[0] ?? 0)).toBeGreaterThanOrEqual(((MESSAGES - 1) / RATE) * 1000 - 500);
 
@@ -153,8 +154,8 @@ describe('shared rate limit across two worker processes', () => {
     );
     lag.disable();
     const workerMetrics = await Promise.all(workers.map(async (w) => (await fetch(w.metricsUrl)).text()));
-    const stalls = [lag.max / 1e6, ...workerMetrics.map((t) => Number(/^nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(t)?.[1] ?? 0) * 1000)];
-    const maxStallMs = Math.max(...stalls);
+    const workerStalls = workerMetrics.map((t) => Number(/^nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(t)?.[1] ?? 0) * 1000);
+    const maxStallMs = lag.max / 1e6 + Math.max(0, ...workerStalls);
     const tolerance = BASE_TOLERANCE + Math.ceil((rate * maxStallMs) / 1000);
     const times = stack.twilio.requests
       .filter((r) => r.form.Body === body)
@@ -167,9 +168,9 @@ describe('shared rate limit across two worker processes', () => {
       maxInWindow = Math.max(maxInWindow, i - j + 1);
     }
     process.stdout.write(
-      `batched group at ${rate}/s, ${total} recipients: at most ${maxInWindow} in any 1-s window (allowed ${rate + tolerance}: largest stall ${maxStallMs.toFixed(0)} ms), ${(((times.at(-1) ?? 0) - (times[0] ?? 0)) / 1000).toFixed(1)} s first to last\n`,
+      `batched group at ${rate}/s, ${total} recipients: at most ${maxInWindow} in any 1-s window (allowed ${rate + tolerance}: stalls ${maxStallMs.toFixed(0)} ms), ${(((times.at(-1) ?? 0) - (times[0] ?? 0)) / 1000).toFixed(1)} s first to last\n`,
     );
-    expect(maxInWindow, `largest event-loop stall ${maxStallMs.toFixed(0)} ms`).toBeLessThanOrEqual(rate + tolerance);
+    expect(maxInWindow, `event-loop stalls ${maxStallMs.toFixed(0)} ms`).toBeLessThanOrEqual(rate + tolerance);
     expect((times.at(-1) ?? 0) - (times[0] ?? 0)).toBeGreaterThanOrEqual(((total - 1) / rate) * 1000 - 500);
     // The group waited for its later batches' slots on durable timers, named as such.
     const history = await stack.temporal.workflow.getHandle(`group-${id}`).fetchHistory();

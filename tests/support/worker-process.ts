@@ -9,6 +9,8 @@ const ROOT = join(__dirname, '..', '..');
 export interface WorkerProcess {
   child: ChildProcess;
   metricsUrl: string;
+  /** The worker's log lines at warn and above, parsed (its stdout is JSON lines). */
+  warnings: Array<Record<string, unknown>>;
   /** SIGTERM (graceful) or SIGKILL; resolves with the exit code once it is gone. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
@@ -30,13 +32,28 @@ export async function startWorkerProcess(infra: StackInfra, publicBaseUrl: strin
       ALLOW_SANDBOX_CHANNELS: 'true',
       ...env,
     },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const warnings: Array<Record<string, unknown>> = [];
+  let partial = '';
+  child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop() ?? '';
+    for (const line of lines) {
+      try {
+        const entry = JSON.parse(line) as Record<string, unknown>;
+        if (entry.level === 'warn' || entry.level === 'error' || entry.level === 'fatal') warnings.push(entry);
+      } catch {
+        // not a log line
+      }
+    }
   });
   const metricsUrl = `http://127.0.0.1:${port}/metrics`;
   await eventually(async () => ((await fetch(metricsUrl)).ok ? true : undefined), 60_000, 250);
   return {
     child,
     metricsUrl,
+    warnings,
     stop: (signal = 'SIGTERM') =>
       new Promise((resolve) => {
         if (child.exitCode !== null) return resolve(child.exitCode);
