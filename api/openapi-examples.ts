@@ -133,6 +133,12 @@ export const SEND_MESSAGE_EXAMPLES = {
   },
 } as const;
 
+/** Ada and Alan at two phone numbers, with each one's own variables beside their first names. */
+const phoneRecipients = (ada: Record<string, string>, alan: Record<string, string>) => [
+  { to: '+14155550100', variables: { first_name: 'Ada', ...ada } },
+  { to: '+14155550101', variables: { first_name: 'Alan', ...alan } },
+];
+
 /** POST /v1/group-messages: `{{variables}}` in the content, one value per recipient. */
 export const CREATE_GROUP_EXAMPLES = {
   sms: {
@@ -140,10 +146,7 @@ export const CREATE_GROUP_EXAMPLES = {
     value: {
       channel_id: CHANNEL.sms,
       body: 'Hi {{first_name}}, your appointment is on {{date}}.',
-      recipients: [
-        { to: '+14155550100', variables: { first_name: 'Ada', date: 'Monday 10:00' } },
-        { to: '+14155550101', variables: { first_name: 'Alan', date: 'Tuesday 14:30' } },
-      ],
+      recipients: phoneRecipients({ date: 'Monday 10:00' }, { date: 'Tuesday 14:30' }),
     },
   },
   whatsapp: {
@@ -151,10 +154,7 @@ export const CREATE_GROUP_EXAMPLES = {
     value: {
       channel_id: CHANNEL.whatsapp,
       template: { name: 'order_shipped', language: 'en_US', variables: { '1': '{{first_name}}', '2': '{{order}}' } },
-      recipients: [
-        { to: '+14155550100', variables: { first_name: 'Ada', order: '#1042' } },
-        { to: '+14155550101', variables: { first_name: 'Alan', order: '#1043' } },
-      ],
+      recipients: phoneRecipients({ order: '#1042' }, { order: '#1043' }),
     },
   },
   messenger: {

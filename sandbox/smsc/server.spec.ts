@@ -206,18 +206,13 @@ describe('SMSC peer (SMPP v3.4)', () => {
 
     it('reads UDH (IE 0x00) parts, assembles them, and sends a receipt for each part that asks for one', async () => {
       const c = await open();
-      await c.call('submit_sm', {
-        destination_addr: '15550100001',
-        esm_class: 0x40,
-        registered_delivery: 0,
-        short_message: { udh: udh8(7, 2, 1), message: 'Hello ' },
-      });
-      await c.call('submit_sm', {
-        destination_addr: '15550100001',
-        esm_class: 0x40,
-        registered_delivery: 1,
-        short_message: { udh: udh8(7, 2, 2), message: 'world' },
-      });
+      // Two parts of one message; only the last asks for a receipt.
+      const twoParts = async (to: string, ref: number, texts: [string, string]) => {
+        for (const [i, message] of texts.entries()) {
+          await c.call('submit_sm', { destination_addr: to, esm_class: 0x40, registered_delivery: i, short_message: { udh: udh8(ref, 2, i + 1), message } });
+        }
+      };
+      await twoParts('15550100001', 7, ['Hello ', 'world']);
       expect(peer.submits.map((s) => s.part)).toEqual([
         { ref: 7, total: 2, seq: 1, via: 'udh8' },
         { ref: 7, total: 2, seq: 2, via: 'udh8' },
@@ -228,18 +223,7 @@ describe('SMSC peer (SMPP v3.4)', () => {
       expect(c.delivered.map((d) => d.receipted_message_id)).toEqual([peer.submits[1]?.messageId]);
 
       peer.setMode({ receiptPerPart: true });
-      await c.call('submit_sm', {
-        destination_addr: '15550100002',
-        esm_class: 0x40,
-        registered_delivery: 0,
-        short_message: { udh: udh8(8, 2, 1), message: 'a' },
-      });
-      await c.call('submit_sm', {
-        destination_addr: '15550100002',
-        esm_class: 0x40,
-        registered_delivery: 1,
-        short_message: { udh: udh8(8, 2, 2), message: 'b' },
-      });
+      await twoParts('15550100002', 8, ['a', 'b']);
       await until(() => (c.delivered.length === 3 ? true : undefined));
     });
 

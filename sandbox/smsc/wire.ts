@@ -4,16 +4,8 @@
 export const RECEIPT_STATS = ['DELIVRD', 'EXPIRED', 'DELETED', 'UNDELIV', 'ACCEPTD', 'UNKNOWN', 'REJECTD'] as const;
 export type ReceiptStat = (typeof RECEIPT_STATS)[number];
 
-/** message_state TLV values, SMPP v3.4 §5.2.28. */
-export const MESSAGE_STATE: Readonly<Record<ReceiptStat, number>> = {
-  DELIVRD: 2,
-  EXPIRED: 3,
-  DELETED: 4,
-  UNDELIV: 5,
-  ACCEPTD: 6,
-  UNKNOWN: 7,
-  REJECTD: 8,
-};
+/** message_state TLV values, SMPP v3.4 §5.2.28: it numbers the states above 2 to 8, in that order. */
+export const MESSAGE_STATE = Object.fromEntries(RECEIPT_STATS.map((stat, i) => [stat, i + 2])) as Readonly<Record<ReceiptStat, number>>;
 
 /** Command status codes the peer answers with (SMPP v3.4 §5.1.3). */
 export const STATUS = {

@@ -39,15 +39,7 @@ describe('batched group fan-out', () => {
         SEND_MAX_ATTEMPTS: '12',
       },
     });
-    channelId = (
-      await stack.createChannel({
-        channel_type: 'sms',
-        provider: 'twilio',
-        name: 'batched sms',
-        rate_limit_per_second: 10_000,
-        credentials: stack.twilioCredentials,
-      })
-    ).id;
+    channelId = await stack.createSmsChannel({ name: 'batched sms', rate_limit_per_second: 10_000 });
   });
   afterAll(async () => {
     await stack?.close();

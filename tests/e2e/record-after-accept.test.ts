@@ -15,15 +15,7 @@ describe('a refused write after the provider accepted', () => {
 
   beforeAll(async () => {
     stack = await startStack({ logLevel: 'warn' });
-    channelId = (
-      await stack.createChannel({
-        channel_type: 'sms',
-        provider: 'twilio',
-        name: 'record faults',
-        rate_limit_per_second: 1000,
-        credentials: stack.twilioCredentials,
-      })
-    ).id;
+    channelId = await stack.createSmsChannel({ name: 'record faults', rate_limit_per_second: 1000 });
     const numbers = FAULTY.map((n) => `'${n}'`).join(', ');
     await stack.database.pool.query(`
       CREATE SEQUENCE IF NOT EXISTS test_record_fault_seq;

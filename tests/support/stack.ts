@@ -41,7 +41,7 @@ export interface TestStack {
   /** Polls GET /v1/messages/:id until it has `status`. */
   waitForStatus(id: string, status: string, timeoutMs?: number): Promise<MessageView>;
   /** POST /v1/channels for a sandbox Twilio channel; returns its id. */
-  createSmsChannel(opts?: { apiKey?: string; credentials?: Record<string, string> }): Promise<string>;
+  createSmsChannel(opts?: { apiKey?: string; credentials?: Record<string, string>; name?: string; rate_limit_per_second?: number }): Promise<string>;
   /** POST /v1/channels for an SMPP channel on a Jasmin simulator, as `user`. */
   createSmppChannel(
     jasminUrl: string,
@@ -221,8 +221,9 @@ export async function startStack(opts: StackOptions = {}): Promise<TestStack> {
         {
           channel_type: 'sms',
           provider: 'twilio',
-          name: 'sandbox sms',
+          name: o.name ?? 'sandbox sms',
           credentials: o.credentials ?? twilioCredentials,
+          ...(o.rate_limit_per_second === undefined ? {} : { rate_limit_per_second: o.rate_limit_per_second }),
         },
         o.apiKey,
       );
