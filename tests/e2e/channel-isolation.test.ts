@@ -23,8 +23,7 @@ describe('channel types are isolated from each other', () => {
   });
 
   it('a hanging SMS provider holds only the SMS slots: a WhatsApp message is delivered meanwhile', async () => {
-    // The hung calls give up after 20 s: longer than reaching them (≤ 10 s) and the WhatsApp delivery (≤ 6 s) on a busy machine.
-    const smsChannel = await stack.createSmsChannel({ credentials: { ...stack.twilioCredentials, timeout_ms: '20000' } });
+    const smsChannel = await stack.createSmsChannel({ credentials: { ...stack.twilioCredentials, timeout_ms: '8000' } });
     const wa = await stack.createChannel({
       channel_type: 'whatsapp',
       name: 'isolation whatsapp',
