@@ -6,11 +6,21 @@ export interface PageQuery {
   cursor?: string;
 }
 
-/** The schema of PageQuery; query strings are not coerced (bodies must not be), so the number is checked by pageLimit. */
-export function pageQueryProperties(maxLimit: number) {
+/**
+ * The query schema of a paged list: the route's own filters, then PageQuery's. Query strings are
+ * not coerced (bodies must not be), so the limit is checked by pageLimit.
+ */
+export function pagedListSchema<F extends Record<string, object>>(maxLimit: number, filters: F) {
   return {
-    limit: { type: 'string', pattern: `^[0-9]{1,${String(maxLimit).length}}$`, description: `1 to ${maxLimit}, default 50` },
-    cursor: { type: 'string', maxLength: 256, description: 'next_cursor of the previous page' },
+    querystring: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        ...filters,
+        limit: { type: 'string', pattern: `^[0-9]{1,${String(maxLimit).length}}$`, description: `1 to ${maxLimit}, default 50` },
+        cursor: { type: 'string', maxLength: 256, description: 'next_cursor of the previous page' },
+      },
+    },
   } as const;
 }
 

@@ -3,8 +3,9 @@
 // load only when one runs, so the API commands start without them.
 import type { Config } from '../config';
 import type { Database } from '../db/client';
+import type * as ApiKeys from '../db/api-keys';
 import type { ApiKeyInfo } from '../db/api-keys';
-import { UsageError, type Command, type Values } from './command';
+import { UsageError, type CliIo, type Command, type Values } from './command';
 
 /** A bad command line exits 2, as for every other command. */
 const EX_USAGE = 2;
@@ -25,6 +26,16 @@ async function withDatabase(needsCredentialsKey: boolean, fn: (database: Databas
   }
 }
 
+/** Runs `fn` against the database and prints what it returns as one JSON line (a new API key is shown once). */
+async function printFromDatabase(io: CliIo, needsCredentialsKey: boolean, fn: (database: Database, config: Config) => Promise<unknown>): Promise<number> {
+  io.stdout.write(`${JSON.stringify(await withDatabase(needsCredentialsKey, fn))}\n`);
+  return 0;
+}
+
+/** The key commands: the database and the module that keeps keys. */
+const printFromApiKeys = (io: CliIo, fn: (keys: typeof ApiKeys, database: Database) => Promise<unknown>) =>
+  printFromDatabase(io, false, async (database) => fn(await import('../db/api-keys'), database));
+
 const usage = (message: string) => new UsageError(message, EX_USAGE);
 const str = (values: Values, key: string) => (typeof values[key] === 'string' ? values[key] : undefined);
 
@@ -43,9 +54,6 @@ const keyLine = (k: ApiKeyInfo) => ({
   revoked_at: k.revokedAt?.toISOString() ?? null,
 });
 
-/** One JSON line: a command's result (e.g. a new API key, shown once). */
-const line = (value: unknown) => `${JSON.stringify(value)}\n`;
-
 const accountCreate: Command = {
   name: 'account create',
   args: '--name <name>',
@@ -54,14 +62,12 @@ const accountCreate: Command = {
   async run({ values, io }) {
     const name = str(values, 'name');
     if (!name) throw usage('--name is required');
-    await withDatabase(false, async ({ db }) => {
+    return printFromApiKeys(io, async ({ createApiKey }, { db }) => {
       const { createAccount } = await import('../db/accounts');
-      const { createApiKey } = await import('../db/api-keys');
       const account = await createAccount(db, name);
       const key = await createApiKey(db, account.id);
-      io.stdout.write(line({ account_id: account.id, name: account.name, api_key: key.key, key_prefix: key.prefix }));
+      return { account_id: account.id, name: account.name, api_key: key.key, key_prefix: key.prefix };
     });
-    return 0;
   },
 };
 
@@ -80,12 +86,11 @@ const accountQuota: Command = {
       return Number(v);
     };
     const overrides = { messagesPerDay: quota('messages-per-day'), recipientsPerGroup: quota('recipients-per-group'), channels: quota('channels') };
-    await withDatabase(false, async ({ db }, config) => {
+    return printFromDatabase(io, false, async ({ db }, config) => {
       const { accountQuotaReport, setAccountQuotas } = await import('../db/quotas');
       if (!(await setAccountQuotas(db, account, overrides))) throw usage(`no account ${account}`);
-      io.stdout.write(line({ account_id: account, quotas: await accountQuotaReport(db, account, config.quotas) }));
+      return { account_id: account, quotas: await accountQuotaReport(db, account, config.quotas) };
     });
-    return 0;
   },
 };
 
@@ -97,12 +102,10 @@ const keyCreate: Command = {
   async run({ values, io }) {
     const account = str(values, 'account');
     if (!account) throw usage('--account is required');
-    await withDatabase(false, async ({ db }) => {
-      const { createApiKey } = await import('../db/api-keys');
+    return printFromApiKeys(io, async ({ createApiKey }, { db }) => {
       const key = await createApiKey(db, account, str(values, 'name'));
-      io.stdout.write(line({ account_id: account, id: key.id, api_key: key.key, key_prefix: key.prefix }));
+      return { account_id: account, id: key.id, api_key: key.key, key_prefix: key.prefix };
     });
-    return 0;
   },
 };
 
@@ -113,11 +116,7 @@ const keyList: Command = {
   options: { account: { type: 'string' } },
   async run({ values, io }) {
     const account = await uuidFlag(values, 'account', 'account id');
-    await withDatabase(false, async ({ db }) => {
-      const { listApiKeys } = await import('../db/api-keys');
-      io.stdout.write(line({ account_id: account, keys: (await listApiKeys(db, account)).map(keyLine) }));
-    });
-    return 0;
+    return printFromApiKeys(io, async ({ listApiKeys }, { db }) => ({ account_id: account, keys: (await listApiKeys(db, account)).map(keyLine) }));
   },
 };
 
@@ -130,13 +129,11 @@ const keyRevoke: Command = {
     const id = await uuidFlag(values, 'id', 'key id').catch(() => {
       throw usage('--id <key id> is required (see `cli key list`)');
     });
-    await withDatabase(false, async ({ db }) => {
-      const { revokeApiKey } = await import('../db/api-keys');
+    return printFromApiKeys(io, async ({ revokeApiKey }, { db }) => {
       const key = await revokeApiKey(db, id);
       if (!key) throw new Error(`no API key ${id}`);
-      io.stdout.write(line({ event: 'api_key_revoked', account_id: key.accountId, ...keyLine(key) }));
+      return { event: 'api_key_revoked', account_id: key.accountId, ...keyLine(key) };
     });
-    return 0;
   },
 };
 
@@ -146,11 +143,10 @@ const credentialsRotate: Command = {
   summary: 're-encrypt channel credentials under CREDENTIALS_KEY, bound to their channel',
   options: {},
   async run({ io }) {
-    await withDatabase(true, async ({ db }) => {
+    return printFromDatabase(io, true, async ({ db }) => {
       const { rotateChannelCredentials } = await import('../db/channels');
-      io.stdout.write(line({ event: 'credentials_rotated', channels: await rotateChannelCredentials(db) }));
+      return { event: 'credentials_rotated', channels: await rotateChannelCredentials(db) };
     });
-    return 0;
   },
 };
 

@@ -1,27 +1,19 @@
-import { beforeAll, describe, expect, it } from 'vitest';
-import { useSpecDatabase } from '../tests/support/spec-database';
-import { createAccount } from './accounts';
-import { createChannel } from './channels';
+import { describe, expect, it } from 'vitest';
+import { useSpecChannel, useSpecDatabase } from '../tests/support/spec-database';
 import { advanceStatus, applyReceipt, getMessage, insertMessage, listMessageEvents, recordSent } from './messages';
 import { storePendingStatus, takePendingStatuses } from './pending-receipts';
 
 describe('messages on the partitioned messages table (real PostgreSQL)', () => {
   const database = useSpecDatabase(2);
-  let accountId: string;
-  let channelId: string;
-
-  beforeAll(async () => {
-    accountId = (await createAccount(database.db, 'messages-spec')).id;
-    channelId = (await createChannel(database.db, { accountId, channelType: 'sms', provider: 'twilio', name: 'c', credentials: {} })).id;
-  });
+  const owner = useSpecChannel(database, 'messages-spec');
 
   it('moves status forward only', async () => {
-    const m = await insertMessage(database.db, { accountId, channelId, channelType: 'sms', to: '+15551230000', body: 'x', metadata: { trace_id: 't' } });
+    const m = await insertMessage(database.db, { ...owner, channelType: 'sms', to: '+15551230000', body: 'x', metadata: { trace_id: 't' } });
     expect(await advanceStatus(database.db, m.id, { status: 'sent', at: new Date(), providerMessageId: 'SM1' })).toBe(true);
     expect(await advanceStatus(database.db, m.id, { status: 'delivered', at: new Date() })).toBe(true);
     expect(await advanceStatus(database.db, m.id, { status: 'sent', at: new Date() })).toBe(false);
     expect(await advanceStatus(database.db, m.id, { status: 'delivered', at: new Date() })).toBe(false);
-    const row = await getMessage(database.db, m.id, accountId);
+    const row = await getMessage(database.db, m.id, owner.accountId);
     expect(row?.status).toBe('delivered');
     expect(row?.metadata).toMatchObject({ trace_id: 't', provider_message_id: 'SM1' });
     expect(await getMessage(database.db, m.id, '01a22000-0000-7000-8000-000000000000')).toBeUndefined();
@@ -34,7 +26,7 @@ describe('messages on the partitioned messages table (real PostgreSQL)', () => {
     /** A carrier's done date, to the minute: a minute or more before the send. */
     const COARSE = new Date(Math.floor((T - 60_000) / 60_000) * 60_000);
     const sentMessage = async (to: string, sid: string) => {
-      const m = await insertMessage(database.db, { accountId, channelId, channelType: 'sms', to, body: 'x', metadata: {} }, T - 1_000);
+      const m = await insertMessage(database.db, { ...owner, channelType: 'sms', to, body: 'x', metadata: {} }, T - 1_000);
       expect(await advanceStatus(database.db, m.id, { status: 'sending', at: at(-500) })).toBe(true);
       expect(await recordSent(database.db, m.id, at(0), sid)).toEqual({ status: 'sent', applied: true });
       return m.id;
@@ -53,7 +45,7 @@ describe('messages on the partitioned messages table (real PostgreSQL)', () => {
 
     it('a coarse provider time before the send: delivered at the send, the event keeps the provider time', async () => {
       const id = await sentMessage('+15551230001', 'SMcoarse1');
-      const hit = await applyReceipt(database.db, channelId, { messageId: id }, { status: 'delivered', at: at(400), providerTime: COARSE });
+      const hit = await applyReceipt(database.db, owner.channelId, { messageId: id }, { status: 'delivered', at: at(400), providerTime: COARSE });
       expect(hit).toMatchObject({ seen: 'sent', previous: 'sent' });
       expect(await timesOf(id)).toEqual({ sending: at(-500).toISOString(), sent: at(0).toISOString(), delivered: at(0).toISOString(), read: undefined });
       expect(await eventsOf(id)).toEqual([
@@ -63,11 +55,13 @@ describe('messages on the partitioned messages table (real PostgreSQL)', () => {
         ['delivered', at(0).toISOString(), COARSE.toISOString()],
       ]);
       // A duplicate with another time changes nothing; a later read by provider id is kept as given.
-      expect(await applyReceipt(database.db, channelId, { messageId: id }, { status: 'delivered', at: at(900), providerTime: at(60_000) })).toMatchObject({
-        previous: undefined,
-      });
+      expect(await applyReceipt(database.db, owner.channelId, { messageId: id }, { status: 'delivered', at: at(900), providerTime: at(60_000) })).toMatchObject(
+        {
+          previous: undefined,
+        },
+      );
       expect(
-        await applyReceipt(database.db, channelId, { providerMessageId: 'SMcoarse1' }, { status: 'read', at: at(90_000), providerTime: at(80_000) }),
+        await applyReceipt(database.db, owner.channelId, { providerMessageId: 'SMcoarse1' }, { status: 'read', at: at(90_000), providerTime: at(80_000) }),
       ).toMatchObject({ previous: 'delivered' });
       expect(await timesOf(id)).toMatchObject({ delivered: at(0).toISOString(), read: at(80_000).toISOString() });
       expect((await eventsOf(id)).slice(3)).toEqual([
@@ -88,10 +82,10 @@ describe('messages on the partitioned messages table (real PostgreSQL)', () => {
     });
 
     it('a receipt that raced the send: sent_at is no later than the delivery it came before', async () => {
-      const m = await insertMessage(database.db, { accountId, channelId, channelType: 'sms', to: '+15551230003', body: 'x', metadata: {} }, T - 1_000);
+      const m = await insertMessage(database.db, { ...owner, channelType: 'sms', to: '+15551230003', body: 'x', metadata: {} }, T - 1_000);
       expect(await advanceStatus(database.db, m.id, { status: 'sending', at: at(-500) })).toBe(true);
       // By our id, while the provider call is still out: delivered at the row's latest time.
-      await applyReceipt(database.db, channelId, { messageId: m.id }, { status: 'delivered', at: at(200), providerTime: COARSE });
+      await applyReceipt(database.db, owner.channelId, { messageId: m.id }, { status: 'delivered', at: at(200), providerTime: COARSE });
       expect(await recordSent(database.db, m.id, at(600), 'SMraced')).toEqual({ status: 'delivered', applied: false });
       expect(await timesOf(m.id)).toEqual({
         sending: at(-500).toISOString(),
@@ -103,12 +97,12 @@ describe('messages on the partitioned messages table (real PostgreSQL)', () => {
     });
 
     it('a receipt kept before the send recorded its id keeps its provider time, and is applied after the send', async () => {
-      const m = await insertMessage(database.db, { accountId, channelId, channelType: 'sms', to: '+15551230004', body: 'x', metadata: {} }, T - 1_000);
+      const m = await insertMessage(database.db, { ...owner, channelType: 'sms', to: '+15551230004', body: 'x', metadata: {} }, T - 1_000);
       expect(await advanceStatus(database.db, m.id, { status: 'sending', at: at(-500) })).toBe(true);
-      await storePendingStatus(database.db, channelId, { providerMessageId: 'SMearly', status: 'delivered', at: at(-100), providerTime: COARSE });
-      await storePendingStatus(database.db, channelId, { providerMessageId: 'SMearly', status: 'sent', at: at(-200) });
+      await storePendingStatus(database.db, owner.channelId, { providerMessageId: 'SMearly', status: 'delivered', at: at(-100), providerTime: COARSE });
+      await storePendingStatus(database.db, owner.channelId, { providerMessageId: 'SMearly', status: 'sent', at: at(-200) });
       expect(await recordSent(database.db, m.id, at(0), 'SMearly')).toEqual({ status: 'sent', applied: true });
-      const early = await takePendingStatuses(database.db, channelId, 'SMearly');
+      const early = await takePendingStatuses(database.db, owner.channelId, 'SMearly');
       expect(early.map((p) => [p.status, p.at.toISOString(), p.providerTime?.toISOString() ?? null]).sort()).toEqual([
         ['delivered', at(-100).toISOString(), COARSE.toISOString()],
         ['sent', at(-200).toISOString(), null],

@@ -17,7 +17,7 @@ import type { ChannelRow } from '../../db/schema';
 import { isUuid } from '../../db/uuidv7';
 import { checkChannelTargets } from '../channel-targets';
 import { ApiError, badRequest, notFound } from '../errors';
-import { pageLimit, pageQueryProperties, type PageQuery } from '../paging';
+import { pageLimit, pagedListSchema, type PageQuery } from '../paging';
 import { CREATE_CHANNEL_EXAMPLES } from '../openapi-examples';
 
 interface CreateChannelBody {
@@ -116,16 +116,7 @@ interface ListQuery extends PageQuery {
 
 const MAX_CHANNELS_PAGE = 200;
 
-const listSchema = {
-  querystring: {
-    type: 'object',
-    additionalProperties: false,
-    properties: {
-      channel_type: { type: 'string', enum: [...CHANNEL_TYPES] },
-      ...pageQueryProperties(MAX_CHANNELS_PAGE),
-    },
-  },
-} as const;
+const listSchema = pagedListSchema(MAX_CHANNELS_PAGE, { channel_type: { type: 'string', enum: [...CHANNEL_TYPES] } });
 
 const idParams = {
   params: { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 64 } } },

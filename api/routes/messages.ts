@@ -14,7 +14,7 @@ import { idempotencyKey, withIdempotency } from '../idempotency';
 import { startDispatch } from '../../dispatch/start';
 import { checkContent, sendableChannel } from '../sendable';
 import { traceIdFrom } from '../trace';
-import { pageLimit, pageQueryProperties, type PageQuery } from '../paging';
+import { pageLimit, pagedListSchema, type PageQuery } from '../paging';
 import { quoted, uiLinks, type UiLinks } from '../links';
 import { groupWorkflowId } from '../../workflows/definitions';
 
@@ -54,21 +54,14 @@ interface ListQuery extends PageQuery {
 
 const MAX_MESSAGES_PAGE = 1000;
 
-const listSchema = {
-  querystring: {
-    type: 'object',
-    additionalProperties: false,
-    properties: {
-      status: { type: 'string', enum: MESSAGE_STATUSES },
-      channel_id: { type: 'string', maxLength: 64 },
-      group_message_id: { type: 'string', maxLength: 64 },
-      direction: { type: 'string', enum: ['outbound', 'inbound'] },
-      since: { type: 'string', format: 'date-time' },
-      until: { type: 'string', format: 'date-time' },
-      ...pageQueryProperties(MAX_MESSAGES_PAGE),
-    },
-  },
-} as const;
+const listSchema = pagedListSchema(MAX_MESSAGES_PAGE, {
+  status: { type: 'string', enum: MESSAGE_STATUSES },
+  channel_id: { type: 'string', maxLength: 64 },
+  group_message_id: { type: 'string', maxLength: 64 },
+  direction: { type: 'string', enum: ['outbound', 'inbound'] },
+  since: { type: 'string', format: 'date-time' },
+  until: { type: 'string', format: 'date-time' },
+});
 
 export function messageView(m: MessageRow, links: UiLinks) {
   const iso = (d: Date | null) => (d ? d.toISOString() : null);

@@ -3,6 +3,13 @@
 // Everything provider-specific lives in the harness; the suite only asserts.
 import type { ChannelAdapter, Credentials, DispatchPayload, DispatchResult, InboundMessage, SendContext, WebhookRequest } from '../../adapters/types';
 import type { MessageStatus } from '../../lifecycle';
+import { randomUUID } from 'node:crypto';
+import { EgressPolicy } from '../../adapters/egress';
+import { statusCallbackUrl } from '../../adapters/callback-token';
+import { startWebhookReceiver, type WebhookReceiver } from './webhook-receiver';
+
+/** The simulators listen on 127.0.0.1, which the policy refuses unless allowed. */
+export const LOOPBACK = EgressPolicy.fromList('127.0.0.1');
 
 export type SendCase = 'ok' | 'permanent' | 'transient' | 'rateLimited';
 
@@ -22,8 +29,10 @@ export interface ContractHarness {
   /** The channel's settings pointed at a port nobody listens on. */
   unreachable(port: number): Credentials;
 
-  /** A fresh payload (new message id) whose recipient makes the simulator answer as the case says. */
-  payload(kind: SendCase): DispatchPayload;
+  /** Recipients the simulator scripts (sandbox/README.md) to answer as each case says. */
+  readonly recipients: Readonly<Record<SendCase, string>>;
+  /** A fresh payload (new message id) to this recipient. */
+  payload(to: string): DispatchPayload;
   /** The engine's context for one send: trace id, per-message callback URL, conversation window. */
   context(payload: DispatchPayload): SendContext;
   /** Send requests naming this recipient that the simulator has received so far (SMTP: RCPT TO commands). */
@@ -66,4 +75,23 @@ export interface ContractHarness {
   readonly malformed: ReadonlyArray<{ what: string; request: WebhookRequest }>;
 
   close(): Promise<void>;
+}
+
+/**
+ * Our webhook receiver for an adapter whose provider calls back the URL we give each message,
+ * signed with a per-message token (Twilio's StatusCallback, Jasmin's dlr-url).
+ */
+export async function tokenCallbackRig(adapter: ChannelAdapter, channelType: 'sms' | 'smpp') {
+  const receiver: WebhookReceiver = await startWebhookReceiver(adapter);
+  const channelId = randomUUID();
+  const webhookSecret = 'contract-webhook-secret';
+  const messageUrl = (messageId: string) => statusCallbackUrl(receiver.url, channelType, channelId, messageId, webhookSecret);
+  return {
+    receiver,
+    webhookSecret,
+    /** The channel's own webhook URL (inbound messages). */
+    channelUrl: `${receiver.url}/webhooks/${channelType}/${channelId}`,
+    messageUrl,
+    context: (payload: DispatchPayload): SendContext => ({ traceId: randomUUID().replace(/-/g, ''), statusCallbackUrl: messageUrl(payload.messageId) }),
+  };
 }

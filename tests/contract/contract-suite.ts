@@ -50,7 +50,7 @@ export function runAdapterContract(name: string, harnessFactory: () => Promise<C
 
     /** The send's error, checked for its class and for secrets; the provider must have been asked exactly once. */
     async function sendFailure(kind: 'permanent' | 'transient' | 'rateLimited', expected: SendErrorClass): Promise<SendError> {
-      const payload = h.payload(kind);
+      const payload = h.payload(h.recipients[kind]);
       const before = h.requestsTo(payload.to);
       const err = await send(payload).then(
         () => expect.fail(`a '${kind}' send should have failed`),
@@ -66,14 +66,14 @@ export function runAdapterContract(name: string, harnessFactory: () => Promise<C
     let statusDelivery: Promise<{ payload: DispatchPayload; result: DispatchResult; request: WebhookRequest }> | undefined;
     const statusWebhook = () =>
       (statusDelivery ??= (async () => {
-        const payload = h.payload('ok');
+        const payload = h.payload(h.recipients.ok);
         const result = await send(payload);
         return { payload, result, request: await h.status.awaitWebhook({ payload, result }) };
       })());
 
     describe('send', () => {
       test('send-ok', 'sends: returns the provider message id and sent/queued; the provider got exactly one request for the recipient', async () => {
-        const payload = h.payload('ok');
+        const payload = h.payload(h.recipients.ok);
         const before = h.requestsTo(payload.to);
         const result = await send(payload);
         expect(result.providerMessageId).toMatch(h.expected.providerMessageId);
@@ -95,7 +95,7 @@ export function runAdapterContract(name: string, harnessFactory: () => Promise<C
       });
 
       test('unreachable', 'an unreachable provider → TransientSendError', async () => {
-        const payload = h.payload('ok');
+        const payload = h.payload(h.recipients.ok);
         const err = await send(payload, h.unreachable(await closedPort())).then(
           () => expect.fail('a send to a closed port should have failed'),
           (e: unknown) => e,

@@ -7,24 +7,12 @@ import { startSmtpSink } from '../../sandbox/email/server';
 import type { SnsSigner } from '../../sandbox/email/sns';
 import { EmailAdapter } from '../../adapters/email/email';
 import type { Credentials, DispatchPayload, WebhookRequest } from '../../adapters/types';
-import type { ContractHarness, SendCase } from './contract-harness';
+import { LOOPBACK, type ContractHarness } from './contract-harness';
 import { replaceInBody, startWebhookReceiver, webhookRequest, withoutHeader } from './webhook-receiver';
-import { EgressPolicy } from '../../adapters/egress';
-
-/** The simulators listen on 127.0.0.1, which the policy refuses unless allowed. */
-const LOOPBACK = EgressPolicy.fromList('127.0.0.1');
 
 const USER = 'dispatch';
 const PASSWORD = 'contract-smtp-password';
 const TOPIC_ARN = 'arn:aws:sns:us-east-1:123456789012:turumba-ses-events';
-
-/** Recipients the SMTP sink scripts by local part (sandbox/README.md). */
-const TO: Record<SendCase, string> = {
-  ok: 'ada@example.com',
-  permanent: 'reject-550-grace@example.com',
-  transient: 'defer-451-alan@example.com',
-  rateLimited: 'throttle-421-edsger@example.com',
-};
 
 export async function emailHarness(events: 'sendgrid' | 'ses'): Promise<ContractHarness> {
   const adapter = new EmailAdapter(Date.now, LOOPBACK);
@@ -63,9 +51,15 @@ export async function emailHarness(events: 'sendgrid' | 'ses'): Promise<Contract
     badCredentials: { ...credentials, password: 'wrong-smtp-password' },
     secretKeys: ['password'],
     unreachable: (port) => ({ ...credentials, port: String(port) }),
-    payload: (kind): DispatchPayload => ({
+    recipients: {
+      ok: 'ada@example.com',
+      permanent: 'reject-550-grace@example.com',
+      transient: 'defer-451-alan@example.com',
+      rateLimited: 'throttle-421-edsger@example.com',
+    },
+    payload: (to): DispatchPayload => ({
       messageId: randomUUID(),
-      to: TO[kind],
+      to,
       subject: 'Your order has shipped',
       body: 'Your order #1042 is on its way.',
       html: '<p>Your order <b>#1042</b> is on its way.</p>',

@@ -1,46 +1,36 @@
 import { randomUUID } from 'node:crypto';
 import { startJasminSimulator } from '../../sandbox/jasmin/server';
-import { statusCallbackUrl } from '../../adapters/callback-token';
 import { JasminSmppAdapter } from '../../adapters/smpp/jasmin';
 import type { Credentials, DispatchPayload } from '../../adapters/types';
-import type { ContractHarness, SendCase } from './contract-harness';
+import { LOOPBACK, tokenCallbackRig, type ContractHarness } from './contract-harness';
 import { runAdapterContract } from './contract-suite';
-import { startWebhookReceiver, webhookRequest, withQuery } from './webhook-receiver';
-import { EgressPolicy } from '../../adapters/egress';
-
-/** The simulators listen on 127.0.0.1, which the policy refuses unless allowed. */
-const LOOPBACK = EgressPolicy.fromList('127.0.0.1');
+import { webhookRequest, withQuery } from './webhook-receiver';
 
 const USER = { username: 'contract', password: 'jasmin-secret-7' };
-const CHANNEL_ID = randomUUID();
-const WEBHOOK_SECRET = 'contract-webhook-secret';
-
-/** Destinations the simulator scripts (sandbox/README.md), from Ofcom's drama range. */
-const TO: Record<SendCase, string> = {
-  ok: '+447700900123',
-  permanent: '+447700900412',
-  transient: '+447700900500',
-  rateLimited: '+447700900429',
-};
 
 runAdapterContract('jasmin (smpp)', async (): Promise<ContractHarness> => {
   const adapter = new JasminSmppAdapter(LOOPBACK);
   const sim = await startJasminSimulator({ users: [USER], dlrDelayMs: 10, dlrRetryDelayMs: 100 });
-  const receiver = await startWebhookReceiver(adapter);
+  const { receiver, webhookSecret, messageUrl: dlrUrl, context } = await tokenCallbackRig(adapter, 'smpp');
   const credentials: Credentials = { base_url: sim.url, username: USER.username, password: USER.password, from: 'TURUMBA' };
-  const dlrUrl = (messageId: string) => statusCallbackUrl(receiver.url, 'smpp', CHANNEL_ID, messageId, WEBHOOK_SECRET);
   const dlr = (body: string, type = 'application/x-www-form-urlencoded') =>
     webhookRequest({ url: dlrUrl(randomUUID()), headers: { 'content-type': type }, body });
   const field = (body: unknown, name: string): unknown => (body as Record<string, unknown> | undefined)?.[name];
 
   return {
     adapter,
-    channel: { credentials, webhookSecret: WEBHOOK_SECRET },
+    channel: { credentials, webhookSecret },
     badCredentials: { ...credentials, password: 'wrong-secret-99' },
     secretKeys: ['password'],
     unreachable: (port) => ({ ...credentials, base_url: `http://127.0.0.1:${port}` }),
-    payload: (kind): DispatchPayload => ({ messageId: randomUUID(), to: TO[kind], body: 'Your code is 123456' }),
-    context: (payload) => ({ traceId: randomUUID().replace(/-/g, ''), statusCallbackUrl: dlrUrl(payload.messageId) }),
+    recipients: {
+      ok: '+447700900123',
+      permanent: '+447700900412',
+      transient: '+447700900500',
+      rateLimited: '+447700900429',
+    },
+    payload: (to): DispatchPayload => ({ messageId: randomUUID(), to, body: 'Your code is 123456' }),
+    context,
     requestsTo: (to) => sim.requests.filter((r) => r.args.to === to.replace(/^\+/, '')).length,
     expected: {
       okStatus: 'queued',

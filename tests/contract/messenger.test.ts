@@ -1,29 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import { startGraphSimulator, type GraphSimApp } from '../../sandbox/graph/server';
+import type { GraphSimApp } from '../../sandbox/graph/server';
 import { MessengerAdapter } from '../../adapters/messenger/messenger';
-import type { Credentials, DispatchPayload } from '../../adapters/types';
-import type { ContractHarness, SendCase } from './contract-harness';
+import type { DispatchPayload } from '../../adapters/types';
+import { LOOPBACK, type ContractHarness } from './contract-harness';
 import { runAdapterContract } from './contract-suite';
-import { replaceInBody, startWebhookReceiver, webhookRequest, withoutHeader } from './webhook-receiver';
-import { EgressPolicy } from '../../adapters/egress';
-
-/** The simulators listen on 127.0.0.1, which the policy refuses unless allowed. */
-const LOOPBACK = EgressPolicy.fromList('127.0.0.1');
+import { graphHarness } from './graph-harness';
+import { replaceInBody } from './webhook-receiver';
 
 const APP: GraphSimApp = {
   accessToken: 'contract-page-token',
   appSecret: 'contract-messenger-app-secret',
   pageId: '104752838726392',
   pageName: 'Contract Bistro',
-};
-const CHANNEL_ID = randomUUID();
-
-/** PSIDs the simulator scripts (sandbox/README.md). */
-const TO: Record<SendCase, string> = {
-  ok: '24012345678901234',
-  permanent: '5550000551',
-  transient: '5550000500',
-  rateLimited: '5550000613',
 };
 
 type Event = { delivery?: { mids?: string[] }; message?: { mid?: string } };
@@ -33,33 +21,31 @@ function eventsOf(body: unknown): Event[] {
 }
 
 runAdapterContract('messenger', async (): Promise<ContractHarness> => {
-  const adapter = new MessengerAdapter(Date.now, LOOPBACK);
-  const sim = await startGraphSimulator({ apps: [APP], callbackDelayMs: 10 });
-  const receiver = await startWebhookReceiver(adapter);
-  const webhookUrl = `${receiver.url}/webhooks/messenger/${CHANNEL_ID}`;
-  sim.setWebhook('messenger', APP.pageId ?? '', webhookUrl);
-  const credentials: Credentials = {
+  const graph = await graphHarness('messenger', APP, APP.pageId ?? '', new MessengerAdapter(Date.now, LOOPBACK), (baseUrl) => ({
     page_access_token: APP.accessToken,
     app_secret: APP.appSecret,
-    page_id: APP.pageId,
-    base_url: sim.url,
-  };
-  const json = (body: string) => webhookRequest({ url: webhookUrl, headers: { 'content-type': 'application/json' }, body });
+    page_id: APP.pageId ?? '',
+    base_url: baseUrl,
+  }));
+  const { sim, receiver, json } = graph;
 
   return {
-    adapter,
-    channel: { credentials, webhookSecret: 'contract-verify-token' },
-    badCredentials: { ...credentials, page_access_token: 'wrong-page-token' },
+    ...graph,
+    badCredentials: { ...graph.channel.credentials, page_access_token: 'wrong-page-token' },
     secretKeys: ['page_access_token', 'app_secret'],
-    unreachable: (port) => ({ ...credentials, base_url: `http://127.0.0.1:${port}` }),
     // No one has written to the page yet, so every send goes as MESSAGE_TAG, which passes outside the window.
-    payload: (kind): DispatchPayload => ({
+    recipients: {
+      ok: '24012345678901234',
+      permanent: '5550000551',
+      transient: '5550000500',
+      rateLimited: '5550000613',
+    },
+    payload: (to): DispatchPayload => ({
       messageId: randomUUID(),
-      to: TO[kind],
+      to,
       body: 'Your table for two is confirmed for 19:30.',
       metadata: { message_tag: 'CONFIRMED_EVENT_UPDATE' },
     }),
-    context: () => ({ traceId: randomUUID().replace(/-/g, ''), statusCallbackUrl: webhookUrl }),
     requestsTo: (to) =>
       sim.requests.filter((r) => r.pathname.endsWith('/messages') && (r.body as { recipient?: { id?: string } } | undefined)?.recipient?.id === to).length,
     expected: {
@@ -86,13 +72,9 @@ runAdapterContract('messenger', async (): Promise<ContractHarness> => {
         return { request, expected: { providerMessageId: id, from: psid, to: APP.pageId ?? '', body: text } };
       },
     },
-    signature: {
-      otherChannel: { credentials: { ...credentials, app_secret: 'another-apps-secret' }, webhookSecret: 'another-verify-token' },
-      tamper: (req) => replaceInBody(req, '"delivery":{', '"read":{'),
-      strip: (req) => withoutHeader(req, 'x-hub-signature-256'),
-    },
+    signature: { ...graph.signature, tamper: (req) => replaceInBody(req, '"delivery":{', '"read":{') },
     malformed: [
-      { what: 'not JSON', request: webhookRequest({ url: webhookUrl, headers: { 'content-type': 'text/plain' }, body: '<html>' }) },
+      graph.notJson('<html>'),
       { what: 'another object', request: json('{"object":"whatsapp_business_account","entry":[]}') },
       { what: 'messaging is not a list', request: json(`{"object":"page","entry":[{"id":"${APP.pageId}","time":1,"messaging":"x"}]}`) },
       {
@@ -102,9 +84,5 @@ runAdapterContract('messenger', async (): Promise<ContractHarness> => {
         ),
       },
     ],
-    async close() {
-      await sim.close();
-      await receiver.close();
-    },
   };
 });

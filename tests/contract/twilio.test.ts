@@ -2,16 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { CallbackDispatcher } from '../../sandbox/twilio/callbacks';
 import { startTwilioSimulator } from '../../sandbox/twilio/server';
 import { newSid } from '../../sandbox/twilio/wire';
-import { statusCallbackUrl } from '../../adapters/callback-token';
 import { TwilioSmsAdapter } from '../../adapters/sms/twilio';
 import type { Credentials, DispatchPayload } from '../../adapters/types';
-import type { ContractHarness, SendCase } from './contract-harness';
+import { LOOPBACK, tokenCallbackRig, type ContractHarness } from './contract-harness';
 import { runAdapterContract } from './contract-suite';
-import { replaceInBody, startWebhookReceiver, webhookRequest, withoutHeader } from './webhook-receiver';
-import { EgressPolicy } from '../../adapters/egress';
-
-/** The simulators listen on 127.0.0.1, which the policy refuses unless allowed. */
-const LOOPBACK = EgressPolicy.fromList('127.0.0.1');
+import { replaceInBody, webhookRequest, withoutHeader } from './webhook-receiver';
 
 const ACCOUNT = {
   sid: 'AC5ef8732a3c49700934481addd5ce1659',
@@ -20,21 +15,11 @@ const ACCOUNT = {
   authToken: 'contract-auth-token',
 };
 const FROM = '+15017122661';
-const CHANNEL_ID = randomUUID();
-const WEBHOOK_SECRET = 'contract-webhook-secret';
-
-/** Destinations the simulator scripts (sandbox/README.md). */
-const TO: Record<SendCase, string> = {
-  ok: '+14155550171',
-  permanent: '+15005550001',
-  transient: '+15005550500',
-  rateLimited: '+15005550429',
-};
 
 runAdapterContract('twilio (sms)', async (): Promise<ContractHarness> => {
   const adapter = new TwilioSmsAdapter(LOOPBACK);
   const sim = await startTwilioSimulator({ accounts: [ACCOUNT], callbackDelayMs: 10 });
-  const receiver = await startWebhookReceiver(adapter);
+  const { receiver, webhookSecret, channelUrl, context } = await tokenCallbackRig(adapter, 'sms');
   const inboundPoster = new CallbackDispatcher(() => undefined);
   const credentials: Credentials = {
     account_sid: ACCOUNT.sid,
@@ -48,15 +33,18 @@ runAdapterContract('twilio (sms)', async (): Promise<ContractHarness> => {
 
   return {
     adapter,
-    channel: { credentials, webhookSecret: WEBHOOK_SECRET },
+    channel: { credentials, webhookSecret },
     badCredentials: { ...credentials, api_secret: 'wrong-api-secret' },
     secretKeys: ['api_secret', 'auth_token'],
     unreachable: (port) => ({ ...credentials, base_url: `http://127.0.0.1:${port}` }),
-    payload: (kind): DispatchPayload => ({ messageId: randomUUID(), to: TO[kind], body: 'Your code is 123456' }),
-    context: (payload) => ({
-      traceId: randomUUID().replace(/-/g, ''),
-      statusCallbackUrl: statusCallbackUrl(receiver.url, 'sms', CHANNEL_ID, payload.messageId, WEBHOOK_SECRET),
-    }),
+    recipients: {
+      ok: '+14155550171',
+      permanent: '+15005550001',
+      transient: '+15005550500',
+      rateLimited: '+15005550429',
+    },
+    payload: (to): DispatchPayload => ({ messageId: randomUUID(), to, body: 'Your code is 123456' }),
+    context,
     requestsTo: (to) => sim.requests.filter((r) => r.form.To === to).length,
     expected: {
       okStatus: 'queued',
@@ -97,7 +85,7 @@ runAdapterContract('twilio (sms)', async (): Promise<ContractHarness> => {
           From: '+14155550172',
           ApiVersion: '2010-04-01',
         };
-        await inboundPoster.deliver(`${receiver.url}/webhooks/sms/${CHANNEL_ID}`, params, ACCOUNT.authToken);
+        await inboundPoster.deliver(channelUrl, params, ACCOUNT.authToken);
         const request = await receiver.waitFor((r) => form(r).MessageSid === sid);
         return { request, expected: { providerMessageId: sid, from: params.From, to: FROM, body: params.Body } };
       },
@@ -110,12 +98,12 @@ runAdapterContract('twilio (sms)', async (): Promise<ContractHarness> => {
     malformed: [
       {
         what: 'not form fields',
-        request: webhookRequest({ url: `${receiver.url}/webhooks/sms/${CHANNEL_ID}`, headers: { 'content-type': 'text/plain' }, body: 'hello' }),
+        request: webhookRequest({ url: channelUrl, headers: { 'content-type': 'text/plain' }, body: 'hello' }),
       },
       {
         what: 'status callback without MessageSid',
         request: webhookRequest({
-          url: `${receiver.url}/webhooks/sms/${CHANNEL_ID}`,
+          url: channelUrl,
           headers: { 'content-type': 'application/x-www-form-urlencoded' },
           body: 'MessageStatus=delivered&To=%2B14155550171',
         }),
@@ -123,7 +111,7 @@ runAdapterContract('twilio (sms)', async (): Promise<ContractHarness> => {
       {
         what: 'a status Twilio does not have',
         request: webhookRequest({
-          url: `${receiver.url}/webhooks/sms/${CHANNEL_ID}`,
+          url: channelUrl,
           headers: { 'content-type': 'application/x-www-form-urlencoded' },
           body: `MessageSid=${newSid('SM')}&MessageStatus=exploded`,
         }),
@@ -131,7 +119,7 @@ runAdapterContract('twilio (sms)', async (): Promise<ContractHarness> => {
       {
         what: 'inbound message without From',
         request: webhookRequest({
-          url: `${receiver.url}/webhooks/sms/${CHANNEL_ID}`,
+          url: channelUrl,
           headers: { 'content-type': 'application/x-www-form-urlencoded' },
           body: `MessageSid=${newSid('SM')}&SmsStatus=received&Body=hi`,
         }),

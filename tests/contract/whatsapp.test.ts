@@ -1,29 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import { startGraphSimulator, type GraphSimApp } from '../../sandbox/graph/server';
-import type { Credentials, DispatchPayload } from '../../adapters/types';
+import type { GraphSimApp } from '../../sandbox/graph/server';
+import type { DispatchPayload } from '../../adapters/types';
 import { WhatsAppAdapter } from '../../adapters/whatsapp/whatsapp';
-import type { ContractHarness, SendCase } from './contract-harness';
+import { LOOPBACK, type ContractHarness } from './contract-harness';
 import { runAdapterContract } from './contract-suite';
-import { replaceInBody, startWebhookReceiver, webhookRequest, withoutHeader } from './webhook-receiver';
-import { EgressPolicy } from '../../adapters/egress';
-
-/** The simulators listen on 127.0.0.1, which the policy refuses unless allowed. */
-const LOOPBACK = EgressPolicy.fromList('127.0.0.1');
+import { graphHarness } from './graph-harness';
+import { replaceInBody } from './webhook-receiver';
 
 const APP: GraphSimApp = {
   accessToken: 'contract-whatsapp-token',
   appSecret: 'contract-whatsapp-app-secret',
   phoneNumberId: '106540352242922',
   displayPhoneNumber: '15550100001',
-};
-const CHANNEL_ID = randomUUID();
-
-/** Recipients the simulator scripts (sandbox/README.md). */
-const TO: Record<SendCase, string> = {
-  ok: '+16505550171',
-  permanent: '+15550001026',
-  transient: '+15550001500',
-  rateLimited: '+15550001429',
 };
 
 /** A template goes outside the 24-hour window too, so the simulator follows it with sent → delivered → read. */
@@ -36,27 +24,25 @@ function statusesOf(body: unknown): Status[] {
 }
 
 runAdapterContract('whatsapp', async (): Promise<ContractHarness> => {
-  const adapter = new WhatsAppAdapter(Date.now, LOOPBACK);
-  const sim = await startGraphSimulator({ apps: [APP], callbackDelayMs: 10 });
-  const receiver = await startWebhookReceiver(adapter);
-  const webhookUrl = `${receiver.url}/webhooks/whatsapp/${CHANNEL_ID}`;
-  sim.setWebhook('whatsapp', APP.phoneNumberId ?? '', webhookUrl);
-  const credentials: Credentials = {
+  const graph = await graphHarness('whatsapp', APP, APP.phoneNumberId ?? '', new WhatsAppAdapter(Date.now, LOOPBACK), (baseUrl) => ({
     access_token: APP.accessToken,
-    phone_number_id: APP.phoneNumberId,
+    phone_number_id: APP.phoneNumberId ?? '',
     app_secret: APP.appSecret,
-    base_url: sim.url,
-  };
-  const json = (body: string) => webhookRequest({ url: webhookUrl, headers: { 'content-type': 'application/json' }, body });
+    base_url: baseUrl,
+  }));
+  const { sim, receiver, json } = graph;
 
   return {
-    adapter,
-    channel: { credentials, webhookSecret: 'contract-verify-token' },
-    badCredentials: { ...credentials, access_token: 'wrong-whatsapp-token' },
+    ...graph,
+    badCredentials: { ...graph.channel.credentials, access_token: 'wrong-whatsapp-token' },
     secretKeys: ['access_token', 'app_secret'],
-    unreachable: (port) => ({ ...credentials, base_url: `http://127.0.0.1:${port}` }),
-    payload: (kind): DispatchPayload => ({ messageId: randomUUID(), to: TO[kind], template: TEMPLATE }),
-    context: () => ({ traceId: randomUUID().replace(/-/g, ''), statusCallbackUrl: webhookUrl }),
+    recipients: {
+      ok: '+16505550171',
+      permanent: '+15550001026',
+      transient: '+15550001500',
+      rateLimited: '+15550001429',
+    },
+    payload: (to): DispatchPayload => ({ messageId: randomUUID(), to, template: TEMPLATE }),
     requestsTo: (to) =>
       sim.requests.filter((r) => r.pathname.endsWith('/messages') && (r.body as { to?: string } | undefined)?.to === to.replace(/^\+/, '')).length,
     expected: {
@@ -82,13 +68,9 @@ runAdapterContract('whatsapp', async (): Promise<ContractHarness> => {
         return { request, expected: { providerMessageId: id, from, to: `+${APP.displayPhoneNumber}`, body: text } };
       },
     },
-    signature: {
-      otherChannel: { credentials: { ...credentials, app_secret: 'another-apps-secret' }, webhookSecret: 'another-verify-token' },
-      tamper: (req) => replaceInBody(req, '"status":"delivered"', '"status":"read"'),
-      strip: (req) => withoutHeader(req, 'x-hub-signature-256'),
-    },
+    signature: { ...graph.signature, tamper: (req) => replaceInBody(req, '"status":"delivered"', '"status":"read"') },
     malformed: [
-      { what: 'not JSON', request: webhookRequest({ url: webhookUrl, headers: { 'content-type': 'text/plain' }, body: 'entry=1' }) },
+      graph.notJson('entry=1'),
       { what: 'another object', request: json('{"object":"page","entry":[]}') },
       { what: 'entry is not a list', request: json('{"object":"whatsapp_business_account","entry":{"id":"1"}}') },
       {
@@ -98,9 +80,5 @@ runAdapterContract('whatsapp', async (): Promise<ContractHarness> => {
         ),
       },
     ],
-    async close() {
-      await sim.close();
-      await receiver.close();
-    },
   };
 });

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, inject } from 'vitest';
 import { connect, type Database } from '../../db/client';
+import { createAccount } from '../../db/accounts';
+import { createChannel } from '../../db/channels';
 
 /**
  * The run's PostgreSQL database for the describe block that calls it: connected before
@@ -26,4 +28,14 @@ export function useSpecDatabase(max = 2): Database {
     },
     close: () => open().close(),
   };
+}
+
+/** An account with one SMS channel, filled in before the block's tests, for specs whose rows need an owner. */
+export function useSpecChannel(database: Database, accountName: string): { readonly accountId: string; readonly channelId: string } {
+  const owner = { accountId: '', channelId: '' };
+  beforeAll(async () => {
+    owner.accountId = (await createAccount(database.db, accountName)).id;
+    owner.channelId = (await createChannel(database.db, { accountId: owner.accountId, channelType: 'sms', provider: 'twilio', name: 'c', credentials: {} })).id;
+  });
+  return owner;
 }
