@@ -105,9 +105,12 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
         ...common,
         taskQueue: messageTaskQueue(t),
         activities: messageActivities,
-        // A workflow task that runs a send holds its slot for the provider's round trip, so
-        // both slot kinds are sized by the sends one channel type may have in flight.
-        maxConcurrentWorkflowTaskExecutions: setup.sendsPerChannelType ?? DEFAULT_SENDS_PER_CHANNEL_TYPE,
+        // Sends in flight are bounded by the local activity slots. A workflow task that runs a
+        // send holds its own slot for the provider's round trip, and a poller needs a free slot
+        // to ask for the next task: two more than the sends keep the sticky and the normal
+        // queue polled while every send hangs (with just as many, one hanging send could leave
+        // the second send's task unpolled until the first one ended).
+        maxConcurrentWorkflowTaskExecutions: (setup.sendsPerChannelType ?? DEFAULT_SENDS_PER_CHANNEL_TYPE) + POLLER_SLOTS,
         maxConcurrentLocalActivityExecutions: setup.sendsPerChannelType ?? DEFAULT_SENDS_PER_CHANNEL_TYPE,
         maxConcurrentActivityTaskExecutions: BATCHES_PER_WORKER,
         shutdownGraceTime: '30 seconds',
@@ -118,6 +121,8 @@ export async function createWorkers(setup: WorkerSetup): Promise<Worker[]> {
 }
 
 const DEFAULT_SENDS_PER_CHANNEL_TYPE = 200;
+/** Workflow task slots beyond the sends: one for each of the sticky and the normal queue's pollers. */
+const POLLER_SLOTS = 2;
 /** sendBatch activities one worker runs at once per channel type (each sends up to its batch concurrency). */
 const BATCHES_PER_WORKER = 8;
 
