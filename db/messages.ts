@@ -96,17 +96,18 @@ export interface StatusChange {
  * already holds. Returns whether it applied.
  */
 export async function advanceStatus(db: Db, id: string, change: StatusChange): Promise<boolean> {
-  return (await advanceStatusFrom(db, id, change)) !== undefined;
+  return (await advanceStatusFrom(db, id, change)).previous !== undefined;
 }
 
 /**
  * advanceStatus that also says what the row held just before: the status it moved from, or
- * undefined when it did not move. Concurrent receipts for one message serialise on the row
- * lock, so exactly one of them sees a given previous status.
+ * undefined when it did not move (concurrent receipts for one message serialise on the row
+ * lock, so exactly one of them sees a given previous status), and whether a workflow waits
+ * for the message's final receipt (ReceiptApplied.awaitsReceipt).
  */
-export async function advanceStatusFrom(db: Db, id: string, change: StatusChange): Promise<MessageStatus | undefined> {
-  if (!isUuidv7(id)) return undefined;
-  return (await runStatusStatement(db, ADVANCE_BY_ID, [id, null, uuidv7Time(id).toISOString(), null], change))?.previous ?? undefined;
+export async function advanceStatusFrom(db: Db, id: string, change: StatusChange): Promise<Pick<ReceiptApplied, 'previous' | 'awaitsReceipt'>> {
+  const row = isUuidv7(id) ? await runStatusStatement(db, ADVANCE_BY_ID, [id, null, uuidv7Time(id).toISOString(), null], change) : undefined;
+  return { previous: row?.previous ?? undefined, awaitsReceipt: row?.awaits_receipt ?? false };
 }
 
 export interface ReceiptApplied {
@@ -116,8 +117,13 @@ export interface ReceiptApplied {
   seen: MessageStatus;
   /** The status the row moved from; undefined when it did not move (it already said as much or more). */
   previous: MessageStatus | undefined;
-  /** False for a batched group's recipient: its group's workflow sent it, and no workflow waits for its receipts. */
-  hasWorkflow: boolean;
+  /**
+   * A workflow waits for this message's final receipt: the message has one (a batched group's
+   * recipient has none: its group's workflow sent it) and the send was recorded. A receipt that
+   * comes while the send is in flight needs no signal: the send reads the row when it records
+   * `sent` and returns what the receipt wrote (a signal then would only fail the send's workflow task).
+   */
+  awaitsReceipt: boolean;
 }
 
 // One statement moves a message forward, for the worker and for receipts alike. Its texts are
@@ -126,10 +132,10 @@ export interface ReceiptApplied {
 // created_at ($1, $3); on the receipt's channel ($2; NULL: any). $5 status, $6 when we learned it, $7 whether
 // the error columns are set, to $8 / $9; $10 who applied it; $11 the provider id to record (NULL: keep);
 // $12 the provider's time of it (NULL: none given).
-const FOUND_BY_PROVIDER_ID = `SELECT id, created_at, status, metadata_->>'trace_id' AS trace_id, workflow_id IS NOT NULL AS has_workflow FROM messages
+const FOUND_BY_PROVIDER_ID = `SELECT id, created_at, status, metadata_->>'trace_id' AS trace_id FROM messages
     WHERE metadata_->>'provider_message_id' = $1 AND channel_id = $2::uuid AND created_at >= $3::timestamptz AND created_at < $4::timestamptz
     LIMIT 1`;
-const FOUND_BY_ID = `SELECT id, created_at, status, metadata_->>'trace_id' AS trace_id, workflow_id IS NOT NULL AS has_workflow FROM messages
+const FOUND_BY_ID = `SELECT id, created_at, status, metadata_->>'trace_id' AS trace_id FROM messages
     WHERE id = $1::uuid AND ($2::uuid IS NULL OR channel_id = $2::uuid) AND created_at = $3::timestamptz AND $4::timestamptz IS NULL`;
 const advanceStatusSql = (found: string) => `
   WITH found AS (
@@ -138,7 +144,9 @@ const advanceStatusSql = (found: string) => `
     -- The status's time: the provider's (to the minute, often) or when we learned it, never earlier
     -- than the latest time the row holds, so the times read in the order the statuses came.
     SELECT m.id, m.created_at, m.status,
-      GREATEST(COALESCE($12::timestamptz, $6::timestamptz), m.created_at, m.sending_at, m.sent_at, m.delivered_at, m.read_at, m.failed_at) AS status_at
+      GREATEST(COALESCE($12::timestamptz, $6::timestamptz), m.created_at, m.sending_at, m.sent_at, m.delivered_at, m.read_at, m.failed_at) AS status_at,
+      -- Read from the locked row, so a send recorded concurrently is seen: see ReceiptApplied.awaitsReceipt.
+      m.workflow_id IS NOT NULL AND m.metadata_->>'send_recorded' IS NOT NULL AS awaits_receipt
     FROM messages m JOIN found f ON m.id = f.id AND m.created_at = f.created_at
     WHERE message_status_rank(f.status) < message_status_rank($5::text)
     FOR UPDATE OF m
@@ -154,22 +162,23 @@ const advanceStatusSql = (found: string) => `
       metadata_ = CASE WHEN $11::text IS NULL THEN m.metadata_ ELSE m.metadata_ || jsonb_build_object('provider_message_id', $11::text) END
     FROM old
     WHERE m.id = old.id AND m.created_at = old.created_at AND message_status_rank(old.status) < message_status_rank($5::text)
-    RETURNING m.id, m.replays, old.status AS previous, old.status_at
+    RETURNING m.id, m.replays, old.status AS previous, old.status_at, old.awaits_receipt
   ), ev AS (
     INSERT INTO message_events (message_id, run, status, occurred_at, provider_time, source, error_code)
     SELECT id, replays, $5::text, status_at, $12::timestamptz, $10::text, $8::text FROM upd
     ON CONFLICT DO NOTHING
   )
-  SELECT f.id, f.trace_id, f.status AS seen, f.has_workflow, (SELECT previous FROM upd) AS previous FROM found f`;
+  SELECT f.id, f.trace_id, f.status AS seen, (SELECT previous FROM upd) AS previous,
+    COALESCE((SELECT awaits_receipt FROM upd), false) AS awaits_receipt FROM found f`;
 const ADVANCE_BY_ID = { name: 'turumba_advance_by_id', text: advanceStatusSql(FOUND_BY_ID) };
 const ADVANCE_BY_PROVIDER_ID = { name: 'turumba_advance_by_provider_id', text: advanceStatusSql(FOUND_BY_PROVIDER_ID) };
 
 interface StatusStatementRow {
   id: string;
   trace_id: string | null;
-  has_workflow: boolean;
   seen: MessageStatus;
   previous: MessageStatus | null;
+  awaits_receipt: boolean;
 }
 
 async function runStatusStatement(
@@ -217,7 +226,7 @@ export async function applyReceipt(db: Db, channelId: string, target: ReceiptTar
     row = await runStatusStatement(db, ADVANCE_BY_PROVIDER_ID, [target.providerMessageId, channelId, from, to], webhook);
   }
   return row
-    ? { id: row.id, traceId: row.trace_id ?? undefined, seen: row.seen, previous: row.previous ?? undefined, hasWorkflow: row.has_workflow }
+    ? { id: row.id, traceId: row.trace_id ?? undefined, seen: row.seen, previous: row.previous ?? undefined, awaitsReceipt: row.awaits_receipt }
     : undefined;
 }
 
@@ -238,7 +247,8 @@ export async function recordSent(db: Db, id: string, at: Date, providerMessageId
         sent_at = COALESCE(m.sent_at, CASE WHEN message_status_rank(old.before) < message_status_rank('sent')
           THEN GREATEST(${at.toISOString()}::timestamptz, m.created_at, m.sending_at, m.delivered_at, m.read_at, m.failed_at)
           ELSE LEAST(${at.toISOString()}::timestamptz, m.delivered_at, m.read_at, m.failed_at) END),
-        metadata_ = m.metadata_ || jsonb_build_object('provider_message_id', ${providerMessageId}::text)
+        -- send_recorded: from now on the workflow waits for a final receipt's signal.
+        metadata_ = m.metadata_ || jsonb_build_object('provider_message_id', ${providerMessageId}::text, 'send_recorded', true)
       FROM (SELECT id, created_at, status AS before FROM messages
             WHERE id = ${id} AND created_at = ${uuidv7Time(id).toISOString()}::timestamptz FOR UPDATE) old
       WHERE m.id = old.id AND m.created_at = old.created_at

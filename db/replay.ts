@@ -22,7 +22,7 @@ export async function resetForReplay(db: Db, id: string, accountId: string, sour
       UPDATE messages SET status = 'queued', replays = replays + 1, error_code = NULL, error_message = NULL,
         sending_at = NULL, sent_at = NULL, delivered_at = NULL, read_at = NULL, failed_at = NULL,
         workflow_started_at = NULL, updated_at = now(), workflow_id = COALESCE(workflow_id, 'message-' || id::text),
-        metadata_ = (metadata_ - 'provider_message_id') || jsonb_build_object('previous_provider_message_id', metadata_->'provider_message_id')
+        metadata_ = (metadata_ - 'provider_message_id' - 'send_recorded') || jsonb_build_object('previous_provider_message_id', metadata_->'provider_message_id')
       WHERE id = ${id} AND created_at = ${uuidv7Time(id).toISOString()}::timestamptz AND account_id = ${accountId}
         AND direction = 'outbound' AND status IN ('failed', 'undelivered')
       RETURNING id, replays

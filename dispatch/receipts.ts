@@ -2,10 +2,10 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { StatusUpdate } from '../adapters/types';
 import type { Db } from '../db/client';
 import { deletePendingSignal, duePendingSignals, pendingSignalCount, postponePendingSignal, storePendingSignal } from '../db/pending-signals';
-import { advanceStatusFrom, applyReceipt, findMessageByProviderId, messagesUpToWatermark } from '../db/messages';
+import { advanceStatusFrom, applyReceipt, findMessageByProviderId, messagesUpToWatermark, type ReceiptApplied } from '../db/messages';
 import { storePendingStatus } from '../db/pending-receipts';
 import type { ChannelRow } from '../db/schema';
-import { isFinal, STATUS_RANK, type MessageStatus } from '../lifecycle';
+import { isFinal, STATUS_RANK } from '../lifecycle';
 import type { Metrics } from '../observability/metrics';
 import { deliveryStatusSignal, messageWorkflowId, type DeliveryStatus } from '../workflows/definitions';
 
@@ -98,14 +98,14 @@ export function createReceipts(deps: ReceiptDeps) {
     messageId: string,
     update: StatusUpdate,
     channelType: string,
-    previous: MessageStatus | undefined,
-    hasWorkflow = true,
+    { previous, awaitsReceipt }: Pick<ReceiptApplied, 'previous' | 'awaitsReceipt'>,
   ): Promise<ReceiptOutcome> => {
     if (previous === undefined) return 'stale';
     metrics.messagesDispatched.inc({ channel_type: channelType, status: update.status });
     // Only the receipt that ends the wait wakes the workflow: a `read` after `delivered` moves the row, not it.
-    // A batched group's recipient has no workflow of its own: the row is all there is.
-    if (!hasWorkflow || !isFinal(update.status) || isFinal(previous)) return 'applied';
+    // No workflow waits while the send is in flight (its result carries the row's status), nor for
+    // a batched group's recipient (the row is all there is).
+    if (!awaitsReceipt || !isFinal(update.status) || isFinal(previous)) return 'applied';
     const wake: DeliveryStatus = {
       status: update.status,
       providerMessageId: update.providerMessageId || undefined,
@@ -187,7 +187,7 @@ export function createReceipts(deps: ReceiptDeps) {
       // Duplicates and late, lower statuses are the common case under provider retries: the row
       // already said as much or more, so neither the workflow nor the row changed.
       if (STATUS_RANK[hit.seen] >= STATUS_RANK[update.status]) return [{ outcome: 'stale', ...found }];
-      return [{ outcome: await applied(hit.id, update, channel.channelType, hit.previous, hit.hasWorkflow), ...found }];
+      return [{ outcome: await applied(hit.id, update, channel.channelType, hit), ...found }];
     }
     // By our id, a miss is a message of another channel or none at all.
     if (update.messageId) return [{ outcome: 'unmatched' }];

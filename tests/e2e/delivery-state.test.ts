@@ -61,6 +61,31 @@ describe('delivery state under real-world webhooks', () => {
     const m = await stack.waitForStatus(id, 'delivered');
     expect(m.sent_at).not.toBeNull();
     expect((await events(id)).map((e) => e.status)).toEqual(['queued', 'sending', 'sent', 'delivered']);
+    // The receipts came while the send was in flight: the row took them, the send's result carried
+    // `delivered`, and no signal reached the workflow (one would have failed the task that sent it).
+    const handle = stack.temporal.workflow.getHandle(`message-${id}`);
+    expect(await handle.result()).toMatchObject({ status: 'delivered' });
+    const history = (await handle.fetchHistory()).events ?? [];
+    expect(history.filter((e) => e.workflowExecutionSignaledEventAttributes)).toHaveLength(0);
+    expect(history.filter((e) => e.workflowTaskFailedEventAttributes)).toHaveLength(0);
+    expect(history.filter((e) => e.workflowTaskCompletedEventAttributes)).toHaveLength(1);
+    const delivered = stack.logs
+      .filter((l) => l.event === 'webhook_received' && l.message_id === id)
+      .flatMap((l) => (l.statuses as Array<{ status: string; outcome: string[] }> | undefined) ?? [])
+      .filter((s) => s.status === 'delivered');
+    expect(delivered.map((s) => s.outcome)).toEqual([['applied']]);
+  });
+
+  it('a final receipt after the send was recorded wakes the waiting workflow with a signal', async () => {
+    const id = await send(NO_CALLBACKS);
+    await stack.waitForStatus(id, 'sent');
+    const handle = stack.temporal.workflow.getHandle(`message-${id}`);
+    const sid = (await stack.getMessage(id)).body.provider_message_id as string;
+    expect(await postStatus(callbackUrl(id), statusParams(sid, 'delivered'))).toBe(204);
+    expect(await handle.result()).toMatchObject({ status: 'delivered' });
+    const history = (await handle.fetchHistory()).events ?? [];
+    expect(history.filter((e) => e.workflowExecutionSignaledEventAttributes)).toHaveLength(1);
+    expect(history.filter((e) => e.workflowTaskFailedEventAttributes)).toHaveLength(0);
   });
 
   it('late: read after the workflow completed updates the row directly, with no new run', async () => {
