@@ -13,6 +13,14 @@ export const LOOPBACK = EgressPolicy.fromList('127.0.0.1');
 
 export type SendCase = 'ok' | 'permanent' | 'transient' | 'rateLimited';
 
+/** The recipients a simulator scripts for the cases, in SendCase's order: accepted, refused for good, a 5xx, a 429. */
+export const scripted = (ok: string, permanent: string, transient: string, rateLimited: string): Record<SendCase, string> => ({
+  ok,
+  permanent,
+  transient,
+  rateLimited,
+});
+
 /** The secrets a channel verifies webhooks with, as the route picks them. */
 export interface WebhookSecrets {
   credentials: Credentials;
@@ -29,7 +37,7 @@ export interface ContractHarness {
   /** The channel's settings pointed at a port nobody listens on. */
   unreachable(port: number): Credentials;
 
-  /** Recipients the simulator scripts (sandbox/README.md) to answer as each case says. */
+  /** Recipients the simulator scripts (sandbox/README.md) to answer as each case says: see `scripted`. */
   readonly recipients: Readonly<Record<SendCase, string>>;
   /** A fresh payload (new message id) to this recipient. */
   payload(to: string): DispatchPayload;

@@ -7,7 +7,7 @@ import { startSmtpSink } from '../../sandbox/email/server';
 import type { SnsSigner } from '../../sandbox/email/sns';
 import { EmailAdapter } from '../../adapters/email/email';
 import type { Credentials, DispatchPayload, WebhookRequest } from '../../adapters/types';
-import { LOOPBACK, type ContractHarness } from './contract-harness';
+import { LOOPBACK, scripted, type ContractHarness } from './contract-harness';
 import { replaceInBody, startWebhookReceiver, webhookRequest, withoutHeader } from './webhook-receiver';
 
 const USER = 'dispatch';
@@ -51,12 +51,7 @@ export async function emailHarness(events: 'sendgrid' | 'ses'): Promise<Contract
     badCredentials: { ...credentials, password: 'wrong-smtp-password' },
     secretKeys: ['password'],
     unreachable: (port) => ({ ...credentials, port: String(port) }),
-    recipients: {
-      ok: 'ada@example.com',
-      permanent: 'reject-550-grace@example.com',
-      transient: 'defer-451-alan@example.com',
-      rateLimited: 'throttle-421-edsger@example.com',
-    },
+    recipients: scripted('ada@example.com', 'reject-550-grace@example.com', 'defer-451-alan@example.com', 'throttle-421-edsger@example.com'),
     payload: (to): DispatchPayload => ({
       messageId: randomUUID(),
       to,

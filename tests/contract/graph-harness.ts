@@ -7,7 +7,7 @@ import type { ChannelAdapter, Credentials } from '../../adapters/types';
 import type { ContractHarness } from './contract-harness';
 import { startWebhookReceiver, webhookRequest, withoutHeader, type WebhookReceiver } from './webhook-receiver';
 
-type Shared = Pick<ContractHarness, 'adapter' | 'channel' | 'unreachable' | 'context' | 'close'> & {
+type Shared = Pick<ContractHarness, 'adapter' | 'channel' | 'badCredentials' | 'secretKeys' | 'unreachable' | 'context' | 'close'> & {
   sim: GraphSimulator;
   receiver: WebhookReceiver;
   webhookUrl: string;
@@ -24,19 +24,24 @@ export async function graphHarness(
   app: GraphSimApp,
   businessId: string,
   adapter: ChannelAdapter,
-  credentials: (baseUrl: string) => Credentials,
+  /** The channel's own credentials; the app secret and the simulator's URL are added. */
+  own: Credentials,
+  /** Which of them is the access token: it and the app secret are the channel's secrets. */
+  tokenKey: string,
 ): Promise<Shared> {
   const sim = await startGraphSimulator({ apps: [app], callbackDelayMs: 10 });
   const receiver = await startWebhookReceiver(adapter);
   const webhookUrl = `${receiver.url}/webhooks/${kind}/${randomUUID()}`;
   sim.setWebhook(kind, businessId, webhookUrl);
-  const creds = credentials(sim.url);
+  const creds: Credentials = { ...own, app_secret: app.appSecret, base_url: sim.url };
   return {
     adapter,
     sim,
     receiver,
     webhookUrl,
     channel: { credentials: creds, webhookSecret: 'contract-verify-token' },
+    badCredentials: { ...creds, [tokenKey]: 'a-token-graph-refuses' },
+    secretKeys: [tokenKey, 'app_secret'],
     unreachable: (port) => ({ ...creds, base_url: `http://127.0.0.1:${port}` }),
     context: () => ({ traceId: randomUUID().replace(/-/g, ''), statusCallbackUrl: webhookUrl }),
     json: (body) => webhookRequest({ url: webhookUrl, headers: { 'content-type': 'application/json' }, body }),

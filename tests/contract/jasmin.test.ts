@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { startJasminSimulator } from '../../sandbox/jasmin/server';
 import { JasminSmppAdapter } from '../../adapters/smpp/jasmin';
 import type { Credentials, DispatchPayload } from '../../adapters/types';
-import { LOOPBACK, tokenCallbackRig, type ContractHarness } from './contract-harness';
+import { LOOPBACK, scripted, tokenCallbackRig, type ContractHarness } from './contract-harness';
 import { runAdapterContract } from './contract-suite';
 import { webhookRequest, withQuery } from './webhook-receiver';
 
@@ -23,12 +23,7 @@ runAdapterContract('jasmin (smpp)', async (): Promise<ContractHarness> => {
     badCredentials: { ...credentials, password: 'wrong-secret-99' },
     secretKeys: ['password'],
     unreachable: (port) => ({ ...credentials, base_url: `http://127.0.0.1:${port}` }),
-    recipients: {
-      ok: '+447700900123',
-      permanent: '+447700900412',
-      transient: '+447700900500',
-      rateLimited: '+447700900429',
-    },
+    recipients: scripted('+447700900123', '+447700900412', '+447700900500', '+447700900429'),
     payload: (to): DispatchPayload => ({ messageId: randomUUID(), to, body: 'Your code is 123456' }),
     context,
     requestsTo: (to) => sim.requests.filter((r) => r.args.to === to.replace(/^\+/, '')).length,

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { GraphSimApp } from '../../sandbox/graph/server';
 import { MessengerAdapter } from '../../adapters/messenger/messenger';
 import type { DispatchPayload } from '../../adapters/types';
-import { LOOPBACK, type ContractHarness } from './contract-harness';
+import { LOOPBACK, scripted, type ContractHarness } from './contract-harness';
 import { runAdapterContract } from './contract-suite';
 import { graphHarness } from './graph-harness';
 import { replaceInBody } from './webhook-receiver';
@@ -21,25 +21,14 @@ function eventsOf(body: unknown): Event[] {
 }
 
 runAdapterContract('messenger', async (): Promise<ContractHarness> => {
-  const graph = await graphHarness('messenger', APP, APP.pageId ?? '', new MessengerAdapter(Date.now, LOOPBACK), (baseUrl) => ({
-    page_access_token: APP.accessToken,
-    app_secret: APP.appSecret,
-    page_id: APP.pageId ?? '',
-    base_url: baseUrl,
-  }));
+  const own = { page_access_token: APP.accessToken, page_id: APP.pageId ?? '' };
+  const graph = await graphHarness('messenger', APP, APP.pageId ?? '', new MessengerAdapter(Date.now, LOOPBACK), own, 'page_access_token');
   const { sim, receiver, json } = graph;
 
   return {
     ...graph,
-    badCredentials: { ...graph.channel.credentials, page_access_token: 'wrong-page-token' },
-    secretKeys: ['page_access_token', 'app_secret'],
     // No one has written to the page yet, so every send goes as MESSAGE_TAG, which passes outside the window.
-    recipients: {
-      ok: '24012345678901234',
-      permanent: '5550000551',
-      transient: '5550000500',
-      rateLimited: '5550000613',
-    },
+    recipients: scripted('24012345678901234', '5550000551', '5550000500', '5550000613'),
     payload: (to): DispatchPayload => ({
       messageId: randomUUID(),
       to,

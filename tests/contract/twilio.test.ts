@@ -4,7 +4,7 @@ import { startTwilioSimulator } from '../../sandbox/twilio/server';
 import { newSid } from '../../sandbox/twilio/wire';
 import { TwilioSmsAdapter } from '../../adapters/sms/twilio';
 import type { Credentials, DispatchPayload } from '../../adapters/types';
-import { LOOPBACK, tokenCallbackRig, type ContractHarness } from './contract-harness';
+import { LOOPBACK, scripted, tokenCallbackRig, type ContractHarness } from './contract-harness';
 import { runAdapterContract } from './contract-suite';
 import { replaceInBody, webhookRequest, withoutHeader } from './webhook-receiver';
 
@@ -37,12 +37,7 @@ runAdapterContract('twilio (sms)', async (): Promise<ContractHarness> => {
     badCredentials: { ...credentials, api_secret: 'wrong-api-secret' },
     secretKeys: ['api_secret', 'auth_token'],
     unreachable: (port) => ({ ...credentials, base_url: `http://127.0.0.1:${port}` }),
-    recipients: {
-      ok: '+14155550171',
-      permanent: '+15005550001',
-      transient: '+15005550500',
-      rateLimited: '+15005550429',
-    },
+    recipients: scripted('+14155550171', '+15005550001', '+15005550500', '+15005550429'),
     payload: (to): DispatchPayload => ({ messageId: randomUUID(), to, body: 'Your code is 123456' }),
     context,
     requestsTo: (to) => sim.requests.filter((r) => r.form.To === to).length,

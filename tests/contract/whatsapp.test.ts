@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { GraphSimApp } from '../../sandbox/graph/server';
 import type { DispatchPayload } from '../../adapters/types';
 import { WhatsAppAdapter } from '../../adapters/whatsapp/whatsapp';
-import { LOOPBACK, type ContractHarness } from './contract-harness';
+import { LOOPBACK, scripted, type ContractHarness } from './contract-harness';
 import { runAdapterContract } from './contract-suite';
 import { graphHarness } from './graph-harness';
 import { replaceInBody } from './webhook-receiver';
@@ -24,24 +24,13 @@ function statusesOf(body: unknown): Status[] {
 }
 
 runAdapterContract('whatsapp', async (): Promise<ContractHarness> => {
-  const graph = await graphHarness('whatsapp', APP, APP.phoneNumberId ?? '', new WhatsAppAdapter(Date.now, LOOPBACK), (baseUrl) => ({
-    access_token: APP.accessToken,
-    phone_number_id: APP.phoneNumberId ?? '',
-    app_secret: APP.appSecret,
-    base_url: baseUrl,
-  }));
+  const own = { access_token: APP.accessToken, phone_number_id: APP.phoneNumberId ?? '' };
+  const graph = await graphHarness('whatsapp', APP, APP.phoneNumberId ?? '', new WhatsAppAdapter(Date.now, LOOPBACK), own, 'access_token');
   const { sim, receiver, json } = graph;
 
   return {
     ...graph,
-    badCredentials: { ...graph.channel.credentials, access_token: 'wrong-whatsapp-token' },
-    secretKeys: ['access_token', 'app_secret'],
-    recipients: {
-      ok: '+16505550171',
-      permanent: '+15550001026',
-      transient: '+15550001500',
-      rateLimited: '+15550001429',
-    },
+    recipients: scripted('+16505550171', '+15550001026', '+15550001500', '+15550001429'),
     payload: (to): DispatchPayload => ({ messageId: randomUUID(), to, template: TEMPLATE }),
     requestsTo: (to) =>
       sim.requests.filter((r) => r.pathname.endsWith('/messages') && (r.body as { to?: string } | undefined)?.to === to.replace(/^\+/, '')).length,
