@@ -5,9 +5,11 @@ import { randomUUID } from 'node:crypto';
 import { startGraphSimulator, type GraphSimApp, type GraphSimulator } from '../../sandbox/graph/server';
 import type { ChannelAdapter, Credentials } from '../../adapters/types';
 import type { ContractHarness } from './contract-harness';
+import { runAdapterContract } from './contract-suite';
 import { startWebhookReceiver, webhookRequest, withoutHeader, type WebhookReceiver } from './webhook-receiver';
 
-type Shared = Pick<ContractHarness, 'adapter' | 'channel' | 'badCredentials' | 'secretKeys' | 'unreachable' | 'context' | 'close'> & {
+type SharedKey = 'adapter' | 'channel' | 'badCredentials' | 'secretKeys' | 'unreachable' | 'context' | 'close';
+type Shared = Pick<ContractHarness, SharedKey> & {
   sim: GraphSimulator;
   receiver: WebhookReceiver;
   webhookUrl: string;
@@ -19,29 +21,40 @@ type Shared = Pick<ContractHarness, 'adapter' | 'channel' | 'badCredentials' | '
   notJson: (body: string) => { what: string; request: ReturnType<typeof webhookRequest> };
 };
 
-export async function graphHarness(
+/** Each Graph channel's own credentials: its access token (a secret, with the app secret) and the id it sends as. */
+const OWN = {
+  whatsapp: (app: GraphSimApp) => ({ token: 'access_token', credentials: { access_token: app.accessToken, phone_number_id: app.phoneNumberId ?? '' } }),
+  messenger: (app: GraphSimApp) => ({ token: 'page_access_token', credentials: { page_access_token: app.accessToken, page_id: app.pageId ?? '' } }),
+};
+
+/** The adapter contract over a Graph channel of this app; `rest` gives what is the channel's own. */
+export function runGraphContract(
   kind: 'whatsapp' | 'messenger',
   app: GraphSimApp,
-  businessId: string,
   adapter: ChannelAdapter,
-  /** The channel's own credentials; the app secret and the simulator's URL are added. */
-  own: Credentials,
-  /** Which of them is the access token: it and the app secret are the channel's secrets. */
-  tokenKey: string,
-): Promise<Shared> {
+  rest: (graph: Shared) => Omit<ContractHarness, SharedKey>,
+): void {
+  runAdapterContract(kind, async () => {
+    const graph = await graphHarness(kind, app, adapter);
+    return { ...graph, ...rest(graph) };
+  });
+}
+
+async function graphHarness(kind: 'whatsapp' | 'messenger', app: GraphSimApp, adapter: ChannelAdapter): Promise<Shared> {
+  const own = OWN[kind](app);
   const sim = await startGraphSimulator({ apps: [app], callbackDelayMs: 10 });
   const receiver = await startWebhookReceiver(adapter);
   const webhookUrl = `${receiver.url}/webhooks/${kind}/${randomUUID()}`;
-  sim.setWebhook(kind, businessId, webhookUrl);
-  const creds: Credentials = { ...own, app_secret: app.appSecret, base_url: sim.url };
+  sim.setWebhook(kind, app.phoneNumberId ?? app.pageId ?? '', webhookUrl);
+  const creds: Credentials = { ...own.credentials, app_secret: app.appSecret, base_url: sim.url };
   return {
     adapter,
     sim,
     receiver,
     webhookUrl,
     channel: { credentials: creds, webhookSecret: 'contract-verify-token' },
-    badCredentials: { ...creds, [tokenKey]: 'a-token-graph-refuses' },
-    secretKeys: [tokenKey, 'app_secret'],
+    badCredentials: { ...creds, [own.token]: 'a-token-graph-refuses' },
+    secretKeys: [own.token, 'app_secret'],
     unreachable: (port) => ({ ...creds, base_url: `http://127.0.0.1:${port}` }),
     context: () => ({ traceId: randomUUID().replace(/-/g, ''), statusCallbackUrl: webhookUrl }),
     json: (body) => webhookRequest({ url: webhookUrl, headers: { 'content-type': 'application/json' }, body }),

@@ -2,9 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { GraphSimApp } from '../../sandbox/graph/server';
 import { MessengerAdapter } from '../../adapters/messenger/messenger';
 import type { DispatchPayload } from '../../adapters/types';
-import { LOOPBACK, scripted, type ContractHarness } from './contract-harness';
-import { runAdapterContract } from './contract-suite';
-import { graphHarness } from './graph-harness';
+import { LOOPBACK, scripted } from './contract-harness';
+import { runGraphContract } from './graph-harness';
 import { replaceInBody } from './webhook-receiver';
 
 const APP: GraphSimApp = {
@@ -20,58 +19,51 @@ function eventsOf(body: unknown): Event[] {
   return entries.flatMap((e) => e.messaging ?? []);
 }
 
-runAdapterContract('messenger', async (): Promise<ContractHarness> => {
-  const own = { page_access_token: APP.accessToken, page_id: APP.pageId ?? '' };
-  const graph = await graphHarness('messenger', APP, APP.pageId ?? '', new MessengerAdapter(Date.now, LOOPBACK), own, 'page_access_token');
-  const { sim, receiver, json } = graph;
-
-  return {
-    ...graph,
-    // No one has written to the page yet, so every send goes as MESSAGE_TAG, which passes outside the window.
-    recipients: scripted('24012345678901234', '5550000551', '5550000500', '5550000613'),
-    payload: (to): DispatchPayload => ({
-      messageId: randomUUID(),
-      to,
-      body: 'Your table for two is confirmed for 19:30.',
-      metadata: { message_tag: 'CONFIRMED_EVENT_UPDATE' },
-    }),
-    requestsTo: (to) =>
-      sim.requests.filter((r) => r.pathname.endsWith('/messages') && (r.body as { recipient?: { id?: string } } | undefined)?.recipient?.id === to).length,
-    expected: {
-      okStatus: 'queued',
-      providerMessageId: /^m_[A-Za-z0-9_-]+$/,
-      permanentCode: '551',
-      transientCode: '2',
-      networkCode: 'network',
-      rateLimitedCode: '613',
-      retryAfterMs: 2_000,
+runGraphContract('messenger', APP, new MessengerAdapter(Date.now, LOOPBACK), ({ sim, receiver, json, signature, notJson }) => ({
+  // No one has written to the page yet, so every send goes as MESSAGE_TAG, which passes outside the window.
+  recipients: scripted('24012345678901234', '5550000551', '5550000500', '5550000613'),
+  payload: (to): DispatchPayload => ({
+    messageId: randomUUID(),
+    to,
+    body: 'Your table for two is confirmed for 19:30.',
+    metadata: { message_tag: 'CONFIRMED_EVENT_UPDATE' },
+  }),
+  requestsTo: (to) =>
+    sim.requests.filter((r) => r.pathname.endsWith('/messages') && (r.body as { recipient?: { id?: string } } | undefined)?.recipient?.id === to).length,
+  expected: {
+    okStatus: 'queued',
+    providerMessageId: /^m_[A-Za-z0-9_-]+$/,
+    permanentCode: '551',
+    transientCode: '2',
+    networkCode: 'network',
+    rateLimitedCode: '613',
+    retryAfterMs: 2_000,
+  },
+  status: {
+    expected: 'delivered',
+    // Receipts name message ids (mids) and a watermark; our id does not come back.
+    carriesMessageId: false,
+    awaitWebhook: ({ result }) => receiver.waitFor((r) => eventsOf(r.body).some((e) => e.delivery?.mids?.includes(result.providerMessageId))),
+  },
+  inbound: {
+    async simulate() {
+      const psid = '24012345678901299';
+      const text = 'Can I bring a dog? 🐕';
+      const { id } = await sim.simulateInbound('messenger', psid, text);
+      const request = await receiver.waitFor((r) => eventsOf(r.body).some((e) => e.message?.mid === id));
+      return { request, expected: { providerMessageId: id, from: psid, to: APP.pageId ?? '', body: text } };
     },
-    status: {
-      expected: 'delivered',
-      // Receipts name message ids (mids) and a watermark; our id does not come back.
-      carriesMessageId: false,
-      awaitWebhook: ({ result }) => receiver.waitFor((r) => eventsOf(r.body).some((e) => e.delivery?.mids?.includes(result.providerMessageId))),
+  },
+  signature: { ...signature, tamper: (req) => replaceInBody(req, '"delivery":{', '"read":{') },
+  malformed: [
+    notJson('<html>'),
+    { what: 'another object', request: json('{"object":"whatsapp_business_account","entry":[]}') },
+    { what: 'messaging is not a list', request: json(`{"object":"page","entry":[{"id":"${APP.pageId}","time":1,"messaging":"x"}]}`) },
+    {
+      what: 'a delivery without its watermark',
+      request: json(
+        `{"object":"page","entry":[{"id":"${APP.pageId}","time":1,"messaging":[{"sender":{"id":"2"},"recipient":{"id":"${APP.pageId}"},"delivery":{"mids":["m_1"]}}]}]}`,
+      ),
     },
-    inbound: {
-      async simulate() {
-        const psid = '24012345678901299';
-        const text = 'Can I bring a dog? 🐕';
-        const { id } = await sim.simulateInbound('messenger', psid, text);
-        const request = await receiver.waitFor((r) => eventsOf(r.body).some((e) => e.message?.mid === id));
-        return { request, expected: { providerMessageId: id, from: psid, to: APP.pageId ?? '', body: text } };
-      },
-    },
-    signature: { ...graph.signature, tamper: (req) => replaceInBody(req, '"delivery":{', '"read":{') },
-    malformed: [
-      graph.notJson('<html>'),
-      { what: 'another object', request: json('{"object":"whatsapp_business_account","entry":[]}') },
-      { what: 'messaging is not a list', request: json(`{"object":"page","entry":[{"id":"${APP.pageId}","time":1,"messaging":"x"}]}`) },
-      {
-        what: 'a delivery without its watermark',
-        request: json(
-          `{"object":"page","entry":[{"id":"${APP.pageId}","time":1,"messaging":[{"sender":{"id":"2"},"recipient":{"id":"${APP.pageId}"},"delivery":{"mids":["m_1"]}}]}]}`,
-        ),
-      },
-    ],
-  };
-});
+  ],
+}));
