@@ -112,4 +112,50 @@ describe('messages on the partitioned messages table (real PostgreSQL)', () => {
       expect((await eventsOf(m.id)).at(-1)).toEqual(['delivered', at(0).toISOString(), COARSE.toISOString()]);
     });
   });
+
+  describe('whether a workflow waits for the final receipt', () => {
+    const message = async (to: string) => {
+      const m = await insertMessage(database.db, { ...owner, channelType: 'sms', to, body: 'x', metadata: {} });
+      expect(await advanceStatus(database.db, m.id, { status: 'sending', at: new Date() })).toBe(true);
+      return m.id;
+    };
+    const receipt = (id: string, status: 'sent' | 'delivered') => applyReceipt(database.db, owner.channelId, { messageId: id }, { status, at: new Date() });
+
+    it('not while the send is in flight (the send returns the row); once the send is recorded, yes', async () => {
+      const racing = await message('+15551230010');
+      expect(await receipt(racing, 'sent')).toMatchObject({ previous: 'sending', awaitsReceipt: false });
+      expect(await receipt(racing, 'delivered')).toMatchObject({ previous: 'sent', awaitsReceipt: false });
+      expect(await recordSent(database.db, racing, new Date(), 'SMracing')).toEqual({ status: 'delivered', applied: false });
+
+      const recorded = await message('+15551230011');
+      expect(await recordSent(database.db, recorded, new Date(), 'SMrecorded')).toEqual({ status: 'sent', applied: true });
+      expect(await receipt(recorded, 'delivered')).toMatchObject({ previous: 'sent', awaitsReceipt: true });
+    });
+
+    it('a receipt waiting on the row lock while the send is recorded sees the record', async () => {
+      const id = await message('+15551230012');
+      const sending = await database.pool.connect();
+      try {
+        await sending.query('BEGIN');
+        // The send's write, not yet committed: it holds the row.
+        await sending.query(
+          `UPDATE messages SET status = 'sent', metadata_ = metadata_ || '{"provider_message_id":"SMlocked","send_recorded":true}' WHERE id = $1`,
+          [id],
+        );
+        const waiting = receipt(id, 'delivered');
+        await new Promise((r) => setTimeout(r, 200));
+        await sending.query('COMMIT');
+        expect(await waiting).toMatchObject({ seen: 'sending', previous: 'sent', awaitsReceipt: true });
+      } finally {
+        sending.release();
+      }
+    });
+
+    it('never for a row without a workflow (a batched group recipient)', async () => {
+      const id = await message('+15551230013');
+      await database.pool.query('UPDATE messages SET workflow_id = NULL WHERE id = $1', [id]);
+      expect(await recordSent(database.db, id, new Date(), 'SMbatched')).toEqual({ status: 'sent', applied: true });
+      expect(await receipt(id, 'delivered')).toMatchObject({ previous: 'sent', awaitsReceipt: false });
+    });
+  });
 });
