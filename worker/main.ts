@@ -29,7 +29,10 @@ async function main(): Promise<void> {
   const logger = createLogger({ name: 'worker', level: config.logLevel, pretty: config.logPretty });
   const metrics = createMetrics();
   // The SDK exporter listens on loopback only; the worker's /metrics serves its output merged.
-  const sdkMetricsAddress = `127.0.0.1:${await freeLocalPort()}`;
+  // Its port is probed free, so it must not be the one /metrics is about to take.
+  let sdkMetricsPort = await freeLocalPort();
+  while (sdkMetricsPort === config.workerMetricsPort) sdkMetricsPort = await freeLocalPort();
+  const sdkMetricsAddress = `127.0.0.1:${sdkMetricsPort}`;
   installTemporalRuntime(logger, { prometheusBindAddress: sdkMetricsAddress });
   const database = connect(config.databaseUrl ?? '');
   const connection = await NativeConnection.connect(temporalConnectionOptions(config));

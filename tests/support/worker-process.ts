@@ -15,8 +15,20 @@ export interface WorkerProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** `worker/main.ts` as its own process, as in production, against the test run's Temporal and Postgres. */
+/**
+ * `worker/main.ts` as its own process, as in production, against the test run's Temporal and Postgres.
+ * Its metrics port is probed free just before the start; another socket can take it in between,
+ * so a worker that exits before it serves is started again on another.
+ */
 export async function startWorkerProcess(infra: StackInfra, publicBaseUrl: string, env: Record<string, string> = {}): Promise<WorkerProcess> {
+  for (let attempt = 1; ; attempt++) {
+    const started = await spawnWorker(infra, publicBaseUrl, env);
+    if (started) return started;
+    if (attempt >= 3) throw new Error('the worker process exited before it served /metrics, three times');
+  }
+}
+
+async function spawnWorker(infra: StackInfra, publicBaseUrl: string, env: Record<string, string>): Promise<WorkerProcess | undefined> {
   const port = await freePort();
   // tsx as a loader, not its CLI wrapper: signals reach the worker itself and its exit code is its own.
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'worker', 'main.ts')], {
@@ -49,7 +61,14 @@ export async function startWorkerProcess(infra: StackInfra, publicBaseUrl: strin
     }
   });
   const metricsUrl = `http://127.0.0.1:${port}/metrics`;
-  await eventually(async () => ((await fetch(metricsUrl)).ok ? true : undefined), 60_000, 250);
+  // Ready when the port answers with the worker's own metrics (not whatever else may hold it).
+  const serves = async () => {
+    const res = await fetch(metricsUrl).catch(() => undefined);
+    return res?.ok === true && (await res.text()).includes('# TYPE turumba_');
+  };
+  const exited = () => child.exitCode !== null || child.signalCode !== null;
+  const state = await eventually(async () => (exited() ? 'exited' : (await serves()) ? 'serving' : undefined), 60_000, 250);
+  if (state === 'exited') return undefined;
   return {
     child,
     metricsUrl,
