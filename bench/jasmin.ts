@@ -132,14 +132,7 @@ async function main(): Promise<void> {
     });
     if (group.status !== 202) throw new Error(`POST /v1/group-messages: ${group.status} ${JSON.stringify(group.body)}`);
     const groupAcceptedMs = Date.now() - groupStarted;
-    const groupSubmits = await eventually(
-      async () => {
-        const sub = submitsTo(groupPrefix);
-        return sub.length >= n ? sub : undefined;
-      },
-      deadlineMs,
-      50,
-    );
+    const groupSubmits = await submitted(submitsTo, groupPrefix, n);
     const groupSpanMs = Math.max(...groupSubmits.map((x) => x.at)) - groupStarted;
     await eventually(
       async () => {
@@ -202,6 +195,18 @@ async function main(): Promise<void> {
   }
 }
 
+/** The accepted submit_sm to this prefix, once there are n of them (within the run's deadline). */
+function submitted(submitsTo: (prefix: string) => Array<{ at: number }>, prefix: string, n: number): Promise<Array<{ at: number }>> {
+  return eventually(
+    async () => {
+      const s = submitsTo(prefix);
+      return s.length >= n ? s : undefined;
+    },
+    deadlineMs,
+    50,
+  );
+}
+
 /** Fires n requests c at a time, then waits for n accepted submit_sm at the peer and for `done`. */
 async function phase(
   n: number,
@@ -219,14 +224,7 @@ async function phase(
     }),
   );
   const acceptedMs = Date.now() - started;
-  const submits = await eventually(
-    async () => {
-      const s = submitsTo(prefix);
-      return s.length >= n ? s : undefined;
-    },
-    deadlineMs,
-    50,
-  );
+  const submits = await submitted(submitsTo, prefix, n);
   const lastSubmit = Math.max(...submits.map((s) => s.at));
   let last = '';
   try {

@@ -6,10 +6,11 @@ import {
   type ScheduleOptionsStartWorkflowAction,
   type ScheduleSpec,
 } from '@temporalio/client';
+import type { Workflow } from '@temporalio/common';
 import type { Logger } from '../observability/logger';
 import { DISPATCH_TASK_QUEUE } from '../workflows/definitions';
-import { PARTITION_MAINTENANCE_WORKFLOW, PARTITION_SCHEDULE_ID, type partitionMaintenance } from '../workflows/partition-maintenance';
-import { RECORD_EXPIRY_SCHEDULE_ID, RECORD_EXPIRY_WORKFLOW, type recordExpiry } from '../workflows/record-expiry';
+import { PARTITION_MAINTENANCE_WORKFLOW, PARTITION_SCHEDULE_ID } from '../workflows/partition-maintenance';
+import { RECORD_EXPIRY_SCHEDULE_ID, RECORD_EXPIRY_WORKFLOW } from '../workflows/record-expiry';
 
 export interface PartitionScheduleOptions {
   /** Task queue of the worker that has the partition activities registered. */
@@ -25,33 +26,7 @@ export interface PartitionScheduleOptions {
  * and note. Safe to call at every worker start, from any number of workers.
  */
 export async function ensurePartitionSchedule(client: Client, opts: PartitionScheduleOptions = {}): Promise<'created' | 'updated'> {
-  const spec: ScheduleSpec = { calendars: [{ hour: opts.hour ?? 2, minute: opts.minute ?? 17, comment: 'daily partition upkeep' }] };
-  const action: ScheduleOptionsStartWorkflowAction<typeof partitionMaintenance> = {
-    type: 'startWorkflow',
-    workflowType: PARTITION_MAINTENANCE_WORKFLOW,
-    args: [{}],
-    taskQueue: opts.taskQueue ?? DISPATCH_TASK_QUEUE,
-    workflowId: PARTITION_SCHEDULE_ID,
-  };
-  const policies: NonNullable<ScheduleOptions['policies']> = {
-    // One run at a time: two runs would only wait on each other's partition locks.
-    overlap: ScheduleOverlapPolicy.SKIP,
-    // A run missed during an outage is still worth doing the same day; older ones are superseded by the next.
-    catchupWindow: '1 day',
-  };
-  try {
-    await client.schedule.create({ scheduleId: PARTITION_SCHEDULE_ID, spec, action, policies, state: { note: 'managed by ensurePartitionSchedule' } });
-    return 'created';
-  } catch (err) {
-    if (!(err instanceof ScheduleAlreadyRunning)) throw err;
-  }
-  await client.schedule.getHandle(PARTITION_SCHEDULE_ID).update((previous) => ({
-    spec,
-    action,
-    policies: { ...previous.policies, ...policies },
-    state: { paused: previous.state.paused, note: previous.state.note },
-  }));
-  return 'updated';
+  return upsertDailySchedule(client, PARTITION_DAILY, opts, 'ensurePartitionSchedule');
 }
 
 /**
@@ -61,25 +36,63 @@ export async function ensurePartitionSchedule(client: Client, opts: PartitionSch
  * partition upkeep.
  */
 export async function ensureRecordExpirySchedule(client: Client, opts: PartitionScheduleOptions = {}): Promise<'created' | 'updated'> {
-  const spec: ScheduleSpec = { calendars: [{ hour: opts.hour ?? 3, minute: opts.minute ?? 41, comment: 'daily record expiry' }] };
-  const action: ScheduleOptionsStartWorkflowAction<typeof recordExpiry> = {
+  return upsertDailySchedule(client, RECORD_EXPIRY_DAILY, opts, 'ensureRecordExpirySchedule');
+}
+
+interface DailySchedule {
+  scheduleId: string;
+  workflowType: string;
+  /** UTC */
+  hour: number;
+  minute: number;
+  comment: string;
+}
+
+/** 02:17 UTC: off the hour, away from the midnight month flip. */
+const PARTITION_DAILY: DailySchedule = {
+  scheduleId: PARTITION_SCHEDULE_ID,
+  workflowType: PARTITION_MAINTENANCE_WORKFLOW,
+  hour: 2,
+  minute: 17,
+  comment: 'daily partition upkeep',
+};
+/** 03:41 UTC, apart from the partition upkeep. */
+const RECORD_EXPIRY_DAILY: DailySchedule = {
+  scheduleId: RECORD_EXPIRY_SCHEDULE_ID,
+  workflowType: RECORD_EXPIRY_WORKFLOW,
+  hour: 3,
+  minute: 41,
+  comment: 'daily record expiry',
+};
+
+// One run at a time: two runs would only wait on each other's (partition) locks. A run missed
+// during an outage is still worth doing the same day; older ones are superseded by the next.
+const DAILY_POLICIES: NonNullable<ScheduleOptions['policies']> = { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 day' };
+
+/**
+ * Creates a daily schedule that starts `workflowType` (workflow id = schedule id) on the dispatch
+ * queue, or brings an existing one to this definition while keeping its paused state and note.
+ */
+async function upsertDailySchedule(client: Client, daily: DailySchedule, opts: PartitionScheduleOptions, managedBy: string): Promise<'created' | 'updated'> {
+  const { scheduleId, workflowType } = daily;
+  const spec: ScheduleSpec = { calendars: [{ hour: opts.hour ?? daily.hour, minute: opts.minute ?? daily.minute, comment: daily.comment }] };
+  const action: ScheduleOptionsStartWorkflowAction<Workflow> = {
     type: 'startWorkflow',
-    workflowType: RECORD_EXPIRY_WORKFLOW,
+    workflowType,
     args: [{}],
     taskQueue: opts.taskQueue ?? DISPATCH_TASK_QUEUE,
-    workflowId: RECORD_EXPIRY_SCHEDULE_ID,
+    workflowId: scheduleId,
   };
-  const policies: NonNullable<ScheduleOptions['policies']> = { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 day' };
   try {
-    await client.schedule.create({ scheduleId: RECORD_EXPIRY_SCHEDULE_ID, spec, action, policies, state: { note: 'managed by ensureRecordExpirySchedule' } });
+    await client.schedule.create({ scheduleId, spec, action, policies: DAILY_POLICIES, state: { note: `managed by ${managedBy}` } });
     return 'created';
   } catch (err) {
     if (!(err instanceof ScheduleAlreadyRunning)) throw err;
   }
-  await client.schedule.getHandle(RECORD_EXPIRY_SCHEDULE_ID).update((previous) => ({
+  await client.schedule.getHandle(scheduleId).update((previous) => ({
     spec,
     action,
-    policies: { ...previous.policies, ...policies },
+    policies: { ...previous.policies, ...DAILY_POLICIES },
     state: { paused: previous.state.paused, note: previous.state.note },
   }));
   return 'updated';

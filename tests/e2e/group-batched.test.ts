@@ -3,7 +3,7 @@ import type { temporal } from '@temporalio/proto';
 import { groupWorkflowId, SEARCH_ATTRIBUTES } from '../../workflows/definitions';
 import { DELIVERY_TIMEOUT_TIMER } from '../../workflows/group-batches';
 import { eventually, startStack, type TestStack } from '../support/stack';
-import type { GroupView } from '../support/group-view';
+import { waitForGroupView, type GroupView } from '../support/group-view';
 
 // Batched groups on real Temporal + Postgres + the Twilio simulator: the group's own workflow
 // sends its recipients in pages through sendBatch activities; no recipient has a workflow of
@@ -61,15 +61,7 @@ describe('batched group fan-out', () => {
     return { status: res.status, body: json };
   };
   const getGroup = async (id: string) => (await call('GET', `/group-messages/${id}`)).body as GroupView;
-  const waitForGroup = (id: string, done: (g: GroupView) => boolean, timeoutMs = 120_000) =>
-    eventually(
-      async () => {
-        const g = await getGroup(id);
-        return done(g) ? g : undefined;
-      },
-      timeoutMs,
-      250,
-    );
+  const waitForGroup = (id: string, done: (g: GroupView) => boolean, timeoutMs = 120_000) => waitForGroupView(getGroup, id, done, timeoutMs);
   const groupHistory = async (id: string) => {
     const handle = stack.temporal.workflow.getHandle(groupWorkflowId(id));
     const runs: temporal.api.history.v1.IHistoryEvent[][] = [];

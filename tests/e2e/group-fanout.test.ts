@@ -2,7 +2,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CHILDREN_PER_RUN, type groupFanout } from '../../workflows/group-fanout';
 import { groupProgressQuery, groupWorkflowId, SEARCH_ATTRIBUTES, type GroupProgress } from '../../workflows/definitions';
 import { eventually, startStack, type TestStack } from '../support/stack';
-import type { GroupView } from '../support/group-view';
+import { waitForGroupView, type GroupView } from '../support/group-view';
 
 // Group fan-out on real Temporal + Postgres + the Twilio simulator: pages of
 // recipients become messages and child workflows, across continue-as-new runs,
@@ -24,15 +24,8 @@ describe('group fan-out', () => {
 
   beforeAll(async () => {
     stack = await startStack({ logLevel: 'warn' });
-    const channel = await stack.createChannel({
-      channel_type: 'sms',
-      provider: 'twilio',
-      name: 'group sms',
-      // High enough that the shared limiter never makes these tests wait.
-      rate_limit_per_second: 10_000,
-      credentials: stack.twilioCredentials,
-    });
-    channelId = channel.id;
+    // A rate high enough that the shared limiter never makes these tests wait.
+    channelId = await stack.createSmsChannel({ name: 'group sms', rate_limit_per_second: 10_000 });
   });
   afterAll(async () => {
     await stack?.close();
@@ -60,15 +53,7 @@ describe('group fan-out', () => {
     return { status: res.status, body: json, headers: res.headers };
   };
   const getGroup = async (id: string) => (await call('GET', `/${id}`)).body as GroupView;
-  const waitForGroup = (id: string, done: (g: GroupView) => boolean, timeoutMs = 120_000) =>
-    eventually(
-      async () => {
-        const g = await getGroup(id);
-        return done(g) ? g : undefined;
-      },
-      timeoutMs,
-      250,
-    );
+  const waitForGroup = (id: string, done: (g: GroupView) => boolean, timeoutMs = 120_000) => waitForGroupView(getGroup, id, done, timeoutMs);
   const progress = (id: string) => stack.temporal.workflow.getHandle(groupWorkflowId(id)).query(groupProgressQuery);
   const waitForProgress = (id: string, done: (p: GroupProgress) => boolean) =>
     eventually(

@@ -5,7 +5,7 @@ import { startSmtpSink, type SmtpSink } from '../../sandbox/email/server';
 import { DISPATCH_TASK_QUEUE, groupProgressQuery, groupWorkflowId } from '../../workflows/definitions';
 import type { sweepOutboxWorkflow } from '../../workflows/outbox-sweeper';
 import { eventually, startStack, type TestStack } from '../support/stack';
-import type { GroupView } from '../support/group-view';
+import { waitForGroupView, type GroupView } from '../support/group-view';
 
 // A group's content is stored once and rendered per recipient at the send; a group whose
 // fan-out was interrupted is finished by the sweeper. Real Temporal, Postgres, an SMTP
@@ -39,15 +39,7 @@ describe('group hardening', () => {
     return { status: res.status, body: (await res.json()) as Record<string, unknown> };
   };
   const getGroup = async (id: string) => (await call('GET', `/group-messages/${id}`)).body as GroupView;
-  const waitForGroup = (id: string, done: (g: GroupView) => boolean, timeoutMs: number) =>
-    eventually(
-      async () => {
-        const g = await getGroup(id);
-        return done(g) ? g : undefined;
-      },
-      timeoutMs,
-      250,
-    );
+  const waitForGroup = (id: string, done: (g: GroupView) => boolean, timeoutMs: number) => waitForGroupView(getGroup, id, done, timeoutMs);
   const sweep = (name: string) =>
     stack.temporal.workflow.execute<typeof sweepOutboxWorkflow>('sweepOutboxWorkflow', {
       taskQueue: DISPATCH_TASK_QUEUE,
@@ -163,14 +155,7 @@ describe('group hardening', () => {
   describe('interrupted groups are finished by the sweeper (#17.7)', () => {
     let channelId: string;
     beforeAll(async () => {
-      const channel = await stack.createChannel({
-        channel_type: 'sms',
-        provider: 'twilio',
-        name: 'sweep sms',
-        rate_limit_per_second: 10_000,
-        credentials: stack.twilioCredentials,
-      });
-      channelId = channel.id;
+      channelId = await stack.createSmsChannel({ name: 'sweep sms', rate_limit_per_second: 10_000 });
     });
     const sentTo = (body: string) => stack.twilio.requests.filter((r) => r.form.Body === body).map((r) => r.form.To);
 

@@ -17,7 +17,7 @@ import { migrate } from '../../db/migrate';
 import { createLogger } from '../../observability/logger';
 import { ensurePartitionSchedule } from '../../worker/schedules';
 import { PARTITION_SCHEDULE_ID, type partitionMaintenance, type PartitionMaintenanceResult } from '../../workflows/partition-maintenance';
-import { eventually, startStack, type TestStack } from '../support/stack';
+import { eventually, removeSchedule, startStack, type TestStack } from '../support/stack';
 
 // The partitionMaintenance workflow on the run's real Temporal server and a
 // scratch database of its own (moving the clock a year ahead would archive the
@@ -197,16 +197,10 @@ describe('the partition-maintenance schedule on the engine worker', () => {
     stack = await startStack();
     // Files share the run's Temporal server: a worker process started by an earlier file
     // (rate-limit, graceful-shutdown) has created the schedule already.
-    await stack.temporal.schedule
-      .getHandle(PARTITION_SCHEDULE_ID)
-      .delete()
-      .catch(() => undefined);
+    await removeSchedule(stack.temporal, PARTITION_SCHEDULE_ID);
   });
   afterAll(async () => {
-    await stack?.temporal.schedule
-      .getHandle(PARTITION_SCHEDULE_ID)
-      .delete()
-      .catch(() => undefined);
+    if (stack) await removeSchedule(stack.temporal, PARTITION_SCHEDULE_ID);
     await stack?.close();
   });
 

@@ -3,7 +3,7 @@ import { ScheduleOverlapPolicy } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureRecordExpirySchedule } from '../../worker/schedules';
 import { RECORD_EXPIRY_SCHEDULE_ID, type recordExpiry } from '../../workflows/record-expiry';
-import { eventually, startStack, type TestStack } from '../support/stack';
+import { eventually, removeSchedule, startStack, type TestStack } from '../support/stack';
 
 // The daily `record-expiry` schedule on the real Temporal server and worker: it runs
 // recordExpiry on the dispatch queue, which deletes what is past each table's retention.
@@ -14,16 +14,10 @@ describe('record-expiry schedule', () => {
   beforeAll(async () => {
     stack = await startStack({ env: { RETENTION_DAYS_IDEMPOTENCY: '2', RETENTION_DAYS_PENDING_STATUS_UPDATES: '3', RETENTION_DAYS_INBOUND_DEDUP: '4' } });
     // A worker process of an earlier file may have created it already.
-    await stack.temporal.schedule
-      .getHandle(RECORD_EXPIRY_SCHEDULE_ID)
-      .delete()
-      .catch(() => undefined);
+    await removeSchedule(stack.temporal, RECORD_EXPIRY_SCHEDULE_ID);
   });
   afterAll(async () => {
-    await stack?.temporal.schedule
-      .getHandle(RECORD_EXPIRY_SCHEDULE_ID)
-      .delete()
-      .catch(() => undefined);
+    if (stack) await removeSchedule(stack.temporal, RECORD_EXPIRY_SCHEDULE_ID);
     await stack?.close();
   });
 

@@ -264,3 +264,10 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
     await new Promise((r) => setTimeout(r, everyMs));
   }
 }
+
+/** Deletes a schedule if there is one: files share the run's Temporal server, and a worker process of an earlier file may have made it. */
+export const removeSchedule = (temporal: Client, scheduleId: string): Promise<void> =>
+  temporal.schedule
+    .getHandle(scheduleId)
+    .delete()
+    .catch(() => undefined);
